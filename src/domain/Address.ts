@@ -1,0 +1,122 @@
+/**
+ * IP address validation and canonical text forms.
+ *
+ * Canonical forms matter because blocks are keyed by address: `2001:DB8::0:1` and
+ * `2001:db8::1` must be the same key, and the same entry on a remote ACL.
+ * IPv4: dotted quad, decimal, no leading zeros (a leading zero is refused rather than read
+ * as octal or decimal: both readings exist in the wild). IPv6: RFC 5952 (lower case, no
+ * leading zeros, the longest run of two or more zero groups compressed, the first on a tie,
+ * IPv4-mapped addresses written `::ffff:a.b.c.d`).
+ */
+import { quote } from "./SafeText.js"
+
+export type IpVersion = 4 | 6
+
+export interface IpAddress {
+  readonly version: IpVersion
+  /** canonical text */
+  readonly text: string
+}
+
+export type ParseResult<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: string }
+
+const ok = <A>(value: A): ParseResult<A> => ({ ok: true, value })
+const fail = (error: string): ParseResult<never> => ({ ok: false, error })
+
+const parseIpv4Octets = (text: string): number[] | string => {
+  const parts = text.split(".")
+  if (parts.length !== 4) return `expected 4 dot-separated numbers, got ${parts.length}`
+  const octets: number[] = []
+  for (const part of parts) {
+    if (!/^[0-9]{1,3}$/.test(part)) return `${quote(part)} is not a decimal number from 0 to 255`
+    if (part.length > 1 && part[0] === "0") return `'${part}' has a leading zero (ambiguous: octal or decimal)`
+    const n = Number(part)
+    if (n > 255) return `${part} is over 255`
+    octets.push(n)
+  }
+  return octets
+}
+
+/** Parses an IPv6 address into 8 16-bit groups. */
+const parseIpv6Groups = (text: string): number[] | string => {
+  if (text.includes("%")) return "zone indexes (%…) are not accepted"
+  if (text.startsWith("[") || text.endsWith("]")) return "brackets are not part of an address"
+  const doubleColon = text.indexOf("::")
+  if (doubleColon !== -1 && text.indexOf("::", doubleColon + 1) !== -1) return "'::' may appear only once"
+
+  const parseSide = (side: string): number[] | string => {
+    if (side === "") return []
+    const pieces = side.split(":")
+    const groups: number[] = []
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!
+      if (piece.includes(".")) {
+        if (i !== pieces.length - 1) return `embedded IPv4 '${piece}' must be last`
+        const octets = parseIpv4Octets(piece)
+        if (typeof octets === "string") return `embedded IPv4 '${piece}': ${octets}`
+        groups.push((octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!)
+        continue
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) {
+        return piece === "" ? "empty group (single ':' at the start or end, or ':::')" : `${quote(piece)} is not a group of 1 to 4 hex digits`
+      }
+      groups.push(parseInt(piece, 16))
+    }
+    return groups
+  }
+
+  if (doubleColon === -1) {
+    const groups = parseSide(text)
+    if (typeof groups === "string") return groups
+    if (groups.length !== 8) return `expected 8 groups, got ${groups.length}`
+    return groups
+  }
+  const head = parseSide(text.slice(0, doubleColon))
+  if (typeof head === "string") return head
+  const tail = parseSide(text.slice(doubleColon + 2))
+  if (typeof tail === "string") return tail
+  if (head.length + tail.length > 7) return "too many groups for '::'"
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail]
+}
+
+const formatIpv6 = (groups: ReadonlyArray<number>): string => {
+  // IPv4-mapped (::ffff:0:0/96): RFC 5952 section 5 recommends the mixed notation.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const a = groups[6]!
+    const b = groups[7]!
+    return `::ffff:${a >> 8}.${a & 0xff}.${b >> 8}.${b & 0xff}`
+  }
+  let bestStart = -1
+  let bestLength = 0
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLength) {
+      bestStart = i
+      bestLength = j - i
+    }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (bestLength < 2) return hex.join(":")
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`
+}
+
+/** Validates an IPv4 or IPv6 address and returns its canonical form. */
+export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
+  if (input === "") return fail("empty address")
+  if (input.includes(":")) {
+    const groups = parseIpv6Groups(input)
+    return typeof groups === "string"
+      ? fail(`${quote(input)} is not a valid IPv6 address: ${groups}`)
+      : ok({ version: 6, text: formatIpv6(groups) })
+  }
+  const octets = parseIpv4Octets(input)
+  return typeof octets === "string"
+    ? fail(`${quote(input)} is not a valid IPv4 address: ${octets}`)
+    : ok({ version: 4, text: octets.join(".") })
+}
