@@ -1,0 +1,11 @@
+/**
+ * Every migration, imported statically so the bundle carries them (Migrator.fromRecord).
+ * Keys are `<number>_<name>`; never edit or renumber a released migration, add a new one.
+ */
+import m0001 from "./0001_create_events.js"
+
+export const migrations = {
+  "0001_create_events": m0001
+}
+
+export const latestMigrationId = Math.max(...Object.keys(migrations).map((k) => parseInt(k, 10)))

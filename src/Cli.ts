@@ -1,0 +1,15 @@
+/** The root command and its subcommands. */
+import * as Command from "@effect/cli/Command"
+import pkg from "../package.json" with { type: "json" }
+import { appendCommand } from "./commands/append.js"
+import { replayCommand } from "./commands/replay.js"
+import { verifyCommand } from "./commands/verify.js"
+
+const root = Command.make("mitigator").pipe(
+  Command.withDescription(
+    "Turns Flowmon ADS/IDS detections into blocks on Kemp LoadMaster and ProLion CryptoSpike, from an append-only event log"
+  ),
+  Command.withSubcommands([appendCommand, replayCommand, verifyCommand])
+)
+
+export const cli = Command.run(root, { name: "mitigator", version: pkg.version })

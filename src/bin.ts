@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The edge: argv in, exit code out. Every error a command can fail with is printed here, once,
+ * as one human line; the exit code is chosen here too.
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { cli } from "./Cli.js"
+
+// `mitigator replay --events | head` closes stdout early: that is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
+
+const print = (message: string) => Effect.sync(() => process.stderr.write(`mitigator: ${message}\n`))
+
+/** Prints what went wrong and returns the exit code. */
+const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value as { _tag?: string; message?: string; code?: number }
+    switch (error._tag) {
+      case "ExitCode":
+        return Effect.succeed(error.code ?? 1)
+      case "ValidationError":
+        // @effect/cli has already printed the problem and the usage.
+        return Effect.succeed(1)
+      default:
+        return Effect.as(print(error.message ?? String(error)), 1)
+    }
+  }
+  if (Cause.isInterruptedOnly(cause)) return Effect.succeed(130)
+  return Effect.as(print(`unexpected error (a bug; please report it):\n${Cause.pretty(cause)}`), 70)
+}
+
+const program = Effect.suspend(() => cli(process.argv)).pipe(
+  Effect.matchCauseEffect({ onFailure: report, onSuccess: () => Effect.succeed(0) }),
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : 1)
+})

@@ -1,0 +1,164 @@
+/**
+ * `mitigator append`: read Flowmon events on stdin and record each line's outcome in the log.
+ * Exit 0: every non-empty line stored (duplicates count as stored); 3: some lines rejected (and
+ * recorded as InputRejected), the rest stored; 1: the log could not be written.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import type { NewEvent } from "../domain/Events.js"
+import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
+import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
+import { parseTimeZone } from "../domain/Time.js"
+import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
+import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import { appendLogLines, logfmt } from "../platform/LogFile.js"
+import { Stdin, StdinLive } from "../platform/Stdin.js"
+import { ExitCode, globalOptions, UsageError } from "./shared.js"
+
+const BATCH_LINES = 2000
+
+export interface AppendSettings {
+  readonly instance: string
+  readonly timezone: string
+  readonly format: IngestOptions["format"]
+  readonly logFile: string | undefined
+}
+
+export interface AppendSummary {
+  stored: number
+  duplicate: number
+  rejected: number
+  firstRejection: string | undefined
+}
+
+const INSTANCE = /^[A-Za-z0-9._-]{1,64}$/
+
+const settingsToOptions = (s: AppendSettings): Effect.Effect<IngestOptions, UsageError> => {
+  const zone = parseTimeZone(s.timezone)
+  if (!zone.ok) return Effect.fail(new UsageError({ message: `--timezone: ${zone.error}` }))
+  if (!INSTANCE.test(s.instance)) {
+    return Effect.fail(
+      new UsageError({ message: `--instance: '${s.instance}' must be 1 to 64 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)` })
+    )
+  }
+  return Effect.succeed({ instance: s.instance, timeZone: zone.value, format: s.format })
+}
+
+/** Fails before any input is read when the log file cannot be written. */
+const checkLogFile = (file: string | undefined) =>
+  Effect.try({
+    try: () => {
+      if (file !== undefined) fs.appendFileSync(file, "", { mode: 0o640 })
+    },
+    catch: (e) => new UsageError({ message: `--log-file ${file}: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+/** Reads every line of stdin into the log; returns what happened to them. */
+export const appendFromStdin = (settings: AppendSettings) =>
+  Effect.gen(function* () {
+    const options = yield* settingsToOptions(settings)
+    const log = yield* EventLog
+    const stdin = yield* Stdin
+    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, firstRejection: undefined }
+    const framer = new LineFramer()
+
+    const recordBatch = (lines: Chunk.Chunk<FramedLine>) =>
+      Effect.gen(function* () {
+        const events: NewEvent[] = []
+        const lineNumbers: number[] = []
+        for (const line of lines) {
+          const event = ingestLine(line, options)
+          if (event === undefined) continue
+          events.push(event)
+          lineNumbers.push(line.number)
+        }
+        if (events.length === 0) return
+        const outcomes = yield* log.append(events)
+        const time = new Date().toISOString()
+        const logLines: string[] = []
+        outcomes.forEach((outcome, i) => {
+          const event = events[i]!
+          const line = lineNumbers[i]
+          if (event.type === "InputRejected") {
+            summary.rejected++
+            summary.firstRejection ??= `line ${line}: ${event.payload.reason}`
+            logLines.push(logfmt({ time, level: "warn", msg: "rejected", line, seq: outcome.seq, reason: event.payload.reason }))
+          } else if (outcome._tag === "Duplicate") {
+            summary.duplicate++
+            logLines.push(logfmt({ time, level: "info", msg: "duplicate", line, seq: outcome.seq, key: event.dedupeKey }))
+          } else {
+            summary.stored++
+            logLines.push(logfmt({ time, level: "info", msg: "stored", line, seq: outcome.seq, key: event.dedupeKey }))
+          }
+        })
+        if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)
+      })
+
+    const result = yield* stdin.pipe(
+      Stream.mapError((e) => new UsageError({ message: `reading standard input: ${e.message}` })),
+      Stream.mapConcat((bytes) => framer.push(bytes)),
+      Stream.concat(Stream.suspend(() => Stream.fromIterable(framer.end()))),
+      // Lines that arrive together are recorded together; a slow producer still gets each line
+      // recorded promptly.
+      Stream.groupedWithin(BATCH_LINES, "20 millis"),
+      Stream.runForEach(recordBatch),
+      Effect.either
+    )
+    return { summary, failure: result._tag === "Left" ? Option.some(result.left) : Option.none<EventLogError | UsageError>() }
+  })
+
+export const formatSummary = (s: AppendSummary): string => {
+  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected`
+  return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
+}
+
+const defer = Options.boolean("defer").pipe(
+  Options.withDescription("only record the events; blocks are applied by the next reconcile (accepted now, applying arrives with the reconciler)")
+)
+const instance = Options.text("instance").pipe(
+  Options.withDescription("name of this Flowmon appliance in dedupe keys (env MITIGATOR_INSTANCE; default: the host name)"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_INSTANCE").pipe(Config.withDefault(os.hostname())))
+)
+const timezone = Options.text("timezone").pipe(
+  Options.withDescription("zone of the timestamps Flowmon writes (IANA name; env MITIGATOR_TIMEZONE; default UTC)"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_TIMEZONE").pipe(Config.withDefault("UTC")))
+)
+const format = Options.choice("format", INPUT_FORMATS).pipe(
+  Options.withDescription("input layout; auto detects it per line"),
+  Options.withDefault("auto" as const)
+)
+const logFile = Options.text("log-file").pipe(Options.withDescription("append per-line details (logfmt) to this file"), Options.optional)
+
+export const appendCommand = Command.make(
+  "append",
+  { ...globalOptions, defer, instance, timezone, format, logFile },
+  (opts) =>
+    Effect.gen(function* () {
+      const settings: AppendSettings = {
+        instance: opts.instance,
+        timezone: opts.timezone,
+        format: opts.format,
+        logFile: Option.getOrUndefined(opts.logFile)
+      }
+      yield* checkLogFile(settings.logFile)
+      const { summary, failure } = yield* appendFromStdin(settings)
+      if (Option.isSome(failure)) {
+        yield* Console.error(`mitigator append: ${formatSummary(summary)}; stopped by the error below, later lines were not recorded`)
+        return yield* failure.value
+      }
+      yield* Console.error(`mitigator append: ${formatSummary(summary)}`)
+      if (summary.rejected > 0) return yield* new ExitCode({ code: 3 })
+    })
+).pipe(
+  Command.withDescription("Record Flowmon events read on stdin (TSV, JSON lines or CEF) in the event log"),
+  Command.provide((opts) => Layer.merge(SqliteEventLog.layer({ filename: opts.db, create: true }), StdinLive))
+)

@@ -1,0 +1,23 @@
+/** `mitigator verify`: walk the hash chain; exit 0 when intact, 1 naming the first bad row. */
+import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import { EventLog } from "../eventlog/EventLog.js"
+import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import { ExitCode, globalOptions } from "./shared.js"
+
+export const verifyCommand = Command.make("verify", globalOptions, () =>
+  Effect.gen(function* () {
+    const result = yield* (yield* EventLog).verify
+    if (result._tag === "Intact") {
+      const head = result.head === null ? "the log is empty" : `head seq ${result.head.seq}, sha256 ${result.head.hash}`
+      yield* Console.log(`verify: ok, ${result.count} events, chain intact (${head})`)
+      return
+    }
+    yield* Console.log(`verify: FAILED at seq ${result.seq}: ${result.reason} (${result.checked} events before it are intact)`)
+    return yield* new ExitCode({ code: 1 })
+  })
+).pipe(
+  Command.withDescription("Check the event log's hash chain; report the first altered, removed or reordered row"),
+  Command.provide((opts) => SqliteEventLog.layer({ filename: opts.db, create: false }))
+)

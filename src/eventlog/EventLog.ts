@@ -1,0 +1,70 @@
+/**
+ * The event log port: the only source of truth. Append-only, hash-chained, deduplicated by key.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { NewEvent } from "../domain/Events.js"
+
+export class EventLogError extends Data.TaggedError("EventLogError")<{
+  readonly reason: "missing" | "open" | "schema" | "busy" | "write" | "read"
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface StoredEvent {
+  readonly seq: number
+  readonly recordedAt: string
+  readonly type: string
+  readonly payload: unknown
+  readonly dedupeKey: string | null
+  readonly hash: string
+}
+
+/** What became of each appended event, in input order. */
+export type AppendOutcome =
+  | { readonly _tag: "Stored"; readonly seq: number }
+  /** an event with the same dedupe key is already in the log, at `seq` */
+  | { readonly _tag: "Duplicate"; readonly seq: number }
+
+export interface ReadPage {
+  /** only events after this seq (default 0: from the start) */
+  readonly afterSeq?: number
+  /** only events recorded at or before this instant (UTC ISO) */
+  readonly until?: string
+  readonly limit: number
+}
+
+export type VerifyResult =
+  | { readonly _tag: "Intact"; readonly count: number; readonly head: { readonly seq: number; readonly hash: string } | null }
+  | { readonly _tag: "Broken"; readonly seq: number; readonly reason: string; readonly checked: number }
+
+export interface EventLogService {
+  /** Appends atomically (all or none); events whose dedupe key is already present are not stored again. */
+  readonly append: (events: ReadonlyArray<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
+  /** One page of events in seq order. */
+  readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
+  /** Walks the hash chain from the first row. */
+  readonly verify: Effect.Effect<VerifyResult, EventLogError>
+}
+
+export class EventLog extends Context.Tag("mitigator/EventLog")<EventLog, EventLogService>() {}
+
+/** Every event (optionally up to an instant), page by page: the SQLite driver cannot stream rows. */
+export const streamEvents = (
+  log: EventLogService,
+  options: { readonly until?: string; readonly pageSize?: number } = {}
+): Stream.Stream<StoredEvent, EventLogError> => {
+  const limit = options.pageSize ?? 2000
+  const until = options.until === undefined ? {} : { until: options.until }
+  return Stream.paginateChunkEffect(0, (afterSeq: number) =>
+    Effect.map(log.read({ afterSeq, limit, ...until }), (rows) => {
+      const last = rows[rows.length - 1]
+      const next = last === undefined || rows.length < limit ? Option.none() : Option.some(last.seq)
+      return [Chunk.unsafeFromArray(rows), next] as const
+    })
+  )
+}

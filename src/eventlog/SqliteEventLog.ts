@@ -1,0 +1,277 @@
+/**
+ * The event log on one SQLite file, safe for many concurrent writer processes (Flowmon starts one
+ * `append` per event, possibly many at once):
+ * - WAL, so readers never block the writer;
+ * - synchronous=FULL, so a committed (acknowledged) append survives a power cut, not only a crash;
+ * - every write transaction is BEGIN IMMEDIATE: it takes the write lock before reading anything,
+ *   so it never fails with SQLITE_BUSY_SNAPSHOT half-way (the v3 client's withTransaction issues
+ *   a deferred BEGIN, which can), and the busy timeout applies while it waits for the lock;
+ * - a bounded, jittered retry on SQLITE_BUSY* for whatever the busy timeout did not absorb.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { latestMigrationId, migrations } from "../../migrations/index.js"
+import { canonicalJson } from "../domain/CanonicalJson.js"
+import { EventLog, EventLogError, type AppendOutcome, type EventLogService, type StoredEvent } from "./EventLog.js"
+import { GENESIS_HASH, rowHash } from "./HashChain.js"
+
+export interface SqliteEventLogOptions {
+  readonly filename: string
+  /** create the file when it does not exist (append); readers (replay, verify) refuse a missing log */
+  readonly create: boolean
+}
+
+const BUSY_TIMEOUT_MS = 5000
+const IN_CHUNK = 500
+const INSERT_CHUNK = 150
+
+const errorCode = (e: SqlError): string => {
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : ""
+}
+
+const isBusy = (e: SqlError): boolean => /^SQLITE_(BUSY|LOCKED)/.test(errorCode(e))
+
+const describe = (e: SqlError): string => {
+  const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
+  return errorCode(e) === "" ? cause : `${cause} (${errorCode(e)})`
+}
+
+const retryBusy = Schedule.exponential("20 millis", 2).pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("1 second")),
+  Schedule.intersect(Schedule.recurs(12))
+)
+
+/** Retries while SQLite reports the database busy, then turns the SQL error into an EventLogError. */
+const withBusyRetry = <A, R>(
+  effect: Effect.Effect<A, SqlError, R>,
+  reason: EventLogError["reason"],
+  what: string
+): Effect.Effect<A, EventLogError, R> =>
+  effect.pipe(
+    Effect.retry({ schedule: retryBusy, while: isBusy }),
+    Effect.mapError(
+      (e) =>
+        new EventLogError({
+          reason: isBusy(e) ? "busy" : reason,
+          message: isBusy(e) ? `${what}: the database stayed locked by other writers (${describe(e)})` : `${what}: ${describe(e)}`,
+          cause: e
+        })
+    )
+  )
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): A[][] => {
+  const out: A[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** A transaction that starts with BEGIN IMMEDIATE (see the module comment). */
+const immediateTransaction = (sql: SqlClient.SqlClient) =>
+  SqlClient.makeWithTransaction({
+    transactionTag: SqlClient.TransactionConnection,
+    spanAttributes: [],
+    acquireConnection: Effect.flatMap(Scope.make(), (scope) =>
+      Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
+    ),
+    begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
+    savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
+    commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
+    rollback: (conn) => conn.executeUnprepared("ROLLBACK", [], undefined),
+    rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
+  })
+
+const checkPath = (options: SqliteEventLogOptions) =>
+  Effect.try({
+    try: () => {
+      if (fs.existsSync(options.filename)) return
+      if (!options.create) {
+        throw new EventLogError({
+          reason: "missing",
+          message: `no event log at ${options.filename} (nothing has been appended yet, or --db / MITIGATOR_DB points elsewhere)`
+        })
+      }
+      const dir = path.dirname(path.resolve(options.filename))
+      if (!fs.existsSync(dir)) {
+        throw new EventLogError({ reason: "open", message: `cannot create the event log ${options.filename}: directory ${dir} does not exist` })
+      }
+    },
+    catch: (e) => (e instanceof EventLogError ? e : new EventLogError({ reason: "open", message: String(e), cause: e }))
+  })
+
+type EventRow = {
+  readonly seq: number
+  readonly recorded_at: string
+  readonly type: string
+  readonly payload: string
+  readonly dedupe_key: string | null
+  readonly hash: string
+}
+
+const make = (options: SqliteEventLogOptions) =>
+  Effect.gen(function* () {
+    yield* checkPath(options)
+    const sql = yield* SqliteClient.make({ filename: options.filename, disableWAL: true }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(
+          new EventLogError({
+            reason: "open",
+            message: `cannot open the event log ${options.filename}: ${defect instanceof Error ? defect.message : String(defect)}`,
+            cause: defect
+          })
+        )
+      )
+    )
+    const transaction = immediateTransaction(sql)
+
+    yield* withBusyRetry(
+      Effect.gen(function* () {
+        yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+        yield* sql.unsafe("PRAGMA journal_mode = WAL")
+        yield* sql.unsafe("PRAGMA synchronous = FULL")
+      }),
+      "open",
+      `cannot open the event log ${options.filename}`
+    )
+
+    // Most runs find the schema current and skip the migrator (and its transaction) entirely.
+    const applied = yield* sql<{ id: number | null }>`SELECT max(migration_id) AS id FROM effect_sql_migrations`.pipe(
+      Effect.map((rows) => rows[0]?.id ?? 0),
+      Effect.orElseSucceed(() => 0)
+    )
+    if (applied > latestMigrationId) {
+      return yield* new EventLogError({
+        reason: "schema",
+        message: `the event log ${options.filename} has schema version ${applied}, newer than this mitigator knows (${latestMigrationId}): upgrade mitigator`
+      })
+    }
+    if (applied < latestMigrationId) {
+      yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) }).pipe(
+        transaction,
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.catchTag("MigrationError", (e) =>
+          Effect.fail(new EventLogError({ reason: "schema", message: `migrating the event log: ${e.message}`, cause: e }))
+        ),
+        (effect) => withBusyRetry(effect as Effect.Effect<unknown, SqlError>, "schema", "migrating the event log")
+      )
+    }
+
+    const append: EventLogService["append"] = (events) =>
+      withBusyRetry(
+        transaction(
+          Effect.gen(function* () {
+            const existing = new Map<string, number>()
+            const keys = [...new Set(events.flatMap((e) => (e.dedupeKey === null ? [] : [e.dedupeKey])))]
+            for (const chunk of chunks(keys, IN_CHUNK)) {
+              const rows = yield* sql<{ seq: number; dedupe_key: string }>`
+                SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(chunk)}`
+              for (const row of rows) existing.set(row.dedupe_key, row.seq)
+            }
+            const head = (yield* sql<{ seq: number; recorded_at: string; hash: string }>`
+              SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1`)[0]
+            // The lock is held: read the clock now, and never let recorded_at go backwards along
+            // seq, so "the log up to time T" is always a prefix of the log.
+            const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+            const recordedAt = head !== undefined && head.recorded_at > now ? head.recorded_at : now
+            let seq = head?.seq ?? 0
+            let previousHash = head?.hash ?? GENESIS_HASH
+            const rows: EventRow[] = []
+            const outcomes: AppendOutcome[] = events.map((event) => {
+              if (event.dedupeKey !== null) {
+                const duplicateOf = existing.get(event.dedupeKey)
+                if (duplicateOf !== undefined) return { _tag: "Duplicate", seq: duplicateOf }
+              }
+              seq++
+              const payloadJson = canonicalJson(event.payload)
+              const hash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
+              rows.push({ seq, recorded_at: recordedAt, type: event.type, payload: payloadJson, dedupe_key: event.dedupeKey, hash })
+              previousHash = hash
+              if (event.dedupeKey !== null) existing.set(event.dedupeKey, seq)
+              return { _tag: "Stored", seq }
+            })
+            for (const chunk of chunks(rows, INSERT_CHUNK)) {
+              yield* sql`INSERT INTO events ${sql.insert(chunk)}`
+            }
+            return outcomes
+          })
+        ),
+        "write",
+        "appending to the event log"
+      )
+
+    const read: EventLogService["read"] = (page) =>
+      withBusyRetry(
+        sql<EventRow>`
+          SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+          WHERE seq > ${page.afterSeq ?? 0} ${page.until === undefined ? sql`` : sql`AND recorded_at <= ${page.until}`}
+          ORDER BY seq LIMIT ${page.limit}`,
+        "read",
+        "reading the event log"
+      ).pipe(Effect.map((rows) => rows.map(toStored)))
+
+    const verify: EventLogService["verify"] = withBusyRetry(
+      Effect.gen(function* () {
+        let previousHash = GENESIS_HASH
+        let expectedSeq = 1
+        let count = 0
+        for (;;) {
+          const rows = yield* sql<EventRow>`
+            SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+            WHERE seq >= ${expectedSeq} ORDER BY seq LIMIT 5000`
+          for (const row of rows) {
+            if (row.seq !== expectedSeq) {
+              return { _tag: "Broken", seq: expectedSeq, checked: count, reason: `row ${expectedSeq} is missing (the next row is ${row.seq})` } as const
+            }
+            const hash = rowHash(previousHash, {
+              seq: row.seq,
+              recordedAt: row.recorded_at,
+              type: row.type,
+              payloadJson: row.payload,
+              dedupeKey: row.dedupe_key
+            })
+            if (hash !== row.hash) {
+              return {
+                _tag: "Broken",
+                seq: row.seq,
+                checked: count,
+                reason: `row ${row.seq} does not match its hash: it was altered, or a row before it was removed, replaced or reordered`
+              } as const
+            }
+            previousHash = hash
+            expectedSeq++
+            count++
+          }
+          if (rows.length < 5000) {
+            return { _tag: "Intact", count, head: count === 0 ? null : { seq: expectedSeq - 1, hash: previousHash } } as const
+          }
+        }
+      }),
+      "read",
+      "verifying the event log"
+    )
+
+    return EventLog.of({ append, read, verify })
+  }).pipe(Effect.provide(Reactivity.layer))
+
+const toStored = (row: EventRow): StoredEvent => ({
+  seq: row.seq,
+  recordedAt: row.recorded_at,
+  type: row.type,
+  payload: JSON.parse(row.payload) as unknown,
+  dedupeKey: row.dedupe_key,
+  hash: row.hash
+})
+
+export const layer = (options: SqliteEventLogOptions): Layer.Layer<EventLog, EventLogError> =>
+  Layer.scoped(EventLog, make(options))
