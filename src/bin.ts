@@ -3,6 +3,7 @@
  * The edge: argv in, exit code out. Every error a command can fail with is printed here, once,
  * as one human line; the exit code is chosen here too.
  */
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -26,16 +27,11 @@ const print = (message: string) => Effect.sync(() => process.stderr.write(`mitig
 const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
+    // @effect/cli has already printed the problem with the arguments.
+    if (ValidationError.isValidationError(failure.value)) return Effect.succeed(1)
     const error = failure.value as { _tag?: string; message?: string; code?: number }
-    switch (error._tag) {
-      case "ExitCode":
-        return Effect.succeed(error.code ?? 1)
-      case "ValidationError":
-        // @effect/cli has already printed the problem and the usage.
-        return Effect.succeed(1)
-      default:
-        return Effect.as(print(error.message ?? String(error)), 1)
-    }
+    if (error._tag === "ExitCode") return Effect.succeed(error.code ?? 1)
+    return Effect.as(print(error.message ?? String(error)), 1)
   }
   if (Cause.isInterruptedOnly(cause)) return Effect.succeed(130)
   return Effect.as(print(`unexpected error (a bug; please report it):\n${Cause.pretty(cause)}`), 70)

@@ -4,7 +4,9 @@
  * recorded as InputRejected), the rest stored; 1: the log could not be written.
  */
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -26,10 +28,7 @@ import { ExitCode, globalOptions, UsageError } from "./shared.js"
 
 const BATCH_LINES = 2000
 
-export interface AppendSettings {
-  readonly instance: string
-  readonly timezone: string
-  readonly format: IngestOptions["format"]
+export interface AppendSettings extends IngestOptions {
   readonly logFile: string | undefined
 }
 
@@ -42,30 +41,22 @@ export interface AppendSummary {
 
 const INSTANCE = /^[A-Za-z0-9._-]{1,64}$/
 
-const settingsToOptions = (s: AppendSettings): Effect.Effect<IngestOptions, UsageError> => {
-  const zone = parseTimeZone(s.timezone)
-  if (!zone.ok) return Effect.fail(new UsageError({ message: `--timezone: ${zone.error}` }))
-  if (!INSTANCE.test(s.instance)) {
-    return Effect.fail(
-      new UsageError({ message: `--instance: '${s.instance}' must be 1 to 64 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)` })
-    )
-  }
-  return Effect.succeed({ instance: s.instance, timeZone: zone.value, format: s.format })
-}
-
+/** A bad option value fails argument parsing, before any layer (the log file) is built. */
+const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 /** Fails before any input is read when the log file cannot be written. */
-const checkLogFile = (file: string | undefined) =>
+const checkLogFile = (file: string) =>
   Effect.try({
     try: () => {
-      if (file !== undefined) fs.appendFileSync(file, "", { mode: 0o640 })
+      fs.appendFileSync(file, "", { mode: 0o640 })
+      return file
     },
-    catch: (e) => new UsageError({ message: `--log-file ${file}: ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) => invalid(`--log-file ${file}: ${e instanceof Error ? e.message : String(e)}`)
   })
 
 /** Reads every line of stdin into the log; returns what happened to them. */
 export const appendFromStdin = (settings: AppendSettings) =>
   Effect.gen(function* () {
-    const options = yield* settingsToOptions(settings)
+    const options = settings
     const log = yield* EventLog
     const stdin = yield* Stdin
     const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, firstRejection: undefined }
@@ -126,17 +117,30 @@ const defer = Options.boolean("defer").pipe(
 )
 const instance = Options.text("instance").pipe(
   Options.withDescription("name of this Flowmon appliance in dedupe keys (env MITIGATOR_INSTANCE; default: the host name)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_INSTANCE").pipe(Config.withDefault(os.hostname())))
+  Options.withFallbackConfig(Config.string("MITIGATOR_INSTANCE").pipe(Config.withDefault(os.hostname()))),
+  Options.mapEffect((name) =>
+    INSTANCE.test(name)
+      ? Effect.succeed(name)
+      : Effect.fail(invalid(`--instance '${name}' must be 1 to 64 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)`))
+  )
 )
 const timezone = Options.text("timezone").pipe(
   Options.withDescription("zone of the timestamps Flowmon writes (IANA name; env MITIGATOR_TIMEZONE; default UTC)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_TIMEZONE").pipe(Config.withDefault("UTC")))
+  Options.withFallbackConfig(Config.string("MITIGATOR_TIMEZONE").pipe(Config.withDefault("UTC"))),
+  Options.mapEffect((name) => {
+    const zone = parseTimeZone(name)
+    return zone.ok ? Effect.succeed(zone.value) : Effect.fail(invalid(`--timezone: ${zone.error}`))
+  })
 )
 const format = Options.choice("format", INPUT_FORMATS).pipe(
   Options.withDescription("input layout; auto detects it per line"),
   Options.withDefault("auto" as const)
 )
-const logFile = Options.text("log-file").pipe(Options.withDescription("append per-line details (logfmt) to this file"), Options.optional)
+const logFile = Options.text("log-file").pipe(
+  Options.withDescription("append per-line details (logfmt) to this file"),
+  Options.mapEffect(checkLogFile),
+  Options.optional
+)
 
 export const appendCommand = Command.make(
   "append",
@@ -145,11 +149,10 @@ export const appendCommand = Command.make(
     Effect.gen(function* () {
       const settings: AppendSettings = {
         instance: opts.instance,
-        timezone: opts.timezone,
+        timeZone: opts.timezone,
         format: opts.format,
         logFile: Option.getOrUndefined(opts.logFile)
       }
-      yield* checkLogFile(settings.logFile)
       const { summary, failure } = yield* appendFromStdin(settings)
       if (Option.isSome(failure)) {
         yield* Console.error(`mitigator append: ${formatSummary(summary)}; stopped by the error below, later lines were not recorded`)

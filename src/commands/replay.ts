@@ -65,7 +65,7 @@ export const replayCommand = Command.make("replay", { ...globalOptions, events, 
     const render = opts.json ? asJsonLine : describeEvent
     // One write per page of the log, not per event.
     yield* streamEvents(log, until === undefined ? {} : { until }).pipe(
-      Stream.runForEachChunk((page) => Console.log([...page].map(render).join("\n")))
+      Stream.runForEachChunk((page) => (page.length === 0 ? Effect.void : Console.log([...page].map(render).join("\n"))))
     )
   })
 ).pipe(

@@ -1,0 +1,79 @@
+/** Runs the bundled CLI as a real process. */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const BUNDLE = fileURLToPath(new URL("../../dist/mitigator.mjs", import.meta.url))
+
+export interface RunResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface RunOptions {
+  readonly stdin?: string | Buffer
+  readonly env?: Record<string, string>
+  readonly cwd?: string
+}
+
+export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on("data", (b: Buffer) => out.push(b))
+    child.stderr.on("data", (b: Buffer) => err.push(b))
+    child.on("error", reject)
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") })
+    )
+    child.stdin.on("error", () => {})
+    child.stdin.end(options.stdin ?? "")
+  })
+
+/** A fresh temporary directory, removed when the test file is done. */
+export const tempDir = (prefix = "mitigator-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+
+/** Parses `replay --events --json` output. */
+export const jsonLines = (text: string): Array<{ seq: number; recordedAt: string; type: string; payload: any }> =>
+  text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l))
+
+/** Runs the CLI and writes `lines` to its stdin one at a time, `gapMs` apart (a slow producer). */
+export const runCliSlowly = (
+  args: ReadonlyArray<string>,
+  lines: ReadonlyArray<string>,
+  gapMs: number,
+  options: Omit<RunOptions, "stdin"> = {}
+): Promise<RunResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on("data", (b: Buffer) => out.push(b))
+    child.stderr.on("data", (b: Buffer) => err.push(b))
+    child.on("error", reject)
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") })
+    )
+    let i = 0
+    const writeNext = () => {
+      if (i === lines.length) return void child.stdin.end()
+      child.stdin.write(lines[i++] + "\n")
+      setTimeout(writeNext, gapMs)
+    }
+    writeNext()
+  })
