@@ -22,7 +22,7 @@ import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
 import { parseTimeZone } from "../domain/Time.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
-import { appendLogLines, logfmt } from "../platform/LogFile.js"
+import { appendLogLines, logfmt, type LogFields } from "../platform/LogFile.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
 import { ExitCode, globalOptions, UsageError } from "./shared.js"
 
@@ -76,19 +76,22 @@ export const appendFromStdin = (settings: AppendSettings) =>
         const outcomes = yield* log.append(events)
         const time = new Date().toISOString()
         const logLines: string[] = []
+        const detail = (fields: LogFields) => {
+          if (settings.logFile !== undefined) logLines.push(logfmt({ time, ...fields }))
+        }
         outcomes.forEach((outcome, i) => {
           const event = events[i]!
           const line = lineNumbers[i]
           if (event.type === "InputRejected") {
             summary.rejected++
             summary.firstRejection ??= `line ${line}: ${event.payload.reason}`
-            logLines.push(logfmt({ time, level: "warn", msg: "rejected", line, seq: outcome.seq, reason: event.payload.reason }))
+            detail({ level: "warn", msg: "rejected", line, seq: outcome.seq, reason: event.payload.reason })
           } else if (outcome._tag === "Duplicate") {
             summary.duplicate++
-            logLines.push(logfmt({ time, level: "info", msg: "duplicate", line, seq: outcome.seq, key: event.dedupeKey }))
+            detail({ level: "info", msg: "duplicate", line, seq: outcome.seq, key: event.dedupeKey })
           } else {
             summary.stored++
-            logLines.push(logfmt({ time, level: "info", msg: "stored", line, seq: outcome.seq, key: event.dedupeKey }))
+            detail({ level: "info", msg: "stored", line, seq: outcome.seq, key: event.dedupeKey })
           }
         })
         if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)

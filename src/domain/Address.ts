@@ -106,6 +106,31 @@ const formatIpv6 = (groups: ReadonlyArray<number>): string => {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`
 }
 
+/**
+ * The common case without allocations: a well-formed dotted quad is already canonical.
+ * Anything else (undefined) goes through the detailed parser, which explains what is wrong.
+ */
+const fastIpv4 = (input: string): string | undefined => {
+  let dots = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined
+      value = 0
+      digits = 0
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return undefined
+      value = value * 10 + (c - 48)
+      if (value > 255 || ++digits > 3) return undefined
+    } else {
+      return undefined
+    }
+  }
+  return dots === 3 && digits > 0 ? input : undefined
+}
+
 /** Validates an IPv4 or IPv6 address and returns its canonical form. */
 export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
   if (input === "") return fail("empty address")
@@ -115,6 +140,8 @@ export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
       ? fail(`${quote(input)} is not a valid IPv6 address: ${groups}`)
       : ok({ version: 6, text: formatIpv6(groups) })
   }
+  const fast = fastIpv4(input)
+  if (fast !== undefined) return ok({ version: 4, text: fast })
   const octets = parseIpv4Octets(input)
   return typeof octets === "string"
     ? fail(`${quote(input)} is not a valid IPv4 address: ${octets}`)

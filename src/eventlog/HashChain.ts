@@ -3,7 +3,7 @@
  * row's own stored columns, so editing, removing or reordering any row (short of rewriting every
  * hash after it) breaks the chain at that row.
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 
 export const GENESIS_HASH = "0".repeat(64)
 
@@ -16,10 +16,14 @@ export interface ChainedRow {
   readonly dedupeKey: string | null
 }
 
+/** `<length>:<text>`: keeps field boundaries unambiguous whatever the text contains. */
+const field = (text: string): string => `${text.length}:${text}`
+
 export const rowHash = (previousHash: string, row: ChainedRow): string =>
-  createHash("sha256")
-    .update(previousHash)
-    .update("\n")
-    // A JSON array keeps field boundaries unambiguous whatever the values contain.
-    .update(JSON.stringify([row.seq, row.recordedAt, row.type, row.payloadJson, row.dedupeKey]))
-    .digest("hex")
+  // One-shot hashing: no Hash object per row on the ingest hot path.
+  hash(
+    "sha256",
+    `mitigator-chain-v1|${previousHash}|${row.seq}|${field(row.recordedAt)}|${field(row.type)}|` +
+      `${row.dedupeKey === null ? "-" : field(row.dedupeKey)}|${field(row.payloadJson)}`,
+    "hex"
+  )

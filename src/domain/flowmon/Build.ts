@@ -36,36 +36,36 @@ export const normalisePriority = (text: string): Priority | null => PRIORITIES[t
 /** Label of a field for messages, e.g. `field 11 (source)` or `key "source"`. */
 export type Label = (field: string) => string
 
-const address = (value: string, label: string): string => {
+const address = (value: string, label: Label, field: string): string => {
   const parsed = parseIpAddress(value.trim())
-  if (!parsed.ok) throw new FieldError(`${label}: ${value.trim() === "" ? "is empty, an IP address is required" : parsed.error}`)
+  if (!parsed.ok) throw new FieldError(`${label(field)}: ${value.trim() === "" ? "is empty, an IP address is required" : parsed.error}`)
   return parsed.value.text
 }
 
 /** Targets arrive as one ", "-separated string (or a list); each must be an address. */
-const targetList = (items: ReadonlyArray<string>, label: string): string[] => {
+const targetList = (items: ReadonlyArray<string>, label: Label, field: string): string[] => {
   const out: string[] = []
   for (const item of items) {
     for (const piece of item.split(",")) {
       const t = piece.trim()
       if (t === "") continue
       const parsed = parseIpAddress(t)
-      if (!parsed.ok) throw new FieldError(`${label}: ${parsed.error}`)
+      if (!parsed.ok) throw new FieldError(`${label(field)}: ${parsed.error}`)
       if (!out.includes(parsed.value.text)) out.push(parsed.value.text)
     }
   }
   return out
 }
 
-const time = (value: string, label: string, ctx: ParseContext): string => {
-  if (value.trim() === "") throw new FieldError(`${label}: is empty, a timestamp is required`)
+const time = (value: string, label: Label, field: string, ctx: ParseContext): string => {
+  if (value.trim() === "") throw new FieldError(`${label(field)}: is empty, a timestamp is required`)
   const parsed = parseFlowmonTime(value, ctx.timeZone)
-  if (!parsed.ok) throw new FieldError(`${label}: ${parsed.error}`)
+  if (!parsed.ok) throw new FieldError(`${label(field)}: ${parsed.error}`)
   return parsed.value
 }
 
-const optionalTime = (value: string, label: string, ctx: ParseContext): string | null =>
-  value.trim() === "" ? null : time(value, label, ctx)
+const optionalTime = (value: string | null, label: Label, field: string, ctx: ParseContext): string | null =>
+  value === null || value.trim() === "" ? null : time(value, label, field, ctx)
 
 const ADS_ID = /^[0-9]{1,20}$/
 const EVENT_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -103,6 +103,8 @@ const run = (f: () => FlowmonEventReceived): BuildResult => {
   }
 }
 
+// Payload objects list their keys in sorted order, so canonicalJson can use JSON.stringify as is.
+
 export const buildAdsEvent = (
   v: AdsValues,
   label: Label,
@@ -119,32 +121,36 @@ export const buildAdsEvent = (
     if (!METHOD.test(method)) {
       throw new FieldError(`${label("method")}: ${quote(method)} is not a detection method code (such as SCANS or SSHDICT)`)
     }
+    const detectedAt = time(v.detectedAt, label, "detectedAt", ctx)
+    const firstFlowAt = optionalTime(v.firstFlowAt, label, "firstFlowAt", ctx)
+    const source = address(v.source, label, "source")
+    const targets = targetList(v.targets, label, "targets")
     return {
-      product: "ads",
-      instance: ctx.instance,
-      eventId: id,
-      detectedAt: time(v.detectedAt, label("detectedAt"), ctx),
-      firstFlowAt: v.firstFlowAt === null ? null : optionalTime(v.firstFlowAt, label("firstFlowAt"), ctx),
-      method,
-      subtype: v.subtype?.trim() ?? null,
-      mitre: v.mitre?.trim() ?? null,
-      description: v.description.trim(),
-      perspective: v.perspective?.trim() ?? null,
-      priority: normalisePriority(v.priority),
-      severity: v.priority.trim(),
-      detail: v.detail.trim(),
-      ports: v.ports?.trim() ?? null,
-      protocol: v.protocol?.trim() ?? null,
-      source: address(v.source, label("source")),
-      sourceName: v.sourceName?.trim() ?? null,
-      targets: targetList(v.targets, label("targets")),
-      dataFeed: v.dataFeed?.trim() ?? null,
-      userIdentity: v.userIdentity.trim(),
-      signature: null,
-      ids: null,
       cef: v.cef ?? null,
+      dataFeed: v.dataFeed?.trim() ?? null,
+      description: v.description.trim(),
+      detail: v.detail.trim(),
+      detectedAt,
+      eventId: id,
+      firstFlowAt,
       format,
-      raw
+      ids: null,
+      instance: ctx.instance,
+      method,
+      mitre: v.mitre?.trim() ?? null,
+      perspective: v.perspective?.trim() ?? null,
+      ports: v.ports?.trim() ?? null,
+      priority: normalisePriority(v.priority),
+      product: "ads",
+      protocol: v.protocol?.trim() ?? null,
+      raw,
+      severity: v.priority.trim(),
+      signature: null,
+      source,
+      sourceName: v.sourceName?.trim() ?? null,
+      subtype: v.subtype?.trim() ?? null,
+      targets,
+      userIdentity: v.userIdentity.trim()
     }
   })
 
@@ -177,40 +183,44 @@ export const buildIdsEvent = (
     if (!EVENT_ID.test(id)) {
       throw new FieldError(`${label("id")}: ${quote(id)} is not an IDS event id (1 to 128 letters, digits, '.', '_', ':' or '-')`)
     }
+    const detectedAt = time(v.firstSeen, label, "firstSeen", ctx)
+    const lastSeen = optionalTime(v.lastSeen, label, "lastSeen", ctx)
+    const source = address(v.srcIp, label, "srcIp")
+    const targets = targetList(v.dstIp, label, "dstIp")
     const category = v.category.trim()
     const signatureName = v.signatureName.trim()
     return {
-      product: "ids",
-      instance: ctx.instance,
-      eventId: id,
-      detectedAt: time(v.firstSeen, label("firstSeen"), ctx),
-      firstFlowAt: null,
-      method: null,
-      subtype: null,
-      mitre: null,
-      description: category,
-      perspective: null,
-      priority: normalisePriority(v.severity),
-      severity: v.severity.trim(),
-      detail: signatureName,
-      ports: null,
-      protocol: v.protocol?.trim() ?? null,
-      source: address(v.srcIp, label("srcIp")),
-      sourceName: null,
-      targets: targetList(v.dstIp, label("dstIp")),
-      dataFeed: null,
-      userIdentity: "",
-      signature: { id: v.signatureId.trim(), name: signatureName },
-      ids: {
-        lastSeen: v.lastSeen === null ? null : optionalTime(v.lastSeen, label("lastSeen"), ctx),
-        sourcePort: v.srcPort.trim(),
-        targetPort: v.dstPort.trim(),
-        category,
-        logSourceIp: v.logSourceIp.trim(),
-        logSourceInterface: v.logSourceInterface.trim()
-      },
       cef: null,
+      dataFeed: null,
+      description: category,
+      detail: signatureName,
+      detectedAt,
+      eventId: id,
+      firstFlowAt: null,
       format,
-      raw
+      ids: {
+        category,
+        lastSeen,
+        logSourceInterface: v.logSourceInterface.trim(),
+        logSourceIp: v.logSourceIp.trim(),
+        sourcePort: v.srcPort.trim(),
+        targetPort: v.dstPort.trim()
+      },
+      instance: ctx.instance,
+      method: null,
+      mitre: null,
+      perspective: null,
+      ports: null,
+      priority: normalisePriority(v.severity),
+      product: "ids",
+      protocol: v.protocol?.trim() ?? null,
+      raw,
+      severity: v.severity.trim(),
+      signature: { id: v.signatureId.trim(), name: signatureName },
+      source,
+      sourceName: null,
+      subtype: null,
+      targets,
+      userIdentity: ""
     }
   })

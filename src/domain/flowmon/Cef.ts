@@ -122,13 +122,13 @@ export const parseCefLine = (line: string, ctx: ParseContext): BuildResult => {
 
   const eventId = labelled(ext, "cn1", "EventID")
   const cef: CefDetails = {
-    syslogHost,
-    vendor,
+    methodInstance: labelled(ext, "cs2", "MethodInstanceName") ?? null,
     product,
-    version,
     severity,
     sourceMac: ext.get("smac") ?? null,
-    methodInstance: labelled(ext, "cs2", "MethodInstanceName") ?? null
+    syslogHost,
+    vendor,
+    version
   }
   const submethod = /Submethod:'([^']*)'/.exec(detail)
   return buildAdsEvent(

@@ -26,12 +26,12 @@ const reject = (line: FramedLine, ctx: ParseContext, reason: string, format: Inp
     type: "InputRejected",
     dedupeKey: null,
     payload: {
+      format,
       instance: ctx.instance,
       line: line.number,
-      reason,
-      format,
       raw: kept.raw,
       rawBytes: line.byteLength,
+      reason,
       truncated: line.oversized || kept.truncated
     }
   }

@@ -11,7 +11,10 @@ class JsonTypeError {
 
 const typeName = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v)
 
-const label = (key: string) => `key "${key}"`
+/** Build names some fields by meaning; a message must name the JSON key the value came from. */
+const JSON_KEY: Record<string, string> = { detectedAt: "timestamp", firstFlowAt: "firstFlowTimestamp", method: "type" }
+
+const label = (key: string) => `key "${JSON_KEY[key] ?? key}"`
 
 type Obj = Record<string, unknown>
 

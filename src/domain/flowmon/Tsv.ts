@@ -61,13 +61,10 @@ const labeller =
   (field: string): string =>
     `field ${names.indexOf(field) + 1} of ${names.length} (${DISPLAY[field] ?? field}, ${format})`
 
-const toRecord = <K extends string>(names: ReadonlyArray<K>, fields: ReadonlyArray<string>): Record<K, string> => {
-  const record = {} as Record<K, string>
-  for (let i = 0; i < names.length; i++) {
-    const f = fields[i]!
-    record[names[i]!] = f === " " ? "" : f
-  }
-  return record
+/** ADS writes an empty field as one space. */
+const field = (fields: ReadonlyArray<string>, i: number): string => {
+  const f = fields[i]!
+  return f === " " ? "" : f
 }
 
 /** Splits a line (already stripped of its line terminator) into fields, exactly. */
@@ -84,44 +81,58 @@ const countHint = (n: number): string => {
   return ""
 }
 
+const labelStandard = labeller(ADS_STANDARD, "tsv15")
+const labelExtended = labeller(ADS_EXTENDED, "tsv17")
+const labelIds = labeller(IDS, "tsv14")
+
+const withFormat = (result: BuildResult, format: InputFormat): BuildResult & { readonly format: InputFormat } =>
+  result.ok ? { ok: true, event: result.event, format } : { ok: false, reason: result.reason, format }
+
 export const parseTsv = (line: string, ctx: ParseContext): BuildResult & { readonly format: InputFormat | null } => {
-  const fields = splitTsv(line)
-  switch (fields.length) {
+  const f = splitTsv(line)
+  switch (f.length) {
     case 15: {
-      const r = toRecord(ADS_STANDARD, fields)
-      const result = buildAdsEvent(
-        { ...r, subtype: null, mitre: null, targets: [r.targets] },
-        labeller(ADS_STANDARD, "tsv15"),
-        "tsv15",
-        line,
-        ctx
-      )
-      return { ...result, format: "tsv15" }
+      const values = {
+        id: field(f, 0), detectedAt: field(f, 1), firstFlowAt: field(f, 2), method: field(f, 3), subtype: null,
+        mitre: null, description: field(f, 4), perspective: field(f, 5), priority: field(f, 6), detail: field(f, 7),
+        ports: field(f, 8), protocol: field(f, 9), source: field(f, 10), sourceName: field(f, 11),
+        targets: [field(f, 12)], dataFeed: field(f, 13), userIdentity: field(f, 14)
+      }
+      return withFormat(buildAdsEvent(values, labelStandard, "tsv15", line, ctx), "tsv15")
     }
     case 17: {
-      const r = toRecord(ADS_EXTENDED, fields)
-      const result = buildAdsEvent({ ...r, targets: [r.targets] }, labeller(ADS_EXTENDED, "tsv17"), "tsv17", line, ctx)
-      return { ...result, format: "tsv17" }
+      const values = {
+        id: field(f, 0), detectedAt: field(f, 1), firstFlowAt: field(f, 2), method: field(f, 3), subtype: field(f, 4),
+        mitre: field(f, 5), description: field(f, 6), perspective: field(f, 7), priority: field(f, 8),
+        detail: field(f, 9), ports: field(f, 10), protocol: field(f, 11), source: field(f, 12),
+        sourceName: field(f, 13), targets: [field(f, 14)], dataFeed: field(f, 15), userIdentity: field(f, 16)
+      }
+      return withFormat(buildAdsEvent(values, labelExtended, "tsv17", line, ctx), "tsv17")
     }
     case 14: {
-      const r = toRecord(IDS, fields)
-      const result = buildIdsEvent({ ...r, dstIp: [r.dstIp] }, labeller(IDS, "tsv14"), "tsv14", line, ctx)
-      if (!result.ok && looksLikeTrimmedAds(fields)) {
+      const values = {
+        id: field(f, 0), firstSeen: field(f, 1), lastSeen: field(f, 2), srcIp: field(f, 3), srcPort: field(f, 4),
+        dstIp: [field(f, 5)], dstPort: field(f, 6), protocol: field(f, 7), signatureId: field(f, 8),
+        signatureName: field(f, 9), logSourceIp: field(f, 10), logSourceInterface: field(f, 11),
+        category: field(f, 12), severity: field(f, 13)
+      }
+      const result = buildIdsEvent(values, labelIds, "tsv14", line, ctx)
+      if (!result.ok && looksLikeTrimmedAds(f)) {
         return {
           ok: false,
           format: "tsv14",
           reason: `${result.reason} (this looks like a 15-field ADS line whose empty last field, user identity, was trimmed upstream: a 14-field line is read as IDS)`
         }
       }
-      return { ...result, format: "tsv14" }
+      return withFormat(result, "tsv14")
     }
     default:
       return {
         ok: false,
         format: null,
         reason:
-          `expected 14 (IDS), 15 (ADS) or 17 (ADS extended) tab-separated fields, got ${fields.length}` +
-          countHint(fields.length)
+          `expected 14 (IDS), 15 (ADS) or 17 (ADS extended) tab-separated fields, got ${f.length}` +
+          countHint(f.length)
       }
   }
 }

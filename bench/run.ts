@@ -1,0 +1,156 @@
+/**
+ * `npm run bench [-- --quick]`: measures the bundled CLI as Flowmon runs it.
+ *
+ * - cold start: `append --defer` of one event (a fresh process each time, a real SQLite commit)
+ *   against `node -e 0` measured in the same run, alternating so both see the same machine state;
+ * - ingest: N TSV events through one stdin, wall time of the whole process and its peak RSS.
+ *
+ * Each figure is the median over repeated runs, with min and max. Full runs write
+ * bench/results.json and refresh the table in README.md; --quick (CI smoke test) writes
+ * bench/tmp/results-quick.json only and asserts nothing.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bundle = path.join(root, "dist", "mitigator.mjs")
+const quick = process.argv.includes("--quick")
+
+const settings = quick
+  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1 }
+  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5 }
+
+interface Sample {
+  readonly ms: number
+  readonly maxRssKiB: number
+}
+
+// Reports the child's own peak RSS: Node cannot read a child's rusage.
+const rssHook = (file: string) =>
+  `data:text/javascript,${encodeURIComponent(
+    `import fs from "node:fs"; process.on("exit", () => fs.writeFileSync(${JSON.stringify(file)}, String(process.resourceUsage().maxRSS)))`
+  )}`
+
+const run = (args: ReadonlyArray<string>, stdin: string | Buffer, rssFile?: string): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    const nodeArgs = rssFile === undefined ? args : ["--import", rssHook(rssFile), ...args]
+    const started = process.hrtime.bigint()
+    const child = spawn(process.execPath, nodeArgs, { stdio: ["pipe", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6
+      if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))
+      const maxRssKiB = rssFile === undefined ? 0 : Number(fs.readFileSync(rssFile, "utf8"))
+      resolve({ ms, maxRssKiB })
+    })
+    child.stdin.end(stdin)
+  })
+
+const stats = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs: sorted.length }
+}
+
+const BASE = Date.UTC(2025, 10, 3, 8, 0, 0)
+const flowmonTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ")
+
+// Every event differs (id, times, source), so no cache or repetition flatters the figures.
+const tsvLine = (i: number) =>
+  [
+    i, flowmonTime(BASE + i * 1000), flowmonTime(BASE + i * 1000 - 25_000), i % 3 === 0 ? "SCANS" : "SSHDICT", "SSH attack", "Security issues",
+    "High", "Attack from a single attacker has been detected. This attack was unsuccessful.", "22", "6",
+    `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, " ", "198.51.100.40, 198.51.100.41", "LAN", " "
+  ].join("\t")
+
+const main = async () => {
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-bench-"))
+  try {
+    // Cold start. The log exists already (created by a first run), as on an appliance.
+    const coldDb = path.join(dir, "cold.db")
+    await run([bundle, "append", "--defer", "--db", coldDb, "--instance", "bench"], tsvLine(0))
+    const nodeMs: number[] = []
+    const appendMs: number[] = []
+    for (let i = 1; i <= settings.coldRuns; i++) {
+      nodeMs.push((await run(["-e", "0"], "")).ms)
+      appendMs.push((await run([bundle, "append", "--defer", "--db", coldDb, "--instance", "bench"], tsvLine(i))).ms)
+    }
+    const node = stats(nodeMs)
+    const append = stats(appendMs)
+
+    // Ingest: one stdin stream into a fresh log each run.
+    const input = Buffer.from(Array.from({ length: settings.ingestEvents }, (_, i) => tsvLine(i)).join("\n") + "\n")
+    const ingestSamples: Sample[] = []
+    for (let r = 0; r < settings.ingestRuns; r++) {
+      const db = path.join(dir, `ingest-${r}.db`)
+      ingestSamples.push(await run([bundle, "append", "--defer", "--db", db, "--instance", "bench"], input, path.join(dir, `rss-${r}`)))
+    }
+    const ingestMs = stats(ingestSamples.map((s) => s.ms))
+    const eventsPerSecond = stats(ingestSamples.map((s) => settings.ingestEvents / (s.ms / 1000)))
+    const rssMiB = stats(ingestSamples.map((s) => s.maxRssKiB / 1024))
+
+    const results = {
+      measuredAt: new Date().toISOString(),
+      mode: quick ? "quick" : "full",
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "", memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      coldStart: {
+        what: "bundled `append --defer` of one event, fresh process, vs `node -e 0`",
+        nodeBaselineMs: node,
+        appendMs: append,
+        ratioOfMedians: append.median / node.median,
+        target: "<= 2.5x"
+      },
+      ingest: {
+        what: `${settings.ingestEvents} TSV events through one stdin, whole process`,
+        events: settings.ingestEvents,
+        wallMs: ingestMs,
+        eventsPerSecond,
+        peakRssMiB: rssMiB,
+        target: ">= 50,000 events/s, peak RSS <= 200 MiB"
+      }
+    }
+
+    const f = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    const table = [
+      "| benchmark | median | min | max | target |",
+      "|---|---|---|---|---|",
+      `| cold start: \`node -e 0\` (baseline) | ${f(node.median)} ms | ${f(node.min)} ms | ${f(node.max)} ms | |`,
+      `| cold start: \`append --defer\`, one event | ${f(append.median)} ms | ${f(append.min)} ms | ${f(append.max)} ms | |`,
+      `| cold start ratio (medians) | **${f(results.coldStart.ratioOfMedians, 2)}×** | | | ≤ 2.5× |`,
+      `| ingest ${f(settings.ingestEvents)} TSV events, one stdin | **${f(eventsPerSecond.median)} events/s** | ${f(eventsPerSecond.min)} | ${f(eventsPerSecond.max)} | ≥ 50,000 events/s |`,
+      `| ingest peak RSS | **${f(rssMiB.median, 1)} MiB** | ${f(rssMiB.min, 1)} MiB | ${f(rssMiB.max, 1)} MiB | ≤ 200 MiB |`
+    ].join("\n")
+    const note = `${results.mode} run, ${results.measuredAt.slice(0, 10)}, ${results.machine.cpus} cores, Node ${process.version}; cold start over ${append.runs} runs, ingest over ${ingestMs.runs} runs.`
+    console.log(`\n${table}\n\n${note}`)
+
+    if (quick) {
+      fs.mkdirSync(path.join(root, "bench", "tmp"), { recursive: true })
+      fs.writeFileSync(path.join(root, "bench", "tmp", "results-quick.json"), JSON.stringify(results, null, 2) + "\n")
+      return
+    }
+    fs.writeFileSync(path.join(root, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n")
+    const readmePath = path.join(root, "README.md")
+    const readme = fs.readFileSync(readmePath, "utf8")
+    const start = "<!-- bench:start -->"
+    const end = "<!-- bench:end -->"
+    if (readme.includes(start) && readme.includes(end)) {
+      const updated = readme.slice(0, readme.indexOf(start) + start.length) + `\n${table}\n\n${note}\n` + readme.slice(readme.indexOf(end))
+      fs.writeFileSync(readmePath, updated)
+      console.log("README.md performance table updated")
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
