@@ -39,7 +39,8 @@ export interface AppendSummary {
   firstRejection: string | undefined
 }
 
-const INSTANCE = /^[A-Za-z0-9._-]{1,64}$/
+// Host names (the default) fit: up to 253 letters, digits, dots and hyphens.
+const INSTANCE = /^[A-Za-z0-9._-]{1,253}$/
 
 /** A bad option value fails argument parsing, before any layer (the log file) is built. */
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -124,7 +125,7 @@ const instance = Options.text("instance").pipe(
   Options.mapEffect((name) =>
     INSTANCE.test(name)
       ? Effect.succeed(name)
-      : Effect.fail(invalid(`--instance '${name}' must be 1 to 64 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)`))
+      : Effect.fail(invalid(`--instance '${name}' must be 1 to 253 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)`))
   )
 )
 const timezone = Options.text("timezone").pipe(
@@ -155,6 +156,9 @@ export const appendCommand = Command.make(
         timeZone: opts.timezone,
         format: opts.format,
         logFile: Option.getOrUndefined(opts.logFile)
+      }
+      if (process.stdin.isTTY === true) {
+        yield* Console.error("mitigator append: reading Flowmon events from standard input (end with Ctrl-D)")
       }
       const { summary, failure } = yield* appendFromStdin(settings)
       if (Option.isSome(failure)) {
