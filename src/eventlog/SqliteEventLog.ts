@@ -100,7 +100,16 @@ const immediateTransaction = (sql: SqlClient.SqlClient) =>
     begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
     savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
     commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
-    rollback: (conn) => conn.executeUnprepared("ROLLBACK", [], undefined),
+    // No transaction is left to roll back when BEGIN IMMEDIATE itself failed (SQLITE_BUSY once the
+    // busy timeout ran out) or SQLite already rolled back on its own (SQLITE_FULL, SQLITE_IOERR):
+    // the failing ROLLBACK would turn the original, possibly retryable, error into a defect.
+    rollback: (conn) =>
+      conn.executeUnprepared("ROLLBACK", [], undefined).pipe(
+        Effect.catchIf(
+          (e) => e.cause instanceof Error && /no transaction is active/.test(e.cause.message),
+          () => Effect.void
+        )
+      ),
     rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
   })
 

@@ -89,6 +89,8 @@ export interface AdsValues {
   readonly targets: ReadonlyArray<string>
   readonly dataFeed: string | null
   readonly userIdentity: string
+  /** the priority as written, when `priority` holds a translation of it (CEF's numeric severity) */
+  readonly severity?: string
   /** CEF only: the ADS event id is usually absent there, so a content-derived id is passed */
   readonly idIsDerived?: boolean
   readonly cef?: CefDetails
@@ -144,7 +146,7 @@ export const buildAdsEvent = (
       product: "ads",
       protocol: v.protocol?.trim() ?? null,
       raw,
-      severity: v.priority.trim(),
+      severity: (v.severity ?? v.priority).trim(),
       signature: null,
       source,
       sourceName: v.sourceName?.trim() ?? null,

@@ -145,6 +145,7 @@ export const parseCefLine = (line: string, ctx: ParseContext): BuildResult => {
       description: name,
       perspective: labelled(ext, "cn3", "PerspectiveID") ?? null,
       priority: CEF_PRIORITY[severity.trim()] ?? severity,
+      severity,
       detail,
       ports: null,
       protocol: null,
