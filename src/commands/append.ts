@@ -65,15 +65,24 @@ export const appendFromStdin = (settings: AppendSettings) =>
 
     const recordBatch = (lines: Chunk.Chunk<FramedLine>) =>
       Effect.gen(function* () {
-        const events: NewEvent[] = []
-        const lineNumbers: number[] = []
-        for (const line of lines) {
-          const event = ingestLine(line, options)
-          if (event === undefined) continue
-          events.push(event)
-          lineNumbers.push(line.number)
+        // What the summary and the log file need of each event, kept small: the payloads
+        // themselves are made one chunk at a time while the log writes them.
+        let recorded: Array<{ line: number; key: string | null; rejection: string | undefined }> = []
+        const events: Iterable<NewEvent> = {
+          *[Symbol.iterator]() {
+            recorded = [] // a retry of the transaction starts over
+            for (const line of lines) {
+              const event = ingestLine(line, options)
+              if (event === undefined) continue
+              recorded.push({
+                line: line.number,
+                key: event.dedupeKey,
+                rejection: event.type === "InputRejected" ? event.payload.reason : undefined
+              })
+              yield event
+            }
+          }
         }
-        if (events.length === 0) return
         const outcomes = yield* log.append(events)
         const time = new Date().toISOString()
         const logLines: string[] = []
@@ -81,18 +90,17 @@ export const appendFromStdin = (settings: AppendSettings) =>
           if (settings.logFile !== undefined) logLines.push(logfmt({ time, ...fields }))
         }
         outcomes.forEach((outcome, i) => {
-          const event = events[i]!
-          const line = lineNumbers[i]
-          if (event.type === "InputRejected") {
+          const { line, key, rejection } = recorded[i]!
+          if (rejection !== undefined) {
             summary.rejected++
-            summary.firstRejection ??= `line ${line}: ${event.payload.reason}`
-            detail({ level: "warn", msg: "rejected", line, seq: outcome.seq, reason: event.payload.reason })
+            summary.firstRejection ??= `line ${line}: ${rejection}`
+            detail({ level: "warn", msg: "rejected", line, seq: outcome.seq, reason: rejection })
           } else if (outcome._tag === "Duplicate") {
             summary.duplicate++
-            detail({ level: "info", msg: "duplicate", line, seq: outcome.seq, key: event.dedupeKey })
+            detail({ level: "info", msg: "duplicate", line, seq: outcome.seq, key })
           } else {
             summary.stored++
-            detail({ level: "info", msg: "stored", line, seq: outcome.seq, key: event.dedupeKey })
+            detail({ level: "info", msg: "stored", line, seq: outcome.seq, key })
           }
         })
         if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)

@@ -43,8 +43,12 @@ export type VerifyResult =
   | { readonly _tag: "Broken"; readonly seq: number; readonly reason: string; readonly checked: number }
 
 export interface EventLogService {
-  /** Appends atomically (all or none); events whose dedupe key is already present are not stored again. */
-  readonly append: (events: ReadonlyArray<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
+  /**
+   * Appends atomically (all or none); events whose dedupe key is already present are not stored
+   * again. The events are consumed as they are written, so a lazy iterable keeps memory flat; it
+   * must be iterable more than once (an array is), as a retry after SQLITE_BUSY starts over.
+   */
+  readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
   /** One page of events in seq order. */
   readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
   /** Walks the hash chain from the first row. */

@@ -22,6 +22,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { latestMigrationId, migrations } from "../../migrations/index.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
+import type { NewEvent } from "../domain/Events.js"
 import { EventLog, EventLogError, type AppendOutcome, type EventLogService, type StoredEvent } from "./EventLog.js"
 import { GENESIS_HASH, rowHash } from "./HashChain.js"
 
@@ -32,7 +33,6 @@ export interface SqliteEventLogOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000
-const IN_CHUNK = 500
 const INSERT_CHUNK = 150
 
 const errorCode = (e: SqlError): string => {
@@ -70,12 +70,6 @@ const withBusyRetry = <A, R>(
         })
     )
   )
-
-const chunks = <A>(items: ReadonlyArray<A>, size: number): A[][] => {
-  const out: A[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
 
 // A fixed statement text per chunk size, so it is prepared once and reused from the cache
 // (building it through the template compiler cost more than the insert itself).
@@ -195,14 +189,6 @@ const make = (options: SqliteEventLogOptions) =>
       withBusyRetry(
         transaction(
           Effect.gen(function* () {
-            const existing = new Map<string, number>()
-            const keys: string[] = []
-            for (const event of events) if (event.dedupeKey !== null) keys.push(event.dedupeKey)
-            for (const chunk of chunks(keys, IN_CHUNK)) {
-              const rows = yield* sql<{ seq: number; dedupe_key: string }>`
-                SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(chunk)}`
-              for (const row of rows) existing.set(row.dedupe_key, row.seq)
-            }
             const head = (yield* sql<{ seq: number; recorded_at: string; hash: string }>`
               SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1`)[0]
             // The lock is held: read the clock now, and never let recorded_at go backwards along
@@ -211,28 +197,49 @@ const make = (options: SqliteEventLogOptions) =>
             const recordedAt = head !== undefined && head.recorded_at > now ? head.recorded_at : now
             let seq = head?.seq ?? 0
             let previousHash = head?.hash ?? GENESIS_HASH
-            // Rows go straight into flat parameter lists, INSERT_CHUNK rows per statement.
-            const params: Array<Array<string | number | null>> = []
-            let current: Array<string | number | null> = []
-            const outcomes: AppendOutcome[] = events.map((event) => {
-              if (event.dedupeKey !== null) {
-                const duplicateOf = existing.get(event.dedupeKey)
-                if (duplicateOf !== undefined) return { _tag: "Duplicate", seq: duplicateOf }
-                existing.set(event.dedupeKey, seq + 1)
+            /** dedupe key → seq, for keys stored earlier in this batch */
+            const storedNow = new Map<string, number>()
+            const outcomes: AppendOutcome[] = []
+
+            // The batch goes through in chunks of INSERT_CHUNK events (look up their dedupe keys,
+            // serialise, hash, insert), so only one chunk's payloads are alive at a time however
+            // large the batch; the transaction still makes the whole batch atomic.
+            const iterator = events[Symbol.iterator]()
+            for (let done = false; !done; ) {
+              const chunk: NewEvent[] = []
+              while (chunk.length < INSERT_CHUNK) {
+                const next = iterator.next()
+                if (next.done === true) {
+                  done = true
+                  break
+                }
+                chunk.push(next.value)
               }
-              seq++
-              const payloadJson = canonicalJson(event.payload)
-              previousHash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
-              if (current.length === INSERT_CHUNK * 6) {
-                params.push(current)
-                current = []
+              if (chunk.length === 0) break
+              const existing = new Map<string, number>()
+              const keys = chunk.flatMap((e) => (e.dedupeKey === null || storedNow.has(e.dedupeKey) ? [] : [e.dedupeKey]))
+              if (keys.length > 0) {
+                const rows = yield* sql<{ seq: number; dedupe_key: string }>`
+                  SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(keys)}`
+                for (const row of rows) existing.set(row.dedupe_key, row.seq)
               }
-              current.push(seq, recordedAt, event.type, payloadJson, event.dedupeKey, previousHash)
-              return { _tag: "Stored", seq }
-            })
-            if (current.length > 0) params.push(current)
-            for (const chunk of params) {
-              yield* sql.unsafe(insertStatement(chunk.length / 6), chunk)
+              const params: Array<string | number | null> = []
+              for (const event of chunk) {
+                if (event.dedupeKey !== null) {
+                  const duplicateOf = existing.get(event.dedupeKey) ?? storedNow.get(event.dedupeKey)
+                  if (duplicateOf !== undefined) {
+                    outcomes.push({ _tag: "Duplicate", seq: duplicateOf })
+                    continue
+                  }
+                  storedNow.set(event.dedupeKey, seq + 1)
+                }
+                seq++
+                const payloadJson = canonicalJson(event.payload)
+                previousHash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
+                params.push(seq, recordedAt, event.type, payloadJson, event.dedupeKey, previousHash)
+                outcomes.push({ _tag: "Stored", seq })
+              }
+              if (params.length > 0) yield* sql.unsafe(insertStatement(params.length / 6), params)
             }
             return outcomes
           })
