@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { onTestFinished } from "vitest"
 
 export const BUNDLE = fileURLToPath(new URL("../../dist/mitigator.mjs", import.meta.url))
 
@@ -38,8 +39,12 @@ export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): P
     child.stdin.end(options.stdin ?? "")
   })
 
-/** A fresh temporary directory, removed when the test file is done. */
-export const tempDir = (prefix = "mitigator-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+/** A fresh temporary directory, removed when the test that made it finishes. */
+export const tempDir = (prefix = "mitigator-test-"): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 /** Parses `replay --events --json` output. */
 export const jsonLines = (text: string): Array<{ seq: number; recordedAt: string; type: string; payload: any }> =>
