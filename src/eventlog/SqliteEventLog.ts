@@ -47,6 +47,8 @@ const describe = (e: SqlError): string => {
   return errorCode(e) === "" ? cause : `${cause} (${errorCode(e)})`
 }
 
+// 20 ms doubling, capped at 1 s (a union takes the shorter delay), at most 12 retries; each
+// attempt itself waits up to BUSY_TIMEOUT_MS for the lock.
 const retryBusy = Schedule.exponential("20 millis", 2).pipe(
   Schedule.jittered,
   Schedule.union(Schedule.spaced("1 second")),

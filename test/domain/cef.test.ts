@@ -3,49 +3,15 @@ import * as Schema from "effect/Schema"
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { FlowmonEventReceived, type InputRejected, type NewEvent } from "../../src/domain/Events.js"
-import { ingestLine } from "../../src/domain/flowmon/Ingest.js"
-import { LineFramer } from "../../src/domain/LineFramer.js"
-import { parseTimeZone } from "../../src/domain/Time.js"
+import { FlowmonEventReceived } from "../../src/domain/Events.js"
+import { accepted, ingest, ingestAll, rejected } from "../support/ingest.js"
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
 const SAMPLES = path.resolve(repoRoot, "../shared/data/flowmon-ads-cef")
 
-const opts = (timeZone = "UTC") => {
-  const tz = parseTimeZone(timeZone)
-  if (!tz.ok) throw new Error(tz.error)
-  return { instance: "fm01", timeZone: tz.value, format: "cef" as const }
-}
-
-/** Frames `bytes` (fed in chunks of `chunkSize`) and ingests every line as CEF. */
-const ingestBytes = (bytes: Uint8Array, timeZone = "UTC", chunkSize = 65_536): Array<NewEvent | undefined> => {
-  const framer = new LineFramer()
-  const lines = []
-  for (let at = 0; at < bytes.length; at += chunkSize) lines.push(...framer.push(bytes.subarray(at, at + chunkSize)))
-  lines.push(...framer.end())
-  const o = opts(timeZone)
-  return lines.map((line) => ingestLine(line, o))
-}
-
-const ingest = (line: string, timeZone = "UTC"): NewEvent => {
-  const results = ingestBytes(new TextEncoder().encode(`${line}\n`), timeZone)
-  expect(results).toHaveLength(1)
-  const r = results[0]
-  if (r === undefined) throw new Error("line was skipped as empty")
-  return r
-}
-
-const accepted = (line: string, timeZone = "UTC"): FlowmonEventReceived => {
-  const r = ingest(line, timeZone)
-  if (r.type !== "FlowmonEventReceived") throw new Error(`rejected: ${r.payload.reason}`)
-  return r.payload
-}
-
-const rejected = (line: string): InputRejected => {
-  const r = ingest(line)
-  if (r.type !== "InputRejected") throw new Error("accepted")
-  return r.payload
-}
+// Every line here is read as CEF, as `append --format cef` would.
+const CEF = { format: "cef" } as const
+const PRAGUE = { ...CEF, timeZone: "Europe/Prague" } as const
 
 // Spec section 11.5, "Per-version totals" (non-empty lines).
 const EXPECTED_LINES: Record<string, number> = {
@@ -90,7 +56,7 @@ describe("the Progress CEF sample archive", () => {
       for (const file of files) {
         const bytes = readFileSync(path.join(SAMPLES, dir, file))
         const nonEmpty = bytes.toString("utf8").split("\n").filter((l) => l.trim() !== "").length
-        const results = ingestBytes(bytes, "Europe/Prague")
+        const results = ingestAll(bytes, PRAGUE)
         const events = results.filter((r) => r !== undefined)
         expect(events.length, `${dir}/${file}`).toBe(nonEmpty)
         lines += nonEmpty
@@ -152,7 +118,7 @@ const CEF_12_MACHINE =
 
 describe("CEF lines", () => {
   it("maps every field of the spec's 13.0 example", () => {
-    const r = ingest(CEF_13, "Europe/Prague")
+    const r = ingest(CEF_13, PRAGUE)
     expect(r.type).toBe("FlowmonEventReceived")
     if (r.type !== "FlowmonEventReceived") return
     expect(r.payload.eventId).toMatch(/^cef-[0-9a-f]{32}$/)
@@ -195,13 +161,13 @@ describe("CEF lines", () => {
   })
 
   it("maps the CEF severities 2/4/6/8/10 to the five priorities", () => {
-    const at = (sev: string) => accepted(CEF_13.replace("|SSH attack|10|", `|SSH attack|${sev}|`))
+    const at = (sev: string) => accepted(CEF_13.replace("|SSH attack|10|", `|SSH attack|${sev}|`), CEF)
     expect([2, 4, 6, 8, 10].map((s) => at(String(s)).priority)).toEqual(["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"])
     expect(at("7")).toMatchObject({ priority: null, severity: "7", cef: { severity: "7" } })
   })
 
   it("reads the targets of a 7.02 'targetList:' inside msg, and drops it from the detail", () => {
-    const e = accepted(CEF_7_TARGETLIST)
+    const e = accepted(CEF_7_TARGETLIST, CEF)
     expect(e.targets).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"])
     expect(e.detail).toBe("BitTorrent downloads, unique sources: %1.")
     expect(e.source).toBe("10.0.0.1")
@@ -211,7 +177,7 @@ describe("CEF lines", () => {
   })
 
   it("reads an IPv6 source (c6a2) and an IPv6 target list (cs6)", () => {
-    const e = accepted(CEF_12_IPV6)
+    const e = accepted(CEF_12_IPV6, CEF)
     expect(e.source).toBe("fe80::a1")
     expect(e.targets).toEqual(["fe80::2", "fe80::3", "fe80::4", "fe80::5", "fe80::6", "fe80::7", "fe80::8", "fe80::9", "fe80::10", "fe80::11"])
     expect(e.detail).toBe("A new device (MAC address: 0C:70:00:00:00:00) has been detected based on its IP address.")
@@ -220,7 +186,7 @@ describe("CEF lines", () => {
   })
 
   it("takes the subtype from a machine-readable msg, and an IPv4 target list from cs4", () => {
-    const e = accepted(CEF_12_MACHINE)
+    const e = accepted(CEF_12_MACHINE, CEF)
     expect(e.subtype).toBe("IPBased")
     expect(e.detail).toBe("{Submethod:'IPBased';MAC:'0C:70:00:00:00:00'}")
     expect(e.targets).toHaveLength(10)
@@ -229,7 +195,7 @@ describe("CEF lines", () => {
   })
 
   it("keeps a 7.02 msg with a raw '=' intact (the extension splits only at known keys)", () => {
-    const e = accepted(CEF_7_PHISH)
+    const e = accepted(CEF_7_PHISH, CEF)
     expect(e.detail).toBe(
       "{Type:'Known botnet c&c domains (Conficker_A), Known phishing web domains (http://www.phishtank.com/phish_detail.php?phish_id=3229211)';FlowCount:'2';UploadedData:'0.72 KiB';DownloadedData:'0.72 KiB';Protocol:'6';PortList:'80'}"
     )
@@ -238,24 +204,24 @@ describe("CEF lines", () => {
   })
 
   it("gives the same line the same derived event id (a repeat is one fact), and different lines different ids", () => {
-    const first = ingest(CEF_13)
-    const again = ingest(CEF_13)
-    const other = ingest(CEF_13.replace("start=Nov 03 2025 15:13:04", "start=Nov 03 2025 15:13:05"))
+    const first = ingest(CEF_13, CEF)
+    const again = ingest(CEF_13, CEF)
+    const other = ingest(CEF_13.replace("start=Nov 03 2025 15:13:04", "start=Nov 03 2025 15:13:05"), CEF)
     expect(first.dedupeKey).not.toBeNull()
     expect(again.dedupeKey).toBe(first.dedupeKey)
     expect(other.dedupeKey).not.toBe(first.dedupeKey)
     // The id is derived from the line alone: the zone changes the time, not the identity.
-    expect(ingest(CEF_13, "Europe/Prague").dedupeKey).toBe(first.dedupeKey)
+    expect(ingest(CEF_13, PRAGUE).dedupeKey).toBe(first.dedupeKey)
   })
 
   it("uses the ADS event id when the line carries one (cn1, label EventID)", () => {
-    const r = ingest(`${CEF_13} cn1=4711 cn1Label=EventID`)
+    const r = ingest(`${CEF_13} cn1=4711 cn1Label=EventID`, CEF)
     expect(r.dedupeKey).toBe("ads:fm01:4711")
   })
 
   it("parses CRLF line endings (the 7.02 files) without keeping the CR", () => {
     const bytes = new TextEncoder().encode(`${CEF_7_TARGETLIST}\r\n${CEF_7_PHISH}\r\n`)
-    const results = ingestBytes(bytes, "UTC", 7)
+    const results = ingestAll(bytes, { ...CEF, chunkSize: 7 })
     expect(results).toHaveLength(2)
     const [a, b] = results
     expect(a?.type).toBe("FlowmonEventReceived")
@@ -264,14 +230,14 @@ describe("CEF lines", () => {
       expect(a.payload.raw).toBe(CEF_7_TARGETLIST)
       expect(a.payload.targets.at(-1)).toBe("10.0.0.6")
       expect(b.payload.targets).toEqual(["77.75.76.3"])
-      expect(a.dedupeKey).toBe(ingest(CEF_7_TARGETLIST).dedupeKey)
+      expect(a.dedupeKey).toBe(ingest(CEF_7_TARGETLIST, CEF).dedupeKey)
     }
   })
 
   it("reads the real 7.02 file, CRLF and no final newline, with the targets of its last line intact", () => {
     const bytes = readFileSync(path.join(SAMPLES, "ADS_7.02", "multiple_targets_per_event.txt"))
     expect(bytes.includes("\r\n")).toBe(true)
-    const results = ingestBytes(bytes)
+    const results = ingestAll(bytes, CEF)
     const last = results.at(-1)
     expect(last?.type).toBe("FlowmonEventReceived")
     if (last?.type === "FlowmonEventReceived") {
@@ -281,16 +247,16 @@ describe("CEF lines", () => {
   })
 
   it("rejects a CEF line without a start= time, or with a bad source, saying so", () => {
-    expect(rejected(CEF_13.replace(" start=Nov 03 2025 15:13:04", "")).reason).toContain("no start=")
-    expect(rejected(CEF_13.replace("start=Nov 03 2025", "start=Nov 31 2025")).reason).toMatch(/^CEF start=: .*day 31/)
-    const bad = rejected(CEF_13.replace("src=192.0.2.31", "src=192.0.2.310"))
+    expect(rejected(CEF_13.replace(" start=Nov 03 2025 15:13:04", ""), CEF).reason).toContain("no start=")
+    expect(rejected(CEF_13.replace("start=Nov 03 2025", "start=Nov 31 2025"), CEF).reason).toMatch(/^CEF start=: .*day 31/)
+    const bad = rejected(CEF_13.replace("src=192.0.2.31", "src=192.0.2.310"), CEF)
     expect(bad.reason).toContain("CEF src=/c6a2=")
     expect(bad.format).toBe("cef")
-    expect(rejected(CEF_13.replace("src=192.0.2.31 ", "")).reason).toMatch(/CEF src=\/c6a2=: is empty/)
+    expect(rejected(CEF_13.replace("src=192.0.2.31 ", ""), CEF).reason).toMatch(/CEF src=\/c6a2=: is empty/)
   })
 
   it("rejects a line that is not CEF when --format cef is forced", () => {
-    expect(rejected("4711\t2025-11-03 15:13:05").reason).toBe("no 'CEF:<version>|' header found")
-    expect(rejected("Nov  3 15:13:04 fm01 ADS: CEF:0|Flowmon Networks|x").reason).toContain("fewer than 7")
+    expect(rejected("4711\t2025-11-03 15:13:05", CEF).reason).toBe("no 'CEF:<version>|' header found")
+    expect(rejected("Nov  3 15:13:04 fm01 ADS: CEF:0|Flowmon Networks|x", CEF).reason).toContain("fewer than 7")
   })
 })

@@ -1,31 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { FlowmonEventReceived, InputRejected, NewEvent } from "../../src/domain/Events.js"
-import { type FormatChoice, ingestLine } from "../../src/domain/flowmon/Ingest.js"
-import { LineFramer } from "../../src/domain/LineFramer.js"
-import { parseTimeZone } from "../../src/domain/Time.js"
+import type { FlowmonEventReceived, InputRejected } from "../../src/domain/Events.js"
+import type { FormatChoice } from "../../src/domain/flowmon/Ingest.js"
+import { accepted as acceptedLine, ingest, rejected as rejectedLine } from "../support/ingest.js"
 
-const ingest = (line: string, opts: { timeZone?: string; format?: FormatChoice } = {}): NewEvent => {
-  const tz = parseTimeZone(opts.timeZone ?? "UTC")
-  if (!tz.ok) throw new Error(tz.error)
-  const framer = new LineFramer()
-  const lines = [...framer.push(new TextEncoder().encode(`${line}\n`)), ...framer.end()]
-  expect(lines).toHaveLength(1)
-  const r = ingestLine(lines[0]!, { instance: "fm01", timeZone: tz.value, format: opts.format ?? "auto" })
-  if (r === undefined) throw new Error("line was skipped as empty")
-  return r
-}
+const accepted = (value: unknown, timeZone?: string): FlowmonEventReceived =>
+  acceptedLine(JSON.stringify(value), timeZone === undefined ? {} : { timeZone })
 
-const accepted = (value: unknown, timeZone?: string): FlowmonEventReceived => {
-  const r = ingest(JSON.stringify(value), timeZone === undefined ? {} : { timeZone })
-  if (r.type !== "FlowmonEventReceived") throw new Error(`rejected: ${r.payload.reason}`)
-  return r.payload
-}
-
-const rejected = (line: string, format: FormatChoice = "auto"): InputRejected => {
-  const r = ingest(line, { format })
-  if (r.type !== "InputRejected") throw new Error(`accepted as ${r.payload.format}`)
-  return r.payload
-}
+const rejected = (line: string, format: FormatChoice = "auto"): InputRejected => rejectedLine(line, { format })
 
 const rejectedValue = (value: unknown): InputRejected => rejected(JSON.stringify(value))
 

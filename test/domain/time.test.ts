@@ -1,11 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { parseCefTime, parseFlowmonTime, parseTimeZone, type TimeZone } from "../../src/domain/Time.js"
-
-const zone = (name: string): TimeZone => {
-  const r = parseTimeZone(name)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
+import { zone } from "../support/ingest.js"
 
 const PRAGUE = zone("Europe/Prague")
 const NEW_YORK = zone("America/New_York")

@@ -1,44 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { FlowmonEventReceived, InputRejected, NewEvent } from "../../src/domain/Events.js"
-import { type FormatChoice, ingestLine } from "../../src/domain/flowmon/Ingest.js"
-import { LineFramer } from "../../src/domain/LineFramer.js"
-import { parseTimeZone, type TimeZone } from "../../src/domain/Time.js"
-
-const zone = (name: string): TimeZone => {
-  const r = parseTimeZone(name)
-  if (!r.ok) throw new Error(r.error)
-  return r.value
-}
-
-const INSTANCE = "fm01"
-
-/** Feeds `input` (with its line terminators) through the framer and ingests every line. */
-const ingestAll = (input: string, timeZone = "UTC", format: FormatChoice = "auto"): Array<NewEvent | undefined> => {
-  const framer = new LineFramer()
-  const lines = [...framer.push(new TextEncoder().encode(input)), ...framer.end()]
-  return lines.map((line) => ingestLine(line, { instance: INSTANCE, timeZone: zone(timeZone), format }))
-}
-
-/** The one event a single line gives. */
-const ingest = (line: string, timeZone = "UTC"): NewEvent => {
-  const results = ingestAll(`${line}\n`, timeZone)
-  expect(results).toHaveLength(1)
-  const r = results[0]
-  if (r === undefined) throw new Error("line was skipped as empty")
-  return r
-}
-
-const accepted = (line: string, timeZone = "UTC"): FlowmonEventReceived => {
-  const r = ingest(line, timeZone)
-  if (r.type !== "FlowmonEventReceived") throw new Error(`rejected: ${r.payload.reason}`)
-  return r.payload
-}
-
-const rejected = (line: string, timeZone = "UTC"): InputRejected => {
-  const r = ingest(line, timeZone)
-  if (r.type !== "InputRejected") throw new Error(`accepted as ${r.payload.format}`)
-  return r.payload
-}
+import type { FlowmonEventReceived } from "../../src/domain/Events.js"
+import { accepted, INSTANCE, ingest, ingestAll, rejected } from "../support/ingest.js"
 
 const tsv = (...fields: ReadonlyArray<string | number>) => fields.join("\t")
 
@@ -78,7 +40,7 @@ const extendedWith = (changes: Record<number, string>): string => {
 
 describe("TSV layout A: ADS standard, 15 fields", () => {
   it("maps every field of the spec example, in the appliance's zone", () => {
-    const r = ingest(ADS_STANDARD, "Europe/Prague")
+    const r = ingest(ADS_STANDARD, { timeZone: "Europe/Prague" })
     expect(r.type).toBe("FlowmonEventReceived")
     expect(r.dedupeKey).toBe("ads:fm01:4711")
     expect(r.payload).toEqual({
@@ -148,15 +110,15 @@ describe("TSV layout A: ADS standard, 15 fields", () => {
   it("converts timestamps from --timezone to UTC: Prague summer, Prague winter, UTC", () => {
     const summer = adsWith({ 1: "2025-07-01 12:00:00", 2: "2025-07-01 11:59:30" })
     const winter = adsWith({ 1: "2025-01-15 12:00:00", 2: "2025-01-15 11:59:30" })
-    expect(accepted(summer, "Europe/Prague")).toMatchObject({
+    expect(accepted(summer, { timeZone: "Europe/Prague" })).toMatchObject({
       detectedAt: "2025-07-01T10:00:00.000Z",
       firstFlowAt: "2025-07-01T09:59:30.000Z"
     })
-    expect(accepted(winter, "Europe/Prague")).toMatchObject({
+    expect(accepted(winter, { timeZone: "Europe/Prague" })).toMatchObject({
       detectedAt: "2025-01-15T11:00:00.000Z",
       firstFlowAt: "2025-01-15T10:59:30.000Z"
     })
-    expect(accepted(summer, "UTC")).toMatchObject({
+    expect(accepted(summer, { timeZone: "UTC" })).toMatchObject({
       detectedAt: "2025-07-01T12:00:00.000Z",
       firstFlowAt: "2025-07-01T11:59:30.000Z"
     })
@@ -243,7 +205,7 @@ describe("TSV layout A: ADS standard, 15 fields", () => {
 
 describe("TSV layout B: ADS extended values, 17 fields", () => {
   it("maps every field of the spec example, subtype and MITRE ATT&CK included", () => {
-    const r = ingest(ADS_EXTENDED, "Europe/Prague")
+    const r = ingest(ADS_EXTENDED, { timeZone: "Europe/Prague" })
     expect(r.dedupeKey).toBe("ads:fm01:4712")
     expect(r.type).toBe("FlowmonEventReceived")
     expect(r.payload).toEqual({
@@ -294,7 +256,7 @@ describe("TSV layout B: ADS extended values, 17 fields", () => {
 
 describe("TSV layout C: IDS, 14 fields", () => {
   it("maps every field of the spec example", () => {
-    const r = ingest(IDS, "UTC")
+    const r = ingest(IDS, { timeZone: "UTC" })
     expect(r.dedupeKey).toBe("ids:fm01:9001")
     expect(r.type).toBe("FlowmonEventReceived")
     expect(r.payload).toEqual({
@@ -337,7 +299,7 @@ describe("TSV layout C: IDS, 14 fields", () => {
     const fields = IDS.split("\t")
     fields[1] = "2025-07-01 12:00:00"
     fields[2] = " "
-    const e = accepted(fields.join("\t"), "Europe/Prague")
+    const e = accepted(fields.join("\t"), { timeZone: "Europe/Prague" })
     expect(e.detectedAt).toBe("2025-07-01T10:00:00.000Z")
     expect(e.ids?.lastSeen).toBeNull()
   })

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { onTestFinished } from "vitest"
 
@@ -20,7 +21,12 @@ export interface RunOptions {
   readonly cwd?: string
 }
 
-export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> =>
+/** Starts the bundled CLI; `feed` writes its stdin (and must end it). */
+const spawnCli = (
+  args: ReadonlyArray<string>,
+  options: Omit<RunOptions, "stdin">,
+  feed: (stdin: Writable) => void
+): Promise<RunResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUNDLE, ...args], {
       cwd: options.cwd ?? process.cwd(),
@@ -35,9 +41,13 @@ export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): P
     child.on("close", (code) =>
       resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") })
     )
+    // A process that exits before reading all of its input is the test's business, not an error here.
     child.stdin.on("error", () => {})
-    child.stdin.end(options.stdin ?? "")
+    feed(child.stdin)
   })
+
+export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> =>
+  spawnCli(args, options, (stdin) => stdin.end(options.stdin ?? ""))
 
 /** A fresh temporary directory, removed when the test that made it finishes. */
 export const tempDir = (prefix = "mitigator-test-"): string => {
@@ -60,24 +70,11 @@ export const runCliSlowly = (
   gapMs: number,
   options: Omit<RunOptions, "stdin"> = {}
 ): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE, ...args], {
-      cwd: options.cwd ?? process.cwd(),
-      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"]
-    })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on("data", (b: Buffer) => out.push(b))
-    child.stderr.on("data", (b: Buffer) => err.push(b))
-    child.on("error", reject)
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") })
-    )
+  spawnCli(args, options, (stdin) => {
     let i = 0
     const writeNext = () => {
-      if (i === lines.length) return void child.stdin.end()
-      child.stdin.write(lines[i++] + "\n")
+      if (i === lines.length) return void stdin.end()
+      stdin.write(lines[i++] + "\n")
       setTimeout(writeNext, gapMs)
     }
     writeNext()
