@@ -79,7 +79,7 @@ const parseIpv6Groups = (text: string): number[] | string => {
   return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail]
 }
 
-const formatIpv6 = (groups: ReadonlyArray<number>): string => {
+export const formatIpv6 = (groups: ReadonlyArray<number>): string => {
   // IPv4-mapped (::ffff:0:0/96): RFC 5952 section 5 recommends the mixed notation.
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     const a = groups[6]!
@@ -146,4 +146,24 @@ export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
   return typeof octets === "string"
     ? fail(`${quote(input)} is not a valid IPv4 address: ${octets}`)
     : ok({ version: 4, text: octets.join(".") })
+}
+
+/** The address as bytes (4 or 16), network order. */
+export const addressBytes = (address: IpAddress): Uint8Array => {
+  if (address.version === 4) return Uint8Array.from(address.text.split(".").map(Number))
+  const groups = parseIpv6Groups(address.text) as number[]
+  const bytes = new Uint8Array(16)
+  groups.forEach((g, i) => {
+    bytes[2 * i] = g >> 8
+    bytes[2 * i + 1] = g & 0xff
+  })
+  return bytes
+}
+
+/** Canonical text of an address given as bytes. */
+export const bytesToText = (bytes: Uint8Array): string => {
+  if (bytes.length === 4) return Array.from(bytes).join(".")
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
+  return formatIpv6(groups)
 }

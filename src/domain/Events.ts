@@ -5,14 +5,10 @@
  */
 import * as Schema from "effect/Schema"
 
-export const Product = Schema.Literal("ads", "ids")
-export type Product = typeof Product.Type
+import { Policy, Target } from "./Policy.js"
+import { InputFormat, Priority, Product } from "./Vocabulary.js"
 
-export const InputFormat = Schema.Literal("tsv15", "tsv17", "tsv14", "json", "cef")
-export type InputFormat = typeof InputFormat.Type
-
-export const Priority = Schema.Literal("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL")
-export type Priority = typeof Priority.Type
+export { InputFormat, Priority, Product } from "./Vocabulary.js"
 
 const NullableString = Schema.NullOr(Schema.String)
 
@@ -94,9 +90,96 @@ export const InputRejected = Schema.Struct({
 })
 export type InputRejected = typeof InputRejected.Type
 
+/** The policy in force from this event on (recorded when the loaded config differs from the last one). */
+export const PolicyActivated = Schema.Struct({
+  hash: Schema.String,
+  policy: Policy,
+  /** the config file it was loaded from */
+  source: Schema.String
+})
+export type PolicyActivated = typeof PolicyActivated.Type
+
+/**
+ * What a block applies to: an address block, or the Windows user found behind an address on
+ * CryptoSpike (resolved later, from file activity around `at`).
+ */
+export const BlockSubject = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("ip"), cidr: Schema.String }),
+  Schema.Struct({
+    kind: Schema.Literal("userBehindIp"),
+    ip: Schema.String,
+    /** when the address was seen acting (the detection time) */
+    at: Schema.String,
+    /** the user name Flowmon reported, if any ("" when none) */
+    userIdentity: Schema.String
+  })
+)
+export type BlockSubject = typeof BlockSubject.Type
+
+/** The Flowmon event a decision was made for. */
+export const DecisionCause = Schema.Struct({
+  seq: Schema.Number,
+  product: Product,
+  instance: Schema.String,
+  eventId: Schema.String,
+  method: Schema.NullOr(Schema.String),
+  source: Schema.String,
+  detectedAt: Schema.String
+})
+export type DecisionCause = typeof DecisionCause.Type
+
+/** A rule's action applied to one detection: block `subject` on `target` until `until`. */
+export const BlockDecided = Schema.Struct({
+  target: Target,
+  subject: BlockSubject,
+  /** UTC ISO: the decision's recording time plus the (escalated) ttl */
+  until: Schema.String,
+  ttl: Schema.String,
+  rule: Schema.String,
+  /** 1 for the first offence of this source inside the escalation window, 2 for the second, … */
+  offence: Schema.Number,
+  policyHash: Schema.String,
+  cause: DecisionCause
+})
+export type BlockDecided = typeof BlockDecided.Type
+
+/** `mitigator block`: an operator's block. */
+export const BlockRequested = Schema.Struct({
+  target: Target,
+  subject: BlockSubject,
+  until: Schema.String,
+  ttl: Schema.String,
+  actor: Schema.String,
+  reason: Schema.String
+})
+export type BlockRequested = typeof BlockRequested.Type
+
+/** `mitigator unblock`: ends the blocks inside `cidr` (on `target`, or everywhere when null). */
+export const UnblockRequested = Schema.Struct({
+  cidr: Schema.String,
+  target: Schema.NullOr(Target),
+  actor: Schema.String,
+  reason: Schema.String
+})
+export type UnblockRequested = typeof UnblockRequested.Type
+
+/** `mitigator allow`: never block inside `cidr` (until `until`, or for good when null). */
+export const AllowRequested = Schema.Struct({
+  cidr: Schema.String,
+  until: Schema.NullOr(Schema.String),
+  actor: Schema.String,
+  reason: Schema.String
+})
+export type AllowRequested = typeof AllowRequested.Type
+
 export const EventPayloads = {
   FlowmonEventReceived,
-  InputRejected
+  InputRejected,
+  PolicyActivated,
+  BlockDecided,
+  BlockRequested,
+  UnblockRequested,
+  AllowRequested
 } as const
 
 export type EventType = keyof typeof EventPayloads
