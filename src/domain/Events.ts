@@ -192,3 +192,9 @@ export type NewEvent = {
 
 export const flowmonDedupeKey = (e: Pick<FlowmonEventReceived, "product" | "instance" | "eventId">): string =>
   `${e.product}:${e.instance}:${e.eventId}`
+
+/** A new event of the given type(s). */
+export type NewEventOf<T extends EventType> = Extract<NewEvent, { readonly type: T }>
+
+/** What one input line becomes. */
+export type IngestedEvent = NewEventOf<"FlowmonEventReceived" | "InputRejected">

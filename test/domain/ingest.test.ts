@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "effect/FastCheck"
 import * as Schema from "effect/Schema"
-import { FlowmonEventReceived, InputRejected, type NewEvent } from "../../src/domain/Events.js"
+import { FlowmonEventReceived, InputRejected, type IngestedEvent } from "../../src/domain/Events.js"
 import { type FormatChoice, ingestLine, INPUT_FORMATS } from "../../src/domain/flowmon/Ingest.js"
 import { type FramedLine, LineFramer, MAX_LINE_BYTES } from "../../src/domain/LineFramer.js"
 import { parseTimeZone, type TimeZone } from "../../src/domain/Time.js"
@@ -22,7 +22,7 @@ const frame = (chunks: ReadonlyArray<Uint8Array>): FramedLine[] => {
   return out
 }
 
-const run = (chunks: ReadonlyArray<Uint8Array> | Uint8Array | string, format: FormatChoice = "auto"): Array<NewEvent | undefined> => {
+const run = (chunks: ReadonlyArray<Uint8Array> | Uint8Array | string, format: FormatChoice = "auto"): Array<IngestedEvent | undefined> => {
   const list = typeof chunks === "string" ? [enc(chunks)] : chunks instanceof Uint8Array ? [chunks] : chunks
   return frame(list).map((line) => ingestLine(line, { instance: "fm01", timeZone: UTC, format }))
 }
@@ -44,7 +44,7 @@ const isRejection = Schema.is(InputRejected)
 const PRINTABLE = /^[\x20-\x7e]*$/
 
 /** What every ingest result must look like, whatever the input. */
-const expectWellFormed = (r: NewEvent | undefined) => {
+const expectWellFormed = (r: IngestedEvent | undefined) => {
   if (r === undefined) return
   if (r.type === "FlowmonEventReceived") {
     expect(isEvent(r.payload)).toBe(true)
@@ -74,7 +74,7 @@ const JSON_ADS = JSON.stringify({
   perspective: "Security issues", netFlowSource: "LAN", userIdentity: ""
 })
 
-const kinds = (results: ReadonlyArray<NewEvent | undefined>) =>
+const kinds = (results: ReadonlyArray<IngestedEvent | undefined>) =>
   results.map((r) => (r === undefined ? "skipped" : r.type === "FlowmonEventReceived" ? r.payload.eventId : `rejected@${r.payload.line}`))
 
 describe("line framing", () => {

@@ -1,6 +1,6 @@
 /** Feeding text through the framer and the per-line ingest, as `append` does, for parser tests. */
 import { expect } from "@effect/vitest"
-import type { FlowmonEventReceived, InputRejected, NewEvent } from "../../src/domain/Events.js"
+import type { FlowmonEventReceived, IngestedEvent, InputRejected } from "../../src/domain/Events.js"
 import { type FormatChoice, ingestLine } from "../../src/domain/flowmon/Ingest.js"
 import { LineFramer } from "../../src/domain/LineFramer.js"
 import { parseTimeZone, type TimeZone } from "../../src/domain/Time.js"
@@ -21,7 +21,7 @@ export interface IngestOptions {
 }
 
 /** Every line's result (undefined for a skipped empty line). */
-export const ingestAll = (input: string | Uint8Array, options: IngestOptions = {}): Array<NewEvent | undefined> => {
+export const ingestAll = (input: string | Uint8Array, options: IngestOptions = {}): Array<IngestedEvent | undefined> => {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input
   const chunkSize = options.chunkSize ?? Math.max(bytes.length, 1)
   const framer = new LineFramer()
@@ -33,7 +33,7 @@ export const ingestAll = (input: string | Uint8Array, options: IngestOptions = {
 }
 
 /** The one event a single line gives. */
-export const ingest = (line: string, options: IngestOptions = {}): NewEvent => {
+export const ingest = (line: string, options: IngestOptions = {}): IngestedEvent => {
   const results = ingestAll(`${line}\n`, options)
   expect(results).toHaveLength(1)
   const r = results[0]

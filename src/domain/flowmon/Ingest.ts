@@ -2,7 +2,7 @@
  * One input line → the event to record: a `FlowmonEventReceived` with its dedupe key, or an
  * `InputRejected` saying why. Never throws, whatever the bytes.
  */
-import { flowmonDedupeKey, type InputFormat, type NewEvent } from "../Events.js"
+import { flowmonDedupeKey, type IngestedEvent, type InputFormat } from "../Events.js"
 import type { FramedLine } from "../LineFramer.js"
 import { MAX_LINE_BYTES } from "../LineFramer.js"
 import { describeCodeUnit, findControlCharacter, firstInvalidUtf8Offset, rejectedRaw } from "../SafeText.js"
@@ -20,7 +20,7 @@ export interface IngestOptions extends ParseContext {
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
-const reject = (line: FramedLine, ctx: ParseContext, reason: string, format: InputFormat | null): NewEvent => {
+const reject = (line: FramedLine, ctx: ParseContext, reason: string, format: InputFormat | null): IngestedEvent => {
   const kept = rejectedRaw(line.bytes)
   return {
     type: "InputRejected",
@@ -56,7 +56,7 @@ const parseAs = (text: string, choice: FormatChoice, ctx: ParseContext): BuildRe
 }
 
 /** The event for one line, or undefined for an empty line (skipped, not an input). */
-export const ingestLine = (line: FramedLine, opts: IngestOptions): NewEvent | undefined => {
+export const ingestLine = (line: FramedLine, opts: IngestOptions): IngestedEvent | undefined => {
   if (line.oversized) {
     return reject(line, opts, `line is ${line.byteLength} bytes, over the ${MAX_LINE_BYTES}-byte (1 MiB) limit`, null)
   }
