@@ -1,0 +1,124 @@
+/**
+ * The decider: one Flowmon detection, the policy in force, and the source's earlier offences →
+ * the blocks to record. Pure: the recording time is a parameter, history is passed in.
+ *
+ * - Rules are tried in order; the first that matches decides (as in an access list), and each of
+ *   its actions becomes one `BlockDecided`.
+ * - A block lasts from the decision's recording time, not from Flowmon's detection time: an event
+ *   re-run by hand from the event detail may be days old.
+ * - Escalation: the n-th offence of one source inside the window gets ttl × factor^(n-1), capped
+ *   at maxTtl (never below the rule's own ttl).
+ * - An allowlisted source gets no decision.
+ */
+import { contains, hostCidr, parseCidr, type Cidr } from "./Cidr.js"
+import { formatDuration, parseDuration } from "./Duration.js"
+import type { BlockDecided, FlowmonEventReceived } from "./Events.js"
+import type { AllowEntry, Policy, Rule } from "./Policy.js"
+import { priorityRank } from "./Vocabulary.js"
+
+export interface Detection {
+  readonly seq: number
+  readonly event: FlowmonEventReceived
+}
+
+const ms = (duration: string): number => {
+  const parsed = parseDuration(duration)
+  if (!parsed.ok) throw new Error(`invalid duration in a normalised policy: ${duration}`)
+  return parsed.value
+}
+
+const includesIgnoringCase = (list: ReadonlyArray<string>, value: string | null): boolean =>
+  value !== null && list.some((item) => item.toLowerCase() === value.toLowerCase())
+
+export const ruleMatches = (rule: Rule, event: FlowmonEventReceived): boolean => {
+  const m = rule.match
+  if (m.product !== null && m.product !== event.product) return false
+  if (m.methods !== null && !includesIgnoringCase(m.methods, event.method)) return false
+  if (m.perspectives !== null && !includesIgnoringCase(m.perspectives, event.perspective)) return false
+  if (m.dataFeeds !== null && !includesIgnoringCase(m.dataFeeds, event.dataFeed)) return false
+  // No priority (a manual run from the event detail) never satisfies a minimum.
+  if (m.minPriority !== null && (event.priority === null || priorityRank(event.priority) < priorityRank(m.minPriority))) {
+    return false
+  }
+  return true
+}
+
+export const allowEntryInForce = (entry: AllowEntry, now: string): boolean => entry.until === null || entry.until > now
+
+const cidrCache = new Map<string, Cidr>()
+/** Parsed canonical CIDR text (the log and the policy only hold canonical text). */
+export const cidrOf = (text: string): Cidr => {
+  let cidr = cidrCache.get(text)
+  if (cidr === undefined) {
+    const parsed = parseCidr(text)
+    if (!parsed.ok) throw new Error(`not a canonical CIDR: ${text}`)
+    cidr = parsed.value
+    if (cidrCache.size > 200_000) cidrCache.clear()
+    cidrCache.set(text, cidr)
+  }
+  return cidr
+}
+
+/** The allowlist entry (in force at `now`) that contains `cidr`, if any. */
+export const allowedBy = (allowlist: ReadonlyArray<AllowEntry>, cidr: Cidr, now: string): AllowEntry | undefined =>
+  allowlist.find((entry) => allowEntryInForce(entry, now) && contains(cidrOf(entry.cidr), cidr))
+
+/** Escalated ttl of the n-th offence (n ≥ 1), in milliseconds. */
+export const escalatedTtl = (policy: Policy, baseMs: number, offence: number): number => {
+  const e = policy.escalation
+  if (e === null || offence <= 1) return baseMs
+  const cap = Math.max(ms(e.maxTtl), baseMs)
+  return Math.min(baseMs * Math.pow(e.factor, offence - 1), cap)
+}
+
+/** How many earlier offences count: those recorded inside the escalation window before `now`. */
+export const offenceNumber = (policy: Policy, earlierOffences: ReadonlyArray<string>, now: string): number => {
+  if (policy.escalation === null) return 1
+  const windowStart = new Date(Date.parse(now) - ms(policy.escalation.window)).toISOString()
+  return 1 + earlierOffences.filter((at) => at > windowStart && at <= now).length
+}
+
+/**
+ * @param earlierOffences recording times of this source's earlier offences (one per detection
+ *   that led to decisions), at least those inside the escalation window
+ * @param now the recording time of the decision (UTC ISO)
+ */
+export const decide = (
+  policy: Policy,
+  policyHash: string,
+  detection: Detection,
+  earlierOffences: ReadonlyArray<string>,
+  now: string
+): BlockDecided[] => {
+  const event = detection.event
+  const rule = policy.rules.find((r) => ruleMatches(r, event))
+  if (rule === undefined) return []
+  const source = hostCidr(event.source)
+  if (allowedBy(policy.allowlist, source, now) !== undefined) return []
+  const offence = offenceNumber(policy, earlierOffences, now)
+  const nowMs = Date.parse(now)
+  return rule.actions.map((action): BlockDecided => {
+    const ttlMs = escalatedTtl(policy, ms(action.ttl), offence)
+    return {
+      target: action.target,
+      subject:
+        action.target === "cryptospike"
+          ? { kind: "userBehindIp", ip: event.source, at: event.detectedAt, userIdentity: event.userIdentity }
+          : { kind: "ip", cidr: source.text },
+      until: new Date(nowMs + ttlMs).toISOString(),
+      ttl: formatDuration(ttlMs),
+      rule: rule.name,
+      offence,
+      policyHash,
+      cause: {
+        seq: detection.seq,
+        product: event.product,
+        instance: event.instance,
+        eventId: event.eventId,
+        method: event.method,
+        source: event.source,
+        detectedAt: event.detectedAt
+      }
+    }
+  })
+}

@@ -1,0 +1,266 @@
+/**
+ * The projection: the log (in seq order) and a time → the blocks that should exist then, each
+ * with its reasons. Pure and deterministic: the same events and the same `now` give the same
+ * state, and `replay --at T` is this fold over the events recorded up to T.
+ *
+ * - An IP block is keyed by (target, CIDR); its `until` is the latest of the decisions and
+ *   operator blocks behind it; an unblock ends everything inside its CIDR (later detections
+ *   block again); expiry is an absolute time: a block is in force while now < until.
+ * - The allowlist in force (the policy's, as of the last PolicyActivated, plus operator `allow`s)
+ *   suppresses the blocks it contains; a network block with an allowlisted address inside is
+ *   split so that everything but that address stays blocked.
+ * - Blocks on "the user behind an IP" wait for the user to be resolved (CryptoSpike, later).
+ *
+ * Evaluation times must not precede the last folded event's recording time (recorded_at never
+ * decreases along seq), which lets the fold forget contributions that have already expired.
+ */
+import { compareCidr, contains, exclude, type Cidr } from "./Cidr.js"
+import { allowEntryInForce, cidrOf } from "./Decide.js"
+import type { BlockSubject, DecisionCause, PolicyActivated } from "./Events.js"
+import type { AllowEntry } from "./Policy.js"
+
+/** One recorded event, as the fold needs it. */
+export interface LoggedEvent {
+  readonly seq: number
+  readonly recordedAt: string
+  readonly type: string
+  readonly payload: unknown
+}
+
+/** Why a block exists: one decision or operator command. */
+export type Reason =
+  | {
+      readonly kind: "decision"
+      readonly seq: number
+      readonly until: string
+      readonly rule: string
+      readonly offence: number
+      readonly cause: DecisionCause
+    }
+  | { readonly kind: "operator"; readonly seq: number; readonly until: string; readonly actor: string; readonly reason: string }
+
+export interface IpBlock {
+  readonly target: string
+  readonly cidr: string
+  readonly until: string
+  readonly reasons: ReadonlyArray<Reason>
+  /** set when an allowlisted part was cut out of a wider block */
+  readonly splitFrom: string | null
+}
+
+export interface SuppressedBlock {
+  readonly target: string
+  readonly cidr: string
+  readonly until: string
+  readonly allowedBy: { readonly cidr: string; readonly until: string | null; readonly source: "policy" | "operator" }
+}
+
+export interface PendingUserBlock {
+  readonly ip: string
+  readonly at: string
+  readonly userIdentity: string
+  readonly until: string
+  readonly reasons: ReadonlyArray<Reason>
+}
+
+export interface DesiredState {
+  readonly asOf: string
+  readonly policyHash: string | null
+  readonly ipBlocks: ReadonlyArray<IpBlock>
+  readonly suppressed: ReadonlyArray<SuppressedBlock>
+  /** user blocks wait for `UserResolved` events (CryptoSpike lookup, a later stage) */
+  readonly userBlocks: ReadonlyArray<never>
+  readonly pendingUserBlocks: ReadonlyArray<PendingUserBlock>
+  /** what mitigator applied on the targets (filled once reconcile records outcomes) */
+  readonly owned: ReadonlyArray<never>
+  readonly counts: Readonly<Record<string, number>>
+}
+
+interface Entry {
+  readonly target: string
+  readonly cidr: Cidr
+  reasons: Reason[]
+}
+
+interface PendingEntry {
+  readonly ip: string
+  readonly at: string
+  readonly userIdentity: string
+  reasons: Reason[]
+}
+
+interface Allow extends AllowEntry {
+  readonly source: "policy" | "operator"
+}
+
+/** The fold's state; build it with `initialState` and `evolve`. */
+export interface ProjectionState {
+  policyHash: string | null
+  policyAllowlist: ReadonlyArray<AllowEntry>
+  operatorAllows: Allow[]
+  readonly blocks: Map<string, Entry>
+  readonly pending: Map<string, PendingEntry>
+  lastRecordedAt: string
+}
+
+export const initialState = (): ProjectionState => ({
+  policyHash: null,
+  policyAllowlist: [],
+  operatorAllows: [],
+  blocks: new Map(),
+  pending: new Map(),
+  lastRecordedAt: ""
+})
+
+/** Contributions that expired before `at` can never be in force again. */
+const live = (reasons: Reason[], at: string): Reason[] =>
+  reasons.some((r) => r.until <= at) ? reasons.filter((r) => r.until > at) : reasons
+
+const addBlock = (state: ProjectionState, target: string, subject: BlockSubject, reason: Reason, at: string): void => {
+  if (subject.kind === "ip") {
+    const key = `${target}|${subject.cidr}`
+    const entry = state.blocks.get(key)
+    if (entry === undefined) state.blocks.set(key, { target, cidr: cidrOf(subject.cidr), reasons: [reason] })
+    else entry.reasons = [...live(entry.reasons, at), reason]
+  } else {
+    const key = `${subject.ip}|${subject.at}`
+    const entry = state.pending.get(key)
+    if (entry === undefined) state.pending.set(key, { ip: subject.ip, at: subject.at, userIdentity: subject.userIdentity, reasons: [reason] })
+    else entry.reasons = [...live(entry.reasons, at), reason]
+  }
+}
+
+const unblock = (state: ProjectionState, cidrText: string, target: string | null): void => {
+  const area = cidrOf(cidrText)
+  for (const [key, entry] of state.blocks) {
+    if ((target === null || entry.target === target) && contains(area, entry.cidr)) state.blocks.delete(key)
+  }
+  if (target === null || target === "cryptospike") {
+    for (const [key, entry] of state.pending) if (contains(area, cidrOf(entry.ip))) state.pending.delete(key)
+  }
+}
+
+/** Applies one event (in seq order). Unknown event types leave the state as it is. */
+export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionState => {
+  const at = event.recordedAt
+  state.lastRecordedAt = at
+  const p = event.payload as Record<string, any>
+  switch (event.type) {
+    case "PolicyActivated": {
+      const activated = p as PolicyActivated
+      state.policyHash = activated.hash
+      state.policyAllowlist = activated.policy.allowlist
+      break
+    }
+    case "BlockDecided":
+      addBlock(state, p["target"], p["subject"], {
+        kind: "decision",
+        seq: event.seq,
+        until: p["until"],
+        rule: p["rule"],
+        offence: p["offence"],
+        cause: p["cause"]
+      }, at)
+      break
+    case "BlockRequested":
+      addBlock(state, p["target"], p["subject"], {
+        kind: "operator",
+        seq: event.seq,
+        until: p["until"],
+        actor: p["actor"],
+        reason: p["reason"]
+      }, at)
+      break
+    case "UnblockRequested":
+      unblock(state, p["cidr"], p["target"])
+      break
+    case "AllowRequested":
+      state.operatorAllows = [
+        ...state.operatorAllows.filter((a) => allowEntryInForce(a, at)),
+        { cidr: p["cidr"], until: p["until"], source: "operator" }
+      ]
+      break
+  }
+  return state
+}
+
+const maxUntil = (reasons: ReadonlyArray<Reason>): string => reasons.reduce((m, r) => (r.until > m ? r.until : m), "")
+
+const bySeq = (a: Reason, b: Reason) => a.seq - b.seq
+
+/** The desired state at `now` (not before the last folded event). */
+export const desiredAt = (state: ProjectionState, now: string): DesiredState => {
+  const allows: Allow[] = [
+    ...state.policyAllowlist.map((a): Allow => ({ ...a, source: "policy" })),
+    ...state.operatorAllows
+  ].filter((a) => allowEntryInForce(a, now))
+  const allowCidrs = allows.map((a) => ({ allow: a, cidr: cidrOf(a.cidr) }))
+
+  const result = new Map<string, { target: string; cidr: Cidr; reasons: Reason[]; splitFrom: string | null }>()
+  const suppressed: SuppressedBlock[] = []
+  const put = (target: string, cidr: Cidr, reasons: Reason[], splitFrom: string | null) => {
+    const key = `${target}|${cidr.text}`
+    const existing = result.get(key)
+    if (existing === undefined) result.set(key, { target, cidr, reasons, splitFrom })
+    else existing.reasons = [...existing.reasons, ...reasons]
+  }
+
+  for (const entry of state.blocks.values()) {
+    const reasons = entry.reasons.filter((r) => r.until > now)
+    if (reasons.length === 0) continue
+    const covering = allowCidrs.find((a) => contains(a.cidr, entry.cidr))
+    if (covering !== undefined) {
+      suppressed.push({
+        target: entry.target,
+        cidr: entry.cidr.text,
+        until: maxUntil(reasons),
+        allowedBy: { cidr: covering.allow.cidr, until: covering.allow.until, source: covering.allow.source }
+      })
+      continue
+    }
+    const holes = allowCidrs.filter((a) => contains(entry.cidr, a.cidr))
+    if (holes.length === 0) {
+      put(entry.target, entry.cidr, reasons, null)
+      continue
+    }
+    let pieces: Cidr[] = [entry.cidr]
+    for (const hole of holes) pieces = pieces.flatMap((piece) => exclude(piece, hole.cidr))
+    for (const piece of pieces) put(entry.target, piece, reasons, entry.cidr.text)
+  }
+
+  const ipBlocks: IpBlock[] = [...result.values()]
+    .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(a.cidr, b.cidr)))
+    .map((e) => {
+      const reasons = [...new Map(e.reasons.map((r) => [r.seq, r])).values()].sort(bySeq)
+      return { target: e.target, cidr: e.cidr.text, until: maxUntil(reasons), reasons, splitFrom: e.splitFrom }
+    })
+
+  const pendingUserBlocks: PendingUserBlock[] = [...state.pending.values()]
+    .map((e) => ({ e, reasons: e.reasons.filter((r) => r.until > now).sort(bySeq) }))
+    .filter(({ e, reasons }) => reasons.length > 0 && !allowCidrs.some((a) => contains(a.cidr, cidrOf(e.ip))))
+    .map(({ e, reasons }) => ({ ip: e.ip, at: e.at, userIdentity: e.userIdentity, until: maxUntil(reasons), reasons }))
+    .sort((a, b) => compareCidr(cidrOf(a.ip), cidrOf(b.ip)) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+
+  const counts: Record<string, number> = {}
+  for (const b of ipBlocks) counts[b.target] = (counts[b.target] ?? 0) + 1
+  if (pendingUserBlocks.length > 0) counts["cryptospike (pending user)"] = pendingUserBlocks.length
+
+  suppressed.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))))
+  return {
+    asOf: now,
+    policyHash: state.policyHash,
+    ipBlocks,
+    suppressed,
+    userBlocks: [],
+    pendingUserBlocks,
+    owned: [],
+    counts
+  }
+}
+
+/** Folds `events` (seq order) and evaluates at `now`. */
+export const project = (events: Iterable<LoggedEvent>, now: string): DesiredState => {
+  const state = initialState()
+  for (const event of events) evolve(state, event)
+  return desiredAt(state, now)
+}
