@@ -3,9 +3,11 @@
  * Keys are `<number>_<name>`; never edit or renumber a released migration, add a new one.
  */
 import m0001 from "./0001_create_events.js"
+import m0002 from "./0002_decision_indexes.js"
 
 export const migrations = {
-  "0001_create_events": m0001
+  "0001_create_events": m0001,
+  "0002_decision_indexes": m0002
 }
 
 export const latestMigrationId = Math.max(...Object.keys(migrations).map((k) => parseInt(k, 10)))

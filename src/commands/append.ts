@@ -16,26 +16,29 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import type { NewEvent } from "../domain/Events.js"
+import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
 import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
 import { parseTimeZone } from "../domain/Time.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
-import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { appendLogLines, logfmt, type LogFields } from "../platform/LogFile.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
-import { ExitCode, globalOptions, UsageError } from "./shared.js"
+import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
+import { configuredLog, ExitCode, globalOptions, LoadedConfig, UsageError } from "./shared.js"
 
 const BATCH_LINES = 2000
 
 export interface AppendSettings extends IngestOptions {
   readonly logFile: string | undefined
+  readonly policy: ActivePolicy
 }
 
 export interface AppendSummary {
   stored: number
   duplicate: number
   rejected: number
+  /** BlockDecided events recorded */
+  decided: number
   firstRejection: string | undefined
 }
 
@@ -60,14 +63,21 @@ export const appendFromStdin = (settings: AppendSettings) =>
     const options = settings
     const log = yield* EventLog
     const stdin = yield* Stdin
-    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, firstRejection: undefined }
+    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, firstRejection: undefined }
+    const deciding = settings.policy.policy.rules.length > 0
     const framer = new LineFramer()
 
     const recordBatch = (lines: Chunk.Chunk<FramedLine>) =>
       Effect.gen(function* () {
         // What the summary and the log file need of each event, kept small: the payloads
         // themselves are made one chunk at a time while the log writes them.
-        let recorded: Array<{ line: number; key: string | null; rejection: string | undefined }> = []
+        let recorded: Array<{
+          line: number
+          key: string | null
+          rejection: string | undefined
+          /** kept only when the policy has rules to decide with */
+          detection: FlowmonEventReceived | undefined
+        }> = []
         const events: Iterable<NewEvent> = {
           *[Symbol.iterator]() {
             recorded = [] // a retry of the transaction starts over
@@ -77,13 +87,27 @@ export const appendFromStdin = (settings: AppendSettings) =>
               recorded.push({
                 line: line.number,
                 key: event.dedupeKey,
-                rejection: event.type === "InputRejected" ? event.payload.reason : undefined
+                rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
+                detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
               })
               yield event
             }
           }
         }
-        const outcomes = yield* log.append(events)
+        // One transaction: the policy's activation, the events, and the blocks they call for.
+        const { outcomes, decided } = yield* log.transaction((tx) =>
+          Effect.gen(function* () {
+            yield* activateIfChanged(tx, settings.policy)
+            const outcomes = yield* tx.append(events)
+            const detections = outcomes.flatMap((outcome, i) => {
+              const detection = recorded[i]?.detection
+              return outcome._tag === "Stored" && detection !== undefined ? [{ seq: outcome.seq, event: detection }] : []
+            })
+            const decided = yield* recordDecisions(tx, settings.policy, detections)
+            return { outcomes, decided }
+          })
+        )
+        summary.decided += decided
         const time = new Date().toISOString()
         const logLines: string[] = []
         const detail = (fields: LogFields) => {
@@ -120,7 +144,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
   })
 
 export const formatSummary = (s: AppendSummary): string => {
-  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected`
+  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${s.decided > 0 ? `, ${s.decided} blocks decided` : ""}`
   return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
 }
 
@@ -128,21 +152,23 @@ const defer = Options.boolean("defer").pipe(
   Options.withDescription("only record the events; blocks are applied by the next reconcile (accepted now, applying arrives with the reconciler)")
 )
 const instance = Options.text("instance").pipe(
-  Options.withDescription("name of this Flowmon appliance in dedupe keys (env MITIGATOR_INSTANCE; default: the host name)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_INSTANCE").pipe(Config.withDefault(os.hostname()))),
+  Options.withDescription("name of this Flowmon appliance in dedupe keys (env MITIGATOR_INSTANCE; else the config's `instance`; else the host name)"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_INSTANCE")),
   Options.mapEffect((name) =>
     INSTANCE.test(name)
       ? Effect.succeed(name)
       : Effect.fail(invalid(`--instance '${name}' must be 1 to 253 letters, digits, '.', '_' or '-' (it is part of every event's dedupe key)`))
-  )
+  ),
+  Options.optional
 )
 const timezone = Options.text("timezone").pipe(
-  Options.withDescription("zone of the timestamps Flowmon writes (IANA name; env MITIGATOR_TIMEZONE; default UTC)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_TIMEZONE").pipe(Config.withDefault("UTC"))),
+  Options.withDescription("zone of the timestamps Flowmon writes (IANA name; env MITIGATOR_TIMEZONE; else the config's `timezone`; else UTC)"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_TIMEZONE")),
   Options.mapEffect((name) => {
     const zone = parseTimeZone(name)
     return zone.ok ? Effect.succeed(zone.value) : Effect.fail(invalid(`--timezone: ${zone.error}`))
-  })
+  }),
+  Options.optional
 )
 const format = Options.choice("format", INPUT_FORMATS).pipe(
   Options.withDescription("input layout; auto detects it per line"),
@@ -159,11 +185,21 @@ export const appendCommand = Command.make(
   { ...globalOptions, defer, instance, timezone, format, logFile },
   (opts) =>
     Effect.gen(function* () {
+      const cfg = yield* LoadedConfig
+      // The config validated its own timezone already.
+      const zone = parseTimeZone(Option.getOrUndefined(opts.timezone) ?? cfg.timezone ?? "UTC")
+      if (!zone.ok) return yield* new UsageError({ message: zone.error })
       const settings: AppendSettings = {
-        instance: opts.instance,
-        timeZone: opts.timezone,
+        instance: Option.getOrUndefined(opts.instance) ?? cfg.instance ?? os.hostname(),
+        timeZone: zone.value,
         format: opts.format,
-        logFile: Option.getOrUndefined(opts.logFile)
+        logFile: Option.getOrUndefined(opts.logFile),
+        policy: activePolicy(cfg.policy, cfg.source)
+      }
+      if (cfg.source === null) {
+        yield* Console.error(
+          "mitigator append: no config file (--config, MITIGATOR_CONFIG or ./mitigator.yaml): events are recorded, no blocks are decided"
+        )
       }
       if (process.stdin.isTTY === true) {
         yield* Console.error("mitigator append: reading Flowmon events from standard input (end with Ctrl-D)")
@@ -178,5 +214,5 @@ export const appendCommand = Command.make(
     })
 ).pipe(
   Command.withDescription("Record Flowmon events read on stdin (TSV, JSON lines or CEF) in the event log"),
-  Command.provide((opts) => Layer.merge(SqliteEventLog.layer({ filename: opts.db, create: true }), StdinLive))
+  Command.provide((opts) => Layer.merge(configuredLog(opts, true), StdinLive))
 )

@@ -10,8 +10,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { parseFlowmonTime, type TimeZone } from "../domain/Time.js"
 import { EventLog, streamEvents, type StoredEvent } from "../eventlog/EventLog.js"
-import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
-import { globalOptions, UsageError } from "./shared.js"
+import { configuredLog, globalOptions, UsageError } from "./shared.js"
 
 type Payload = Record<string, unknown>
 
@@ -70,5 +69,5 @@ export const replayCommand = Command.make("replay", { ...globalOptions, events, 
   })
 ).pipe(
   Command.withDescription("Print the event log (--events), optionally as NDJSON (--json) and up to a time (--at)"),
-  Command.provide((opts) => SqliteEventLog.layer({ filename: opts.db, create: false }))
+  Command.provide((opts) => configuredLog(opts, false))
 )

@@ -1,7 +1,14 @@
-/** Options every subcommand takes, and the errors the edge turns into exit codes. */
+/** Options every subcommand takes, the layers built from them, and the errors the edge turns into exit codes. */
 import * as Options from "@effect/cli/Options"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import { loadConfig, type AppConfig } from "../config/loadConfig.js"
+import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 
 /** Bad arguments or environment: the command did not run. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -12,18 +19,45 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
  */
 export class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: number }> {}
 
+/** The configuration the command was started with (validated: nothing starts with an invalid one). */
+export class LoadedConfig extends Context.Tag("mitigator/LoadedConfig")<LoadedConfig, AppConfig>() {}
+
 // @effect/cli reads options only after the subcommand that declares them, and Flowmon passes a
 // script's parameters as `--name value` pairs after the command, so every subcommand declares
 // the global options itself.
 export const db = Options.text("db").pipe(
-  Options.withDescription("event log file (env MITIGATOR_DB; default ./mitigator.db)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_DB").pipe(Config.withDefault("./mitigator.db")))
+  Options.withDescription("event log file (env MITIGATOR_DB; else the config's `database`; else ./mitigator.db)"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_DB")),
+  Options.optional
 )
 
 export const config = Options.text("config").pipe(
-  Options.withDescription("configuration file (env MITIGATOR_CONFIG); not read yet by this version"),
+  Options.withDescription("configuration file (env MITIGATOR_CONFIG; default ./mitigator.yaml when it exists)"),
   Options.withFallbackConfig(Config.string("MITIGATOR_CONFIG")),
   Options.optional
 )
 
 export const globalOptions = { db, config }
+
+export interface GlobalOptions {
+  readonly db: Option.Option<string>
+  readonly config: Option.Option<string>
+}
+
+/** The log file: --db / MITIGATOR_DB, else the config's `database` (relative to the config file), else ./mitigator.db. */
+export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
+  Option.getOrElse(opts.db, () =>
+    cfg.database === undefined
+      ? "./mitigator.db"
+      : cfg.source === null
+        ? cfg.database
+        : path.resolve(path.dirname(cfg.source), cfg.database)
+  )
+
+/** The config, then the event log it points at: an invalid config stops the command before anything is opened. */
+export const configuredLog = (opts: GlobalOptions, create: boolean) =>
+  Layer.unwrapEffect(
+    Effect.map(loadConfig(Option.getOrUndefined(opts.config)), (cfg) =>
+      Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create }), Layer.succeed(LoadedConfig, cfg))
+    )
+  )

@@ -3,8 +3,7 @@ import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { EventLog } from "../eventlog/EventLog.js"
-import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
-import { ExitCode, globalOptions } from "./shared.js"
+import { configuredLog, ExitCode, globalOptions } from "./shared.js"
 
 export const verifyCommand = Command.make("verify", globalOptions, () =>
   Effect.gen(function* () {
@@ -19,5 +18,5 @@ export const verifyCommand = Command.make("verify", globalOptions, () =>
   })
 ).pipe(
   Command.withDescription("Check the event log's hash chain; report the first altered, removed or reordered row"),
-  Command.provide((opts) => SqliteEventLog.layer({ filename: opts.db, create: false }))
+  Command.provide((opts) => configuredLog(opts, false))
 )

@@ -30,12 +30,35 @@ export type AppendOutcome =
   /** an event with the same dedupe key is already in the log, at `seq` */
   | { readonly _tag: "Duplicate"; readonly seq: number }
 
+/** The event types that change the desired state (the projection reads only these). */
+export const PROJECTION_EVENT_TYPES = ["PolicyActivated", "BlockDecided", "BlockRequested", "UnblockRequested", "AllowRequested"] as const
+
 export interface ReadPage {
   /** only events after this seq (default 0: from the start) */
   readonly afterSeq?: number
   /** only events recorded at or before this instant (UTC ISO) */
   readonly until?: string
   readonly limit: number
+  /** "projection": only PROJECTION_EVENT_TYPES (default: every event) */
+  readonly only?: "projection"
+}
+
+/** What a write transaction offers: everything in it is recorded atomically, at one time. */
+export interface LogTransaction {
+  /** the recording time of every event appended in this transaction (UTC ISO) */
+  readonly recordedAt: string
+  /** as EventLogService.append, inside this transaction */
+  readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
+  /** the latest PolicyActivated event, if any */
+  readonly latestPolicy: Effect.Effect<StoredEvent | undefined, EventLogError>
+  /**
+   * For each source address: the recording times of its offences (detections that led to
+   * decisions, one per detection) recorded after `since`.
+   */
+  readonly offencesSince: (
+    sources: ReadonlyArray<string>,
+    since: string
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<string>>, EventLogError>
 }
 
 export type VerifyResult =
@@ -49,6 +72,11 @@ export interface EventLogService {
    * must be iterable more than once (an array is), as a retry after SQLITE_BUSY starts over.
    */
   readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
+  /**
+   * Runs `use` in one write transaction (BEGIN IMMEDIATE): all or nothing. After SQLITE_BUSY
+   * the whole of `use` runs again, so it must not depend on having run before.
+   */
+  readonly transaction: <A, E>(use: (tx: LogTransaction) => Effect.Effect<A, E>) => Effect.Effect<A, E | EventLogError>
   /** One page of events in seq order. */
   readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
   /** Walks the hash chain from the first row. */
@@ -60,12 +88,15 @@ export class EventLog extends Context.Tag("mitigator/EventLog")<EventLog, EventL
 /** Every event (optionally up to an instant), page by page: the SQLite driver cannot stream rows. */
 export const streamEvents = (
   log: EventLogService,
-  options: { readonly until?: string; readonly pageSize?: number } = {}
+  options: { readonly until?: string; readonly pageSize?: number; readonly only?: "projection" } = {}
 ): Stream.Stream<StoredEvent, EventLogError> => {
   const limit = options.pageSize ?? 2000
-  const until = options.until === undefined ? {} : { until: options.until }
+  const filters = {
+    ...(options.until === undefined ? {} : { until: options.until }),
+    ...(options.only === undefined ? {} : { only: options.only })
+  }
   return Stream.paginateChunkEffect(0, (afterSeq: number) =>
-    Effect.map(log.read({ afterSeq, limit, ...until }), (rows) => {
+    Effect.map(log.read({ afterSeq, limit, ...filters }), (rows) => {
       const last = rows[rows.length - 1]
       const next = last === undefined || rows.length < limit ? Option.none() : Option.some(last.seq)
       return [Chunk.unsafeFromArray(rows), next] as const

@@ -11,7 +11,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -23,7 +23,7 @@ import * as path from "node:path"
 import { latestMigrationId, migrations } from "../../migrations/index.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
-import { EventLog, EventLogError, type AppendOutcome, type EventLogService, type StoredEvent } from "./EventLog.js"
+import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
 import { GENESIS_HASH, rowHash } from "./HashChain.js"
 
 export interface SqliteEventLogOptions {
@@ -34,6 +34,7 @@ export interface SqliteEventLogOptions {
 
 const BUSY_TIMEOUT_MS = 5000
 const INSERT_CHUNK = 150
+const IN_CHUNK = 500
 
 const errorCode = (e: SqlError): string => {
   const code = (e.cause as { code?: unknown } | undefined)?.code
@@ -55,23 +56,25 @@ const retryBusy = Schedule.exponential("20 millis", 2).pipe(
   Schedule.intersect(Schedule.recurs(12))
 )
 
-/** Retries while SQLite reports the database busy, then turns the SQL error into an EventLogError. */
-const withBusyRetry = <A, R>(
-  effect: Effect.Effect<A, SqlError, R>,
-  reason: EventLogError["reason"],
-  what: string
-): Effect.Effect<A, EventLogError, R> =>
-  effect.pipe(
-    Effect.retry({ schedule: retryBusy, while: isBusy }),
-    Effect.mapError(
-      (e) =>
-        new EventLogError({
-          reason: isBusy(e) ? "busy" : reason,
-          message: isBusy(e) ? `${what}: the database stayed locked by other writers (${describe(e)})` : `${what}: ${describe(e)}`,
-          cause: e
-        })
-    )
-  )
+const toEventLogError =
+  (reason: EventLogError["reason"], what: string) =>
+  (e: SqlError): EventLogError =>
+    new EventLogError({
+      reason: isBusy(e) ? "busy" : reason,
+      message: isBusy(e) ? `${what}: the database stayed locked by other writers (${describe(e)})` : `${what}: ${describe(e)}`,
+      cause: e
+    })
+
+const sqlErrors = <A, R>(effect: Effect.Effect<A, SqlError, R>, reason: EventLogError["reason"], what: string) =>
+  Effect.mapError(effect, toEventLogError(reason, what))
+
+const isBusyError = (e: unknown): boolean => e instanceof EventLogError && e.reason === "busy"
+
+/** Runs again (whole) while SQLite reports the database busy. */
+const retryWhileBusy = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.retry(effect, { schedule: retryBusy, while: isBusyError })
+
+const withBusyRetry = <A, R>(effect: Effect.Effect<A, SqlError, R>, reason: EventLogError["reason"], what: string) =>
+  retryWhileBusy(sqlErrors(effect, reason, what))
 
 // A fixed statement text per chunk size, so it is prepared once and reused from the cache
 // (building it through the template compiler cost more than the insert itself).
@@ -150,7 +153,10 @@ const make = (options: SqliteEventLogOptions) =>
         )
       )
     )
-    const transaction = immediateTransaction(sql)
+    const immediate = immediateTransaction(sql)
+    // Literal text, not parameters: only then can SQLite see that the query matches the partial
+    // index events_projection (migration 0002) and read just those rows.
+    const projectionTypes = sql.literal(`(${PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")})`)
 
     yield* withBusyRetry(
       Effect.gen(function* () {
@@ -178,7 +184,7 @@ const make = (options: SqliteEventLogOptions) =>
     }
     if (applied < latestMigrationId) {
       yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations) }).pipe(
-        transaction,
+        immediate,
         Effect.provideService(SqlClient.SqlClient, sql),
         Effect.catchTag("MigrationError", (e) =>
           Effect.fail(new EventLogError({ reason: "schema", message: `migrating the event log: ${e.message}`, cause: e }))
@@ -187,76 +193,123 @@ const make = (options: SqliteEventLogOptions) =>
       )
     }
 
-    const append: EventLogService["append"] = (events) =>
-      withBusyRetry(
-        transaction(
-          Effect.gen(function* () {
-            const head = (yield* sql<{ seq: number; recorded_at: string; hash: string }>`
-              SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1`)[0]
-            // The lock is held: read the clock now, and never let recorded_at go backwards along
-            // seq, so "the log up to time T" is always a prefix of the log.
-            const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-            const recordedAt = head !== undefined && head.recorded_at > now ? head.recorded_at : now
-            let seq = head?.seq ?? 0
-            let previousHash = head?.hash ?? GENESIS_HASH
-            /** dedupe key → seq, for keys stored earlier in this batch */
-            const storedNow = new Map<string, number>()
-            const outcomes: AppendOutcome[] = []
+    /** The transaction's view: its own seq, hash and dedupe bookkeeping, shared by every append in it. */
+    const openTransaction = Effect.gen(function* () {
+      const head = (yield* sql<{ seq: number; recorded_at: string; hash: string }>`
+        SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1`)[0]
+      // The lock is held: read the clock now, and never let recorded_at go backwards along seq,
+      // so "the log up to time T" is always a prefix of the log.
+      const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+      const recordedAt = head !== undefined && head.recorded_at > now ? head.recorded_at : now
+      let seq = head?.seq ?? 0
+      let previousHash = head?.hash ?? GENESIS_HASH
+      /** dedupe key → seq, for keys stored earlier in this transaction */
+      const storedNow = new Map<string, number>()
 
-            // The batch goes through in chunks of INSERT_CHUNK events (look up their dedupe keys,
-            // serialise, hash, insert), so only one chunk's payloads are alive at a time however
-            // large the batch; the transaction still makes the whole batch atomic.
-            const iterator = events[Symbol.iterator]()
-            for (let done = false; !done; ) {
-              const chunk: NewEvent[] = []
-              while (chunk.length < INSERT_CHUNK) {
-                const next = iterator.next()
-                if (next.done === true) {
-                  done = true
-                  break
-                }
-                chunk.push(next.value)
+      // Events go through in chunks of INSERT_CHUNK (look up their dedupe keys, serialise, hash,
+      // insert), so only one chunk's payloads are alive at a time however large the input.
+      const appendInTransaction = (events: Iterable<NewEvent>) =>
+        Effect.gen(function* () {
+          const outcomes: AppendOutcome[] = []
+          const iterator = events[Symbol.iterator]()
+          for (let done = false; !done; ) {
+            const chunk: NewEvent[] = []
+            while (chunk.length < INSERT_CHUNK) {
+              const next = iterator.next()
+              if (next.done === true) {
+                done = true
+                break
               }
-              if (chunk.length === 0) break
-              const existing = new Map<string, number>()
-              const keys = chunk.flatMap((e) => (e.dedupeKey === null || storedNow.has(e.dedupeKey) ? [] : [e.dedupeKey]))
-              if (keys.length > 0) {
-                const rows = yield* sql<{ seq: number; dedupe_key: string }>`
-                  SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(keys)}`
-                for (const row of rows) existing.set(row.dedupe_key, row.seq)
-              }
-              const params: Array<string | number | null> = []
-              for (const event of chunk) {
-                if (event.dedupeKey !== null) {
-                  const duplicateOf = existing.get(event.dedupeKey) ?? storedNow.get(event.dedupeKey)
-                  if (duplicateOf !== undefined) {
-                    outcomes.push({ _tag: "Duplicate", seq: duplicateOf })
-                    continue
-                  }
-                  storedNow.set(event.dedupeKey, seq + 1)
-                }
-                seq++
-                const payloadJson = canonicalJson(event.payload)
-                previousHash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
-                params.push(seq, recordedAt, event.type, payloadJson, event.dedupeKey, previousHash)
-                outcomes.push({ _tag: "Stored", seq })
-              }
-              if (params.length > 0) yield* sql.unsafe(insertStatement(params.length / 6), params)
+              chunk.push(next.value)
             }
-            return outcomes
-          })
+            if (chunk.length === 0) break
+            const existing = new Map<string, number>()
+            const keys = chunk.flatMap((e) => (e.dedupeKey === null || storedNow.has(e.dedupeKey) ? [] : [e.dedupeKey]))
+            if (keys.length > 0) {
+              const rows = yield* sql<{ seq: number; dedupe_key: string }>`
+                SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(keys)}`
+              for (const row of rows) existing.set(row.dedupe_key, row.seq)
+            }
+            const params: Array<string | number | null> = []
+            for (const event of chunk) {
+              if (event.dedupeKey !== null) {
+                const duplicateOf = existing.get(event.dedupeKey) ?? storedNow.get(event.dedupeKey)
+                if (duplicateOf !== undefined) {
+                  outcomes.push({ _tag: "Duplicate", seq: duplicateOf })
+                  continue
+                }
+                storedNow.set(event.dedupeKey, seq + 1)
+              }
+              seq++
+              const payloadJson = canonicalJson(event.payload)
+              previousHash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
+              params.push(seq, recordedAt, event.type, payloadJson, event.dedupeKey, previousHash)
+              outcomes.push({ _tag: "Stored", seq })
+            }
+            if (params.length > 0) yield* sql.unsafe(insertStatement(params.length / 6), params)
+          }
+          return outcomes as ReadonlyArray<AppendOutcome>
+        })
+
+      const tx: LogTransaction = {
+        recordedAt,
+        append: (events) => sqlErrors(appendInTransaction(events), "write", "appending to the event log"),
+        latestPolicy: sqlErrors(
+          sql<EventRow>`
+            SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+            WHERE type = 'PolicyActivated' ORDER BY seq DESC LIMIT 1`.pipe(Effect.map((rows) => rows.map(toStored)[0])),
+          "read",
+          "reading the policy in force"
         ),
-        "write",
-        "appending to the event log"
+        offencesSince: (sources, since) =>
+          sqlErrors(
+            Effect.gen(function* () {
+              const found = new Map<string, Set<string>>()
+              for (let i = 0; i < sources.length; i += IN_CHUNK) {
+                // One offence per detection: a detection with several actions has several rows.
+                const rows = yield* sql<{ source: string; cause: number; recorded_at: string }>`
+                  SELECT json_extract(payload, '$.cause.source') AS source, json_extract(payload, '$.cause.seq') AS cause,
+                         min(recorded_at) AS recorded_at
+                  FROM events
+                  WHERE type = 'BlockDecided' AND json_extract(payload, '$.cause.source') IN ${sql.in(sources.slice(i, i + IN_CHUNK))}
+                    AND recorded_at > ${since}
+                  GROUP BY source, cause`
+                for (const row of rows) {
+                  const times = found.get(row.source) ?? new Set<string>()
+                  times.add(`${row.recorded_at}|${row.cause}`)
+                  found.set(row.source, times)
+                }
+              }
+              return new Map([...found].map(([source, times]) => [source, [...times].map((t) => t.slice(0, t.indexOf("|"))).sort()]))
+            }),
+            "read",
+            "reading earlier offences"
+          )
+      }
+      return tx
+    })
+
+    const transaction: EventLogService["transaction"] = (use) =>
+      retryWhileBusy(
+        immediate(Effect.flatMap(sqlErrors(openTransaction, "write", "starting a write"), use)).pipe(
+          // BEGIN IMMEDIATE itself fails with a SqlError (SQLITE_BUSY once the busy timeout ran out).
+          Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", "writing to the event log")(e) : e))
+        )
       )
+
+    const append: EventLogService["append"] = (events) => transaction((tx) => tx.append(events))
 
     // recorded_at never decreases along seq, so the rows up to a time are a prefix of the log:
     // a page stops at the first row recorded later.
     const read: EventLogService["read"] = (page) =>
       withBusyRetry(
-        sql<EventRow>`
-          SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-          WHERE seq > ${page.afterSeq ?? 0} ORDER BY seq LIMIT ${page.limit}`,
+        page.only === "projection"
+          ? sql<EventRow>`
+              SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+              WHERE seq > ${page.afterSeq ?? 0} AND type IN ${projectionTypes} ORDER BY seq LIMIT ${page.limit}`
+          : sql<EventRow>`
+              SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+              WHERE seq > ${page.afterSeq ?? 0} ORDER BY seq LIMIT ${page.limit}`,
         "read",
         "reading the event log"
       ).pipe(
@@ -308,7 +361,7 @@ const make = (options: SqliteEventLogOptions) =>
       "verifying the event log"
     )
 
-    return EventLog.of({ append, read, verify })
+    return EventLog.of({ append, transaction, read, verify })
   }).pipe(Effect.provide(Reactivity.layer))
 
 const toStored = (row: EventRow): StoredEvent => ({

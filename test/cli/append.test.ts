@@ -7,7 +7,7 @@ import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import pkg from "../../package.json" with { type: "json" }
-import { jsonLines, runCli, tempDir } from "../support/cli.js"
+import { jsonLines, runCli, summaryLine, tempDir } from "../support/cli.js"
 import { adsExtendedLine, adsJsonLine, adsLine, cefLine, idsLine } from "../support/fixtures.js"
 
 const newDb = () => path.join(tempDir(), "events.db")
@@ -18,7 +18,11 @@ describe("append", () => {
     const input = [adsLine(4711), adsExtendedLine(4712), idsLine(9001), adsJsonLine(4713), cefLine].join("\n") + "\n"
     const run = await runCli(["append", "--db", db, "--instance", "fm1"], { stdin: input })
     expect(run.code).toBe(0)
-    expect(run.stderr.trim().split("\n")).toEqual(["mitigator append: 5 stored, 0 duplicate, 0 rejected"])
+    // Without a config file it says that nothing will be decided, then sums up.
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "mitigator append: no config file (--config, MITIGATOR_CONFIG or ./mitigator.yaml): events are recorded, no blocks are decided",
+      "mitigator append: 5 stored, 0 duplicate, 0 rejected"
+    ])
 
     const replay = await runCli(["replay", "--events", "--json", "--db", db])
     expect(replay.code).toBe(0)
@@ -65,10 +69,10 @@ describe("append", () => {
     expect((await runCli(["append", "--db", db, "--instance", "fm1"], { stdin: input })).code).toBe(0)
     const again = await runCli(["append", "--db", db, "--instance", "fm1"], { stdin: input + adsLine(11) })
     expect(again.code).toBe(0)
-    expect(again.stderr.trim()).toBe("mitigator append: 1 stored, 2 duplicate, 0 rejected")
+    expect(summaryLine(again)).toBe("mitigator append: 1 stored, 2 duplicate, 0 rejected")
     // Another appliance with the same event ids is a different fact.
     const other = await runCli(["append", "--db", db, "--instance", "fm2"], { stdin: input })
-    expect(other.stderr.trim()).toBe("mitigator append: 2 stored, 0 duplicate, 0 rejected")
+    expect(summaryLine(other)).toBe("mitigator append: 2 stored, 0 duplicate, 0 rejected")
     const keys = jsonLines((await runCli(["replay", "--events", "--json", "--db", db])).stdout).map(
       (e) => `${e.payload.product}:${e.payload.instance}:${e.payload.eventId}`
     )
@@ -141,10 +145,10 @@ describe("append", () => {
   it("accepts CRLF line ends and an empty input", async () => {
     const db = newDb()
     const crlf = await runCli(["append", "--db", db], { stdin: `${adsLine(1)}\r\n${adsLine(2)}\r\n` })
-    expect(crlf.stderr.trim()).toBe("mitigator append: 2 stored, 0 duplicate, 0 rejected")
+    expect(summaryLine(crlf)).toBe("mitigator append: 2 stored, 0 duplicate, 0 rejected")
     const empty = await runCli(["append", "--db", db], { stdin: "" })
     expect(empty.code).toBe(0)
-    expect(empty.stderr.trim()).toBe("mitigator append: 0 stored, 0 duplicate, 0 rejected")
+    expect(summaryLine(empty)).toBe("mitigator append: 0 stored, 0 duplicate, 0 rejected")
   })
 })
 

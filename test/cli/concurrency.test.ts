@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as path from "node:path"
-import { jsonLines, runCli, runCliSlowly, tempDir } from "../support/cli.js"
+import { jsonLines, runCli, runCliSlowly, summaryLine, tempDir } from "../support/cli.js"
 import { adsLine } from "../support/fixtures.js"
 
 describe("concurrent appends", () => {
@@ -26,7 +26,7 @@ describe("concurrent appends", () => {
     )
     for (const run of runs) {
       expect(run.stderr).not.toMatch(/SQLITE_BUSY|locked/i)
-      expect(run.stderr.trim()).toBe(`mitigator append: ${perProcess} stored, 0 duplicate, 0 rejected`)
+      expect(summaryLine(run)).toBe(`mitigator append: ${perProcess} stored, 0 duplicate, 0 rejected`)
       expect(run.code).toBe(0)
     }
 

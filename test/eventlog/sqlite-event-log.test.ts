@@ -32,6 +32,13 @@ import {
   tamper,
   withRaw
 } from "./support.js"
+import { migrations } from "../../migrations/index.js"
+
+/** Every migration the code base ships, as the migrator records them. */
+const EXPECTED_MIGRATIONS = Object.keys(migrations).map((key) => {
+  const at = key.indexOf("_")
+  return { migration_id: Number(key.slice(0, at)), name: key.slice(at + 1) }
+})
 
 const logLayer = (filename: string) => SqliteEventLog.layer({ filename, create: true })
 
@@ -672,8 +679,8 @@ describe("opening the log", () => {
         ])
         const columns = (raw.prepare("PRAGMA table_info(events)").all() as Array<{ name: string }>).map((c) => c.name)
         expect(columns).toStrictEqual(["seq", "recorded_at", "type", "payload", "dedupe_key", "hash"])
-        expect(raw.prepare("SELECT migration_id, name FROM effect_sql_migrations").all()).toStrictEqual([
-          { migration_id: 1, name: "create_events" }
+        expect(raw.prepare("SELECT migration_id, name FROM effect_sql_migrations ORDER BY migration_id").all()).toStrictEqual([
+          ...EXPECTED_MIGRATIONS
         ])
         expect(raw.pragma("journal_mode", { simple: true })).toBe("wal")
       })
@@ -713,7 +720,7 @@ describe("opening the log", () => {
         })
       )
       withRaw(filename, (raw) => {
-        expect(raw.prepare("SELECT count(*) AS n FROM effect_sql_migrations").get()).toStrictEqual({ n: 1 })
+        expect(raw.prepare("SELECT count(*) AS n FROM effect_sql_migrations").get()).toStrictEqual({ n: EXPECTED_MIGRATIONS.length })
         expect(raw.pragma("journal_mode", { simple: true })).toBe("wal")
       })
     }))

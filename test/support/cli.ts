@@ -79,3 +79,6 @@ export const runCliSlowly = (
     }
     writeNext()
   })
+
+/** The summary line `append` ends with (after any warnings). */
+export const summaryLine = (run: RunResult): string => run.stderr.trim().split("\n").at(-1) ?? ""

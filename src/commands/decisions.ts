@@ -1,0 +1,68 @@
+/**
+ * The decider's step inside `append`'s write transaction: activate the loaded policy when it
+ * differs from the one in force, then record the blocks the policy calls for. Everything happens
+ * under the same lock as the events themselves, so decisions and their causes commit together.
+ */
+import * as Effect from "effect/Effect"
+import { decide, ruleMatches, type Detection } from "../domain/Decide.js"
+import { parseDuration } from "../domain/Duration.js"
+import type { NewEvent } from "../domain/Events.js"
+import { policyHash, type Policy } from "../domain/Policy.js"
+import type { LogTransaction } from "../eventlog/EventLog.js"
+
+export interface ActivePolicy {
+  readonly policy: Policy
+  readonly hash: string
+  /** the config file; null when there is none (then nothing is activated or decided) */
+  readonly source: string | null
+}
+
+export const activePolicy = (policy: Policy, source: string | null): ActivePolicy => ({ policy, hash: policyHash(policy), source })
+
+/** Appends PolicyActivated when the loaded policy is not the one in force. */
+export const activateIfChanged = (tx: LogTransaction, active: ActivePolicy) =>
+  Effect.gen(function* () {
+    if (active.source === null) return false
+    const latest = yield* tx.latestPolicy
+    if ((latest?.payload as { hash?: string } | undefined)?.hash === active.hash) return false
+    yield* tx.append([
+      { type: "PolicyActivated", dedupeKey: null, payload: { hash: active.hash, policy: active.policy, source: active.source } }
+    ])
+    return true
+  })
+
+/** Decides on the stored detections (in seq order) and appends the decisions; returns how many. */
+export const recordDecisions = (tx: LogTransaction, active: ActivePolicy, detections: ReadonlyArray<Detection>) =>
+  Effect.gen(function* () {
+    const { policy, hash } = active
+    const matching = detections.filter((d) => policy.rules.some((rule) => ruleMatches(rule, d.event)))
+    if (matching.length === 0) return 0
+
+    const escalation = policy.escalation
+    const earlier: ReadonlyMap<string, ReadonlyArray<string>> =
+      escalation === null
+        ? new Map()
+        : yield* tx.offencesSince(
+            [...new Set(matching.map((d) => d.event.source))],
+            new Date(Date.parse(tx.recordedAt) - windowMs(escalation.window)).toISOString()
+          )
+    // Offences earlier in this same transaction count too (a burst from one source in one batch).
+    const now = new Map<string, string[]>()
+    const decisions: NewEvent[] = []
+    for (const detection of matching) {
+      const source = detection.event.source
+      const prior = [...(earlier.get(source) ?? []), ...(now.get(source) ?? [])]
+      const decided = decide(policy, hash, detection, prior, tx.recordedAt)
+      if (decided.length === 0) continue
+      now.set(source, [...(now.get(source) ?? []), tx.recordedAt])
+      for (const payload of decided) decisions.push({ type: "BlockDecided", dedupeKey: null, payload })
+    }
+    if (decisions.length > 0) yield* tx.append(decisions)
+    return decisions.length
+  })
+
+const windowMs = (text: string): number => {
+  const parsed = parseDuration(text)
+  if (!parsed.ok) throw new Error(`invalid escalation window in a normalised policy: ${text}`)
+  return parsed.value
+}
