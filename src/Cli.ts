@@ -2,14 +2,24 @@
 import * as Command from "@effect/cli/Command"
 import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
+import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { replayCommand } from "./commands/replay.js"
+import { statusCommand } from "./commands/status.js"
 import { verifyCommand } from "./commands/verify.js"
 
 const root = Command.make("mitigator").pipe(
   Command.withDescription(
     "Turns Flowmon ADS/IDS detections into blocks on Kemp LoadMaster and ProLion CryptoSpike, from an append-only event log"
   ),
-  Command.withSubcommands([appendCommand, replayCommand, verifyCommand])
+  Command.withSubcommands([
+    appendCommand,
+    statusCommand,
+    replayCommand,
+    blockCommand,
+    unblockCommand,
+    allowCommand,
+    verifyCommand
+  ])
 )
 
 export const cli = Command.run(root, { name: "mitigator", version: pkg.version })

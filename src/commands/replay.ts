@@ -1,15 +1,18 @@
 /**
- * `mitigator replay --events [--json] [--at T]`: print the log as recorded, in seq order.
- * (Replaying the desired state as of T arrives with the projection.)
+ * `mitigator replay [--at T] [--json]`: the desired state as of T (default now), computed only from
+ * the events recorded up to T, with reasons. `--events`: the recorded events themselves instead.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseFlowmonTime, type TimeZone } from "../domain/Time.js"
 import { EventLog, streamEvents, type StoredEvent } from "../eventlog/EventLog.js"
+import { desiredStateAt, renderState } from "./desiredState.js"
 import { configuredLog, globalOptions, UsageError } from "./shared.js"
 
 type Payload = Record<string, unknown>
@@ -31,6 +34,31 @@ export const describeEvent = (event: StoredEvent): string => {
     case "InputRejected":
       what = `line ${str(p["line"])}: ${str(p["reason"])}`
       break
+    case "PolicyActivated": {
+      const policy = (p["policy"] ?? {}) as Payload
+      const rules = Array.isArray(policy["rules"]) ? policy["rules"].length : 0
+      const allow = Array.isArray(policy["allowlist"]) ? policy["allowlist"].length : 0
+      what = `policy ${str(p["hash"]).slice(0, 12)} from ${str(p["source"])}: ${rules} rules, ${allow} allowlist entries`
+      break
+    }
+    case "BlockDecided":
+    case "BlockRequested": {
+      const subject = (p["subject"] ?? {}) as Payload
+      const what_ = subject["kind"] === "ip" ? str(subject["cidr"]) : `user behind ${str(subject["ip"])}`
+      const cause = (p["cause"] ?? {}) as Payload
+      const why =
+        event.type === "BlockDecided"
+          ? `rule ${str(p["rule"])}, offence ${str(p["offence"])}, cause seq ${str(cause["seq"])}`
+          : `by ${str(p["actor"])}: ${str(p["reason"])}`
+      what = `${what_} on ${str(p["target"])} for ${str(p["ttl"])} until ${str(p["until"])} (${why})`
+      break
+    }
+    case "UnblockRequested":
+      what = `${str(p["cidr"])} on ${p["target"] === null ? "every target" : str(p["target"])} (by ${str(p["actor"])}: ${str(p["reason"])})`
+      break
+    case "AllowRequested":
+      what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
+      break
     default:
       what = JSON.stringify(p)
   }
@@ -40,8 +68,10 @@ export const describeEvent = (event: StoredEvent): string => {
 const asJsonLine = (e: StoredEvent): string =>
   JSON.stringify({ seq: e.seq, recordedAt: e.recordedAt, type: e.type, payload: e.payload })
 
-const events = Options.boolean("events").pipe(Options.withDescription("print the recorded events"))
-const json = Options.boolean("json").pipe(Options.withDescription("one JSON object per line: seq, recordedAt, type, payload"))
+const events = Options.boolean("events").pipe(Options.withDescription("print the recorded events instead of the state"))
+const json = Options.boolean("json").pipe(
+  Options.withDescription("JSON: the state as one stable (sorted) object; with --events, one object per line: seq, recordedAt, type, payload")
+)
 const at = Options.text("at").pipe(
   Options.withDescription("only what was recorded at or before this time (ISO 8601; without a zone: UTC)"),
   Options.optional
@@ -49,11 +79,6 @@ const at = Options.text("at").pipe(
 
 export const replayCommand = Command.make("replay", { ...globalOptions, events, json, at }, (opts) =>
   Effect.gen(function* () {
-    if (!opts.events) {
-      return yield* new UsageError({
-        message: "replay needs --events in this version (it prints the recorded events); the state as of a time comes with the policy and projection"
-      })
-    }
     let until: string | undefined
     if (Option.isSome(opts.at)) {
       const parsed = parseFlowmonTime(opts.at.value, "UTC" as TimeZone)
@@ -61,6 +86,12 @@ export const replayCommand = Command.make("replay", { ...globalOptions, events, 
       until = parsed.value
     }
     const log = yield* EventLog
+    if (!opts.events) {
+      // The desired state as of T, from the events recorded up to T only.
+      const at = until ?? new Date(yield* Clock.currentTimeMillis).toISOString()
+      const state = yield* desiredStateAt(log, at, { cutAt: at })
+      return yield* Console.log(opts.json ? canonicalJson(state) : renderState(state))
+    }
     const render = opts.json ? asJsonLine : describeEvent
     // One write per page of the log, not per event.
     yield* streamEvents(log, until === undefined ? {} : { until }).pipe(
@@ -68,6 +99,6 @@ export const replayCommand = Command.make("replay", { ...globalOptions, events, 
     )
   })
 ).pipe(
-  Command.withDescription("Print the event log (--events), optionally as NDJSON (--json) and up to a time (--at)"),
+  Command.withDescription("The desired state as of a time (--at), with reasons; or the recorded events (--events)"),
   Command.provide((opts) => configuredLog(opts, false))
 )

@@ -78,10 +78,12 @@ const Instance = Schema.String.pipe(Schema.pattern(INSTANCE)).annotations(
   expecting("expected 1 to 253 letters, digits, '.', '_' or '-'")
 )
 
-const TimeZoneName = Schema.String.annotations(expecting("expected an IANA time zone name such as Europe/Prague, or UTC")).pipe(
+const TIME_ZONE_HINT = "expected an IANA time zone name such as Europe/Prague, or UTC"
+
+const TimeZoneName = Schema.String.annotations(expecting(TIME_ZONE_HINT)).pipe(
   Schema.filter((name) => {
     const parsed = parseTimeZone(name)
-    return parsed.ok || parsed.error
+    return parsed.ok || (name === "" ? TIME_ZONE_HINT : parsed.error)
   })
 )
 

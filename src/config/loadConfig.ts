@@ -13,6 +13,7 @@ import { EMPTY_POLICY, type Policy } from "../domain/Policy.js"
 import {
   decodeConfigFile,
   formatProblem,
+  type ConfigFile,
   type ConfigProblem,
   type CryptoSpikeSettings,
   type LoadMasterSettings
@@ -93,6 +94,21 @@ const syntaxProblem = (doc: Document, lines: LineCounter, error: YAMLError): str
   return `line ${line}, column ${col}: ${message}`
 }
 
+/** The offset of the first alias without an anchor before it (toJS refuses those). */
+const unresolvedAliasAt = (doc: Document): number | undefined => {
+  let found: number | undefined
+  visit(doc, {
+    Alias: (_, alias) => {
+      if (alias.resolve(doc) === undefined && alias.range) {
+        found = alias.range[0]
+        return visit.BREAK
+      }
+      return undefined
+    }
+  })
+  return found
+}
+
 /** Where in the file a path points (the nearest existing ancestor), to list problems in file order. */
 const offsetOf = (doc: Document, path: ReadonlyArray<PropertyKey>): number => {
   for (let n = path.length; n >= 0; n--) {
@@ -105,7 +121,7 @@ const offsetOf = (doc: Document, path: ReadonlyArray<PropertyKey>): number => {
   return 0
 }
 
-const toAppConfig = (source: string, file: import("./ConfigFile.js").ConfigFile): AppConfig => ({
+const toAppConfig = (source: string, file: ConfigFile): AppConfig => ({
   source,
   database: file.database,
   instance: file.instance,
@@ -127,7 +143,11 @@ export const parseConfigText = (text: string, source: string): Either.Either<App
   try {
     raw = doc.toJS({ maxAliasCount: 100 })
   } catch (e) {
-    return Either.left(configError("syntax", source, [e instanceof Error ? e.message : String(e)]))
+    const message = e instanceof Error ? e.message : String(e)
+    const at = unresolvedAliasAt(doc)
+    if (at === undefined) return Either.left(configError("syntax", source, [message]))
+    const { line, col } = lines.linePos(at)
+    return Either.left(configError("syntax", source, [`line ${line}, column ${col}: ${message}`]))
   }
   const decoded = decodeConfigFile(raw)
   if (Either.isRight(decoded)) return Either.right(toAppConfig(source, decoded.right))

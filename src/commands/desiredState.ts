@@ -1,0 +1,56 @@
+/** Folding the log into the desired state, and showing it to a person. */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { formatDuration } from "../domain/Duration.js"
+import { desiredAt, evolve, initialState, type DesiredState, type Reason } from "../domain/Project.js"
+import { streamEvents, type EventLogService } from "../eventlog/EventLog.js"
+
+/**
+ * The desired state at `at` from the events recorded up to `at` (or at the last event recorded,
+ * when the clock is behind it). Reads only the event types the projection uses.
+ */
+export const desiredStateAt = (log: EventLogService, at: string, options: { readonly cutAt?: string } = {}) =>
+  streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) }).pipe(
+    Stream.runFold(initialState(), evolve),
+    Effect.map((state) => desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at))
+  )
+
+const why = (r: Reason): string =>
+  r.kind === "decision"
+    ? `${r.cause.method ?? "IDS"} from ${r.cause.product} ${r.cause.instance}#${r.cause.eventId}, rule ${r.rule}, offence ${r.offence} [seq ${r.seq}]`
+    : `operator ${r.actor}: ${r.reason} [seq ${r.seq}]`
+
+const left = (until: string, now: string): string => {
+  const ms = Date.parse(until) - Date.parse(now)
+  if (ms <= 0) return "expired"
+  // Whole minutes are precise enough for a person and stable to read.
+  const minutes = Math.ceil(ms / 60_000)
+  return `${formatDuration(minutes * 60_000)} left`
+}
+
+/** A plain-text view: every block in force, its expiry and why; then what is held back, and counts. */
+export const renderState = (state: DesiredState): string => {
+  const lines: string[] = []
+  lines.push(`Desired state at ${state.asOf} (policy ${state.policyHash === null ? "none recorded" : state.policyHash.slice(0, 12)})`)
+  if (state.ipBlocks.length === 0) lines.push("  no address blocks in force")
+  for (const b of state.ipBlocks) {
+    lines.push(`  ${b.target}  ${b.cidr}  until ${b.until} (${left(b.until, state.asOf)})${b.splitFrom === null ? "" : `  part of ${b.splitFrom} around an allowlisted address`}`)
+    for (const r of b.reasons) lines.push(`      ${why(r)}`)
+  }
+  if (state.pendingUserBlocks.length > 0) {
+    lines.push("Waiting for the user behind an address to be resolved on CryptoSpike:")
+    for (const u of state.pendingUserBlocks) {
+      lines.push(`  ${u.ip} (seen ${u.at}${u.userIdentity === "" ? "" : `, Flowmon user ${u.userIdentity}`})  until ${u.until}`)
+      for (const r of u.reasons) lines.push(`      ${why(r)}`)
+    }
+  }
+  if (state.suppressed.length > 0) {
+    lines.push("Not blocked because the allowlist contains them:")
+    for (const s of state.suppressed) {
+      lines.push(`  ${s.target}  ${s.cidr}  (allowlist ${s.allowedBy.source} ${s.allowedBy.cidr}${s.allowedBy.until === null ? "" : ` until ${s.allowedBy.until}`})`)
+    }
+  }
+  const counts = Object.entries(state.counts).sort(([a], [b]) => (a < b ? -1 : 1))
+  lines.push(`Counts: ${counts.length === 0 ? "none" : counts.map(([target, n]) => `${target} ${n}`).join(", ")}`)
+  return lines.join("\n")
+}

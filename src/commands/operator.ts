@@ -1,0 +1,177 @@
+/**
+ * Operator commands, recorded as events like everything else (with who and why):
+ * `mitigator block ADDR|CIDR --ttl D --reason R [--target T]`,
+ * `mitigator unblock ADDR|CIDR --reason R [--target T]`,
+ * `mitigator allow CIDR --reason R [--ttl D]`.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as os from "node:os"
+import { contains, parseCidr, type Cidr } from "../domain/Cidr.js"
+import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
+import { formatDuration, parseDuration } from "../domain/Duration.js"
+import type { NewEvent } from "../domain/Events.js"
+import { EventLog } from "../eventlog/EventLog.js"
+import { configuredLog, globalOptions, LoadedConfig } from "./shared.js"
+
+const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+const address = Args.text({ name: "ADDR|CIDR" }).pipe(
+  Args.withDescription("an address (192.0.2.31, 2001:db8::1) or a network (192.0.2.0/24)"),
+  Args.mapEffect((text) => {
+    const parsed = parseCidr(text)
+    // Args report a HelpDoc, not a ValidationError.
+    return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(HelpDoc.p(parsed.error))
+  })
+)
+
+const ttlOption = Options.text("ttl").pipe(
+  Options.withDescription('how long, e.g. "30m", "6h", "7d"'),
+  Options.mapEffect((text) => {
+    const parsed = parseDuration(text)
+    return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(invalid(`--ttl ${parsed.error}`))
+  })
+)
+
+const TARGET = /^(loadmaster:global|loadmaster:vs:[0-9]{1,9}|cryptospike)$/
+const target = Options.text("target").pipe(
+  Options.withDescription("loadmaster:global, loadmaster:vs:<index> or cryptospike (the user behind the address)"),
+  Options.mapEffect((text) =>
+    TARGET.test(text)
+      ? Effect.succeed(text)
+      : Effect.fail(invalid(`--target '${text}': expected loadmaster:global, loadmaster:vs:<index> or cryptospike`))
+  )
+)
+
+const reason = Options.text("reason").pipe(
+  Options.withDescription("why (recorded in the log, shown by status and replay)"),
+  Options.mapEffect((text) => (text.trim() === "" ? Effect.fail(invalid("--reason must not be empty")) : Effect.succeed(text.trim())))
+)
+
+const currentUser = (): string => {
+  try {
+    return os.userInfo().username
+  } catch {
+    return process.env["USER"] ?? "unknown"
+  }
+}
+
+const actor = Options.text("actor").pipe(
+  Options.withDescription("who asks (default: the operating-system user)"),
+  Options.optional
+)
+
+const actorOf = (opt: Option.Option<string>) => Option.getOrElse(opt, currentUser)
+
+/** Records one operator event; returns its seq and recording time. */
+const record = (make: (recordedAt: string) => NewEvent) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    return yield* log.transaction((tx) =>
+      Effect.map(tx.append([make(tx.recordedAt)]), (outcomes) => ({ seq: outcomes[0]!.seq, recordedAt: tx.recordedAt }))
+    )
+  })
+
+/** The policy's allowlist entry in force that contains `cidr`, to warn about a block that will not apply. */
+const warnIfAllowlisted = (cidr: Cidr, command: string) =>
+  Effect.gen(function* () {
+    const cfg = yield* LoadedConfig
+    const now = new Date().toISOString()
+    const entry = cfg.policy.allowlist.find((a) => allowEntryInForce(a, now) && contains(cidrOf(a.cidr), cidr))
+    if (entry !== undefined) {
+      yield* Console.error(
+        `mitigator ${command}: warning: ${cidr.text} is inside the allowlist entry ${entry.cidr}: it is recorded, but not blocked while that entry is in force`
+      )
+    }
+  })
+
+export const blockCommand = Command.make(
+  "block",
+  { ...globalOptions, address, ttl: ttlOption, reason, target: target.pipe(Options.withDefault("loadmaster:global")), actor },
+  (opts) =>
+    Effect.gen(function* () {
+      const cidr = opts.address
+      if (opts.target === "cryptospike" && cidr.prefix !== (cidr.version === 4 ? 32 : 128)) {
+        return yield* invalidEffect("block --target cryptospike blocks the user behind ONE address: give an address, not a network")
+      }
+      yield* warnIfAllowlisted(cidr, "block")
+      const who = actorOf(opts.actor)
+      const { seq, recordedAt } = yield* record((recordedAt) => ({
+        type: "BlockRequested",
+        dedupeKey: null,
+        payload: {
+          target: opts.target,
+          subject:
+            opts.target === "cryptospike"
+              ? { kind: "userBehindIp", ip: cidr.text.slice(0, cidr.text.indexOf("/")), at: recordedAt, userIdentity: "" }
+              : { kind: "ip", cidr: cidr.text },
+          until: new Date(Date.parse(recordedAt) + opts.ttl).toISOString(),
+          ttl: formatDuration(opts.ttl),
+          actor: who,
+          reason: opts.reason
+        }
+      }))
+      yield* Console.log(
+        `mitigator block: recorded as seq ${seq}: ${cidr.text} on ${opts.target} until ${new Date(Date.parse(recordedAt) + opts.ttl).toISOString()} (by ${who})`
+      )
+    })
+).pipe(
+  Command.withDescription("Block an address or network (recorded in the log; applied by reconcile)"),
+  Command.provide((opts) => configuredLog(opts, true))
+)
+
+const invalidEffect = (message: string) => Effect.fail(invalid(message))
+
+export const unblockCommand = Command.make(
+  "unblock",
+  { ...globalOptions, address, reason, target: target.pipe(Options.optional), actor },
+  (opts) =>
+    Effect.gen(function* () {
+      const who = actorOf(opts.actor)
+      const where = Option.getOrNull(opts.target)
+      const { seq } = yield* record(() => ({
+        type: "UnblockRequested",
+        dedupeKey: null,
+        payload: { cidr: opts.address.text, target: where, actor: who, reason: opts.reason }
+      }))
+      yield* Console.log(
+        `mitigator unblock: recorded as seq ${seq}: blocks inside ${opts.address.text} end on ${where ?? "every target"} (by ${who})`
+      )
+    })
+).pipe(
+  Command.withDescription("End the blocks inside an address or network (a later detection blocks again)"),
+  Command.provide((opts) => configuredLog(opts, true))
+)
+
+export const allowCommand = Command.make(
+  "allow",
+  { ...globalOptions, address, reason, ttl: ttlOption.pipe(Options.optional), actor },
+  (opts) =>
+    Effect.gen(function* () {
+      const who = actorOf(opts.actor)
+      const { seq, recordedAt } = yield* record((recordedAt) => ({
+        type: "AllowRequested",
+        dedupeKey: null,
+        payload: {
+          cidr: opts.address.text,
+          until: Option.match(opts.ttl, { onNone: () => null, onSome: (ms) => new Date(Date.parse(recordedAt) + ms).toISOString() }),
+          actor: who,
+          reason: opts.reason
+        }
+      }))
+      const until = Option.match(opts.ttl, {
+        onNone: () => "for good",
+        onSome: (ms) => `until ${new Date(Date.parse(recordedAt) + ms).toISOString()}`
+      })
+      yield* Console.log(`mitigator allow: recorded as seq ${seq}: ${opts.address.text} is never blocked ${until} (by ${who})`)
+    })
+).pipe(
+  Command.withDescription("Never block inside an address or network (lifts blocks already in force there)"),
+  Command.provide((opts) => configuredLog(opts, true))
+)
