@@ -184,6 +184,17 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
   return state
 }
 
+/**
+ * Where a merged piece came from, whatever order the blocks were decided in: a piece that is
+ * also blocked in its own right was not split; of two split origins, the wider one.
+ */
+const mergedSplitFrom = (a: string | null, b: string | null): string | null => {
+  if (a === null || b === null) return null
+  const ca = cidrOf(a)
+  const cb = cidrOf(b)
+  return ca.prefix !== cb.prefix ? (ca.prefix < cb.prefix ? a : b) : compareCidr(ca, cb) <= 0 ? a : b
+}
+
 const maxUntil = (reasons: ReadonlyArray<Reason>): string => reasons.reduce((m, r) => (r.until > m ? r.until : m), "")
 
 const bySeq = (a: Reason, b: Reason) => a.seq - b.seq
@@ -196,13 +207,16 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
   ].filter((a) => allowEntryInForce(a, now))
   const allowCidrs = allows.map((a) => ({ allow: a, cidr: cidrOf(a.cidr) }))
 
-  const result = new Map<string, { target: string; cidr: Cidr; reasons: Reason[]; splitFrom: string | null }>()
+  const result = new Map<string, { readonly target: string; readonly cidr: Cidr; reasons: Reason[]; splitFrom: string | null }>()
   const suppressed: SuppressedBlock[] = []
   const put = (target: string, cidr: Cidr, reasons: Reason[], splitFrom: string | null) => {
     const key = `${target}|${cidr.text}`
     const existing = result.get(key)
     if (existing === undefined) result.set(key, { target, cidr, reasons, splitFrom })
-    else existing.reasons = [...existing.reasons, ...reasons]
+    else {
+      existing.reasons = [...existing.reasons, ...reasons]
+      existing.splitFrom = mergedSplitFrom(existing.splitFrom, splitFrom)
+    }
   }
 
   for (const entry of state.blocks.values()) {

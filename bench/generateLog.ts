@@ -1,0 +1,118 @@
+/**
+ * Builds a realistic event log for the fold benchmark through the real write path (the same
+ * transaction, decider and escalation lookups `append` uses), with recording times spread over
+ * the 30 days before now (a TestClock stepped forward), so that most blocks have expired by now,
+ * as on a real appliance.
+ *
+ * Mix: detections from `sources` distinct addresses; 40% SSH brute force (two actions), 60% scans
+ * (one action); escalation on; a few operator commands. About `events` rows in all (2.4 per detection).
+ */
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
+import { activateIfChanged, activePolicy, recordDecisions } from "../src/commands/decisions.js"
+import type { FlowmonEventReceived, NewEvent } from "../src/domain/Events.js"
+import type { Policy } from "../src/domain/Policy.js"
+import { EventLog } from "../src/eventlog/EventLog.js"
+import * as SqliteEventLog from "../src/eventlog/SqliteEventLog.js"
+
+const DAY = 86_400_000
+
+const policy: Policy = {
+  rules: [
+    {
+      name: "brute-force",
+      match: { product: "ads", methods: ["SSHDICT"], perspectives: null, minPriority: "HIGH", dataFeeds: null },
+      actions: [
+        { target: "loadmaster:global", ttl: "6h" },
+        { target: "loadmaster:vs:1", ttl: "6h" }
+      ]
+    },
+    {
+      name: "scans",
+      match: { product: "ads", methods: ["SCANS"], perspectives: null, minPriority: null, dataFeeds: null },
+      actions: [{ target: "loadmaster:global", ttl: "1h" }]
+    }
+  ],
+  escalation: { window: "7d", factor: 2, maxTtl: "30d" },
+  allowlist: [{ cidr: "10.0.0.0/8", until: null }],
+  caps: { maxAddsPerPass: 500, maxRemovesPerPass: 500, maxActivePerTarget: 10_000 }
+}
+
+const sourceAddress = (i: number) => `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`
+
+const detection = (i: number, sources: number, at: string): FlowmonEventReceived => {
+  const brute = i % 5 < 2
+  const source = sourceAddress((i * 7919) % sources)
+  return {
+    cef: null,
+    dataFeed: "LAN",
+    description: brute ? "SSH attack" : "Port scanning",
+    detail: "Attack from a single attacker has been detected.",
+    detectedAt: at,
+    eventId: String(i + 1),
+    firstFlowAt: at,
+    format: "tsv15",
+    ids: null,
+    instance: "bench",
+    method: brute ? "SSHDICT" : "SCANS",
+    mitre: null,
+    perspective: "Security issues",
+    ports: "22",
+    priority: "HIGH",
+    product: "ads",
+    protocol: "6",
+    raw: `${i + 1}\t…`,
+    severity: "High",
+    signature: null,
+    source,
+    sourceName: "",
+    subtype: null,
+    targets: ["203.0.113.10"],
+    userIdentity: ""
+  }
+}
+
+export const generateLog = (filename: string, options: { readonly events: number; readonly sources: number }) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    const active = activePolicy(policy, "bench/generateLog.ts")
+    // 2.4 rows per detection on average (the detection, 1.4 decisions).
+    const detections = Math.ceil(options.events / 2.4)
+    const start = Date.now() - 30 * DAY
+    const step = (30 * DAY) / detections
+    // One transaction (one recording time) per ~10 simulated minutes.
+    const batch = Math.max(1, Math.min(2000, Math.floor(600_000 / step)))
+    let written = 0
+    for (let first = 0; first < detections; first += batch) {
+      yield* TestClock.setTime(Math.floor(start + first * step))
+      const count = Math.min(batch, detections - first)
+      written += yield* log.transaction((tx) =>
+        Effect.gen(function* () {
+          let rows = (yield* activateIfChanged(tx, active)) ? 1 : 0
+          const payloads = Array.from({ length: count }, (_, k) => detection(first + k, options.sources, tx.recordedAt))
+          const events: NewEvent[] = payloads.map((p) => ({ type: "FlowmonEventReceived", dedupeKey: `ads:bench:${p.eventId}`, payload: p }))
+          if (Math.floor(first / 100_000) !== Math.floor((first + count) / 100_000)) {
+            events.push({
+              type: "BlockRequested",
+              dedupeKey: null,
+              payload: {
+                target: "loadmaster:global",
+                subject: { kind: "ip", cidr: "192.0.2.0/24" },
+                until: new Date(Date.parse(tx.recordedAt) + 2 * DAY).toISOString(),
+                ttl: "2d",
+                actor: "bench",
+                reason: "operator block"
+              }
+            })
+          }
+          const outcomes = yield* tx.append(events)
+          rows += outcomes.length
+          const stored = outcomes.flatMap((o, k) => (o._tag === "Stored" && k < payloads.length ? [{ seq: o.seq, event: payloads[k]! }] : []))
+          rows += yield* recordDecisions(tx, active, stored)
+          return rows
+        })
+      )
+    }
+    return written
+  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })), Effect.provide(TestContext.TestContext))
