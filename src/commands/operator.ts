@@ -18,7 +18,7 @@ import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
 import { formatDuration, parseDuration } from "../domain/Duration.js"
 import type { NewEvent } from "../domain/Events.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import { configuredLog, globalOptions, LoadedConfig } from "./shared.js"
+import { configuredLog, globalOptions, LoadedConfig, UsageError } from "./shared.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -98,7 +98,9 @@ export const blockCommand = Command.make(
     Effect.gen(function* () {
       const cidr = opts.address
       if (opts.target === "cryptospike" && cidr.prefix !== (cidr.version === 4 ? 32 : 128)) {
-        return yield* invalidEffect("block --target cryptospike blocks the user behind ONE address: give an address, not a network")
+        return yield* new UsageError({
+          message: "block --target cryptospike blocks the user behind ONE address: give an address, not a network"
+        })
       }
       yield* warnIfAllowlisted(cidr, "block")
       const who = actorOf(opts.actor)
@@ -125,8 +127,6 @@ export const blockCommand = Command.make(
   Command.withDescription("Block an address or network (recorded in the log; applied by reconcile)"),
   Command.provide((opts) => configuredLog(opts, true))
 )
-
-const invalidEffect = (message: string) => Effect.fail(invalid(message))
 
 export const unblockCommand = Command.make(
   "unblock",

@@ -101,6 +101,8 @@ export interface ProjectionState {
   readonly blocks: Map<string, Entry>
   readonly pending: Map<string, PendingEntry>
   lastRecordedAt: string
+  /** events folded since expired contributions were last swept out */
+  sinceSweep: number
 }
 
 export const initialState = (): ProjectionState => ({
@@ -109,8 +111,24 @@ export const initialState = (): ProjectionState => ({
   operatorAllows: [],
   blocks: new Map(),
   pending: new Map(),
-  lastRecordedAt: ""
+  lastRecordedAt: "",
+  sinceSweep: 0
 })
+
+const SWEEP_EVERY = 10_000
+
+/** Drops contributions expired at `at`, and entries left with none: the state holds what may still be in force. */
+const sweep = (state: ProjectionState, at: string): void => {
+  for (const [key, entry] of state.blocks) {
+    entry.reasons = live(entry.reasons, at)
+    if (entry.reasons.length === 0) state.blocks.delete(key)
+  }
+  for (const [key, entry] of state.pending) {
+    entry.reasons = live(entry.reasons, at)
+    if (entry.reasons.length === 0) state.pending.delete(key)
+  }
+  state.sinceSweep = 0
+}
 
 /** Contributions that expired before `at` can never be in force again. */
 const live = (reasons: Reason[], at: string): Reason[] =>
@@ -144,6 +162,7 @@ const unblock = (state: ProjectionState, cidrText: string, target: string | null
 export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionState => {
   const at = event.recordedAt
   state.lastRecordedAt = at
+  if (++state.sinceSweep >= SWEEP_EVERY) sweep(state, at)
   const p = event.payload as Record<string, any>
   switch (event.type) {
     case "PolicyActivated": {
