@@ -1,7 +1,7 @@
 /**
  * Builds a realistic event log for the fold benchmark through the real write path (the same
  * transaction, decider and escalation lookups `append` uses), with recording times spread over
- * the 30 days before now (a TestClock stepped forward), so that most blocks have expired by now,
+ * the days before now (30 by default; a TestClock stepped forward), so that most blocks have expired by now,
  * as on a real appliance.
  *
  * Mix: detections from `sources` distinct addresses; 40% SSH brute force (two actions), 60% scans
@@ -73,14 +73,18 @@ const detection = (i: number, sources: number, at: string): FlowmonEventReceived
   }
 }
 
-export const generateLog = (filename: string, options: { readonly events: number; readonly sources: number }) =>
+export const generateLog = (
+  filename: string,
+  options: { readonly events: number; readonly sources: number; readonly days?: number }
+) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     const active = activePolicy(policy, "bench/generateLog.ts")
     // 2.4 rows per detection on average (the detection, 1.4 decisions).
     const detections = Math.ceil(options.events / 2.4)
-    const start = Date.now() - 30 * DAY
-    const step = (30 * DAY) / detections
+    const days = options.days ?? 30
+    const start = Date.now() - days * DAY
+    const step = (days * DAY) / detections
     // One transaction (one recording time) per ~10 simulated minutes.
     const batch = Math.max(1, Math.min(2000, Math.floor(600_000 / step)))
     let written = 0
