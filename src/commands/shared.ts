@@ -6,6 +6,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { loadConfig, type AppConfig } from "../config/loadConfig.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
@@ -54,10 +55,18 @@ export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
         : path.resolve(path.dirname(cfg.source), cfg.database)
   )
 
-/** The config, then the event log it points at: an invalid config stops the command before anything is opened. */
+/** Beside an existing log given by --db / MITIGATOR_DB (never beside a log that is not there). */
+const configCacheFile = (opts: GlobalOptions): string | undefined =>
+  Option.match(opts.db, { onNone: () => undefined, onSome: (db) => (fs.existsSync(db) ? `${db}.config-cache.json` : undefined) })
+
+/**
+ * The config, then the event log it points at: an invalid config stops the command before
+ * anything is opened. When the log's path is known up front (--db, MITIGATOR_DB), the validated
+ * config is cached beside it: Flowmon starts `append` once per detection.
+ */
 export const configuredLog = (opts: GlobalOptions, create: boolean) =>
   Layer.unwrapEffect(
-    Effect.map(loadConfig(Option.getOrUndefined(opts.config)), (cfg) =>
+    Effect.map(loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts)), (cfg) =>
       Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create }), Layer.succeed(LoadedConfig, cfg))
     )
   )

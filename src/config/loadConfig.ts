@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { contentHash, readCachedConfig, writeCachedConfig } from "./ConfigCache.js"
 import { isPair, isScalar, LineCounter, parseDocument, visit, type Document, type YAMLError } from "yaml"
 import { EMPTY_POLICY, type Policy } from "../domain/Policy.js"
 import {
@@ -199,7 +200,11 @@ const decodeUtf8 = (bytes: Uint8Array, source: string): Either.Either<string, Co
  * Loads the config: `explicitPath` (resolved against `cwd`) must exist; without one,
  * `cwd/mitigator.yaml` is read if it exists, else there is no config (NO_CONFIG).
  */
-export const loadConfigIn = (explicitPath: string | undefined, cwd: string): Effect.Effect<AppConfig, ConfigError> => {
+export const loadConfigIn = (
+  explicitPath: string | undefined,
+  cwd: string,
+  cacheFile?: string
+): Effect.Effect<AppConfig, ConfigError> => {
   const file = nodePath.resolve(cwd, explicitPath ?? DEFAULT_CONFIG_FILE)
   return readIfExists(file).pipe(
     Effect.flatMap((bytes) => {
@@ -208,11 +213,20 @@ export const loadConfigIn = (explicitPath: string | undefined, cwd: string): Eff
           ? Effect.succeed(NO_CONFIG)
           : Effect.fail(configError("missing", file, ["no such file"]))
       }
-      return Either.flatMap(decodeUtf8(bytes, file), (text) => parseConfigText(text, file))
+      if (cacheFile === undefined) return Either.flatMap(decodeUtf8(bytes, file), (text) => parseConfigText(text, file))
+      const sha256 = contentHash(bytes)
+      const cached = readCachedConfig(cacheFile, file, sha256)
+      if (cached !== undefined) return Effect.succeed(cached)
+      return Either.flatMap(decodeUtf8(bytes, file), (text) => parseConfigText(text, file)).pipe(
+        Effect.tap((config) => Effect.sync(() => writeCachedConfig(cacheFile, sha256, config)))
+      )
     })
   )
 }
 
-/** `loadConfigIn` relative to the process's working directory. */
-export const loadConfig = (explicitPath: string | undefined): Effect.Effect<AppConfig, ConfigError> =>
-  Effect.suspend(() => loadConfigIn(explicitPath, process.cwd()))
+/**
+ * `loadConfigIn` relative to the process's working directory; with `cacheFile`, a config
+ * validated before (same version, file and bytes) is taken from there (see ConfigCache.ts).
+ */
+export const loadConfig = (explicitPath: string | undefined, cacheFile?: string): Effect.Effect<AppConfig, ConfigError> =>
+  Effect.suspend(() => loadConfigIn(explicitPath, process.cwd(), cacheFile))
