@@ -1,0 +1,63 @@
+/**
+ * The LoadMaster access-list port: what reconcile needs from a Kemp LoadMaster, and nothing more.
+ * Implementations: the live APIv2/APIv1 client, and tests' clients pointed at the emulator.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+
+/** Which block list: the global one, or one virtual service's (by its numeric Index). */
+export type AclScope = { readonly kind: "global" } | { readonly kind: "vs"; readonly index: number }
+
+export const GLOBAL_SCOPE: AclScope = { kind: "global" }
+
+/** The scope of a policy target ("loadmaster:global", "loadmaster:vs:3"); undefined for other targets. */
+export const scopeOfTarget = (target: string): AclScope | undefined => {
+  if (target === "loadmaster:global") return GLOBAL_SCOPE
+  const m = /^loadmaster:vs:([0-9]{1,9})$/.exec(target)
+  return m === null ? undefined : { kind: "vs", index: Number(m[1]) }
+}
+
+export const targetOfScope = (scope: AclScope): string =>
+  scope.kind === "global" ? "loadmaster:global" : `loadmaster:vs:${scope.index}`
+
+/** One entry of a block list, as the appliance reports it. */
+export interface AclEntry {
+  /** canonical CIDR (a host is /32 or /128), for comparing with the desired state */
+  readonly cidr: string
+  /** the address exactly as listed: deletes must send it back unchanged */
+  readonly listed: string
+  readonly comment: string
+}
+
+export interface VirtualService {
+  readonly index: number
+  readonly address: string
+  readonly port: string
+  readonly protocol: string
+  readonly nickname: string
+}
+
+/**
+ * What went wrong talking to the appliance. `retryable` is true only for transient trouble
+ * (connection, timeout, 5xx, 429, rate-limit drops); never for 401/403, 404 (API disabled) or 422.
+ */
+export class LoadMasterError extends Data.TaggedError("LoadMasterError")<{
+  readonly reason: "transport" | "timeout" | "auth" | "api-disabled" | "rejected" | "rate-limited" | "server" | "protocol"
+  readonly message: string
+  readonly status?: number
+  readonly retryable: boolean
+}> {}
+
+export interface LoadMasterAclService {
+  readonly list: (scope: AclScope) => Effect.Effect<ReadonlyArray<AclEntry>, LoadMasterError>
+  /** Adds `cidr` (canonical; sent as /32 or /128 for a host) with a comment. */
+  readonly add: (scope: AclScope, cidr: string, comment: string) => Effect.Effect<void, LoadMasterError>
+  /** Removes an entry, sending its address exactly as it was listed. */
+  readonly remove: (scope: AclScope, entry: AclEntry) => Effect.Effect<void, LoadMasterError>
+  readonly listVirtualServices: Effect.Effect<ReadonlyArray<VirtualService>, LoadMasterError>
+  /** ACLs are enforced only while the packet routing filter is on. */
+  readonly packetFilterEnabled: Effect.Effect<boolean, LoadMasterError>
+}
+
+export class LoadMasterAcl extends Context.Tag("mitigator/LoadMasterAcl")<LoadMasterAcl, LoadMasterAclService>() {}
