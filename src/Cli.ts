@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
+import { emulateCommand } from "./commands/emulate.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { replayCommand } from "./commands/replay.js"
 import { statusCommand } from "./commands/status.js"
@@ -18,7 +19,8 @@ const root = Command.make("mitigator").pipe(
     blockCommand,
     unblockCommand,
     allowCommand,
-    verifyCommand
+    verifyCommand,
+    emulateCommand
   ])
 )
 
