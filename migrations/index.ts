@@ -4,10 +4,12 @@
  */
 import m0001 from "./0001_create_events.js"
 import m0002 from "./0002_decision_indexes.js"
+import m0003 from "./0003_projection_index_target_changes.js"
 
 export const migrations = {
   "0001_create_events": m0001,
-  "0002_decision_indexes": m0002
+  "0002_decision_indexes": m0002,
+  "0003_projection_index_target_changes": m0003
 }
 
 export const latestMigrationId = Math.max(...Object.keys(migrations).map((k) => parseInt(k, 10)))

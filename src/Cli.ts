@@ -4,6 +4,7 @@ import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
 import { emulateCommand } from "./commands/emulate.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
+import { planCommand, reconcileCommand } from "./commands/reconcile.js"
 import { replayCommand } from "./commands/replay.js"
 import { statusCommand } from "./commands/status.js"
 import { verifyCommand } from "./commands/verify.js"
@@ -15,6 +16,8 @@ const root = Command.make("mitigator").pipe(
   Command.withSubcommands([
     appendCommand,
     statusCommand,
+    reconcileCommand,
+    planCommand,
     replayCommand,
     blockCommand,
     unblockCommand,

@@ -44,5 +44,7 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? (exit.value as number) : 1)
+  // Stopped by a signal (SIGINT/SIGTERM interrupt the program): 130, not an error's 1.
+  teardown: (exit, onExit) =>
+    onExit(Exit.isSuccess(exit) ? (exit.value as number) : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
 })

@@ -172,6 +172,49 @@ export const AllowRequested = Schema.Struct({
 })
 export type AllowRequested = typeof AllowRequested.Type
 
+/** Reconcile changed a target: the entry is now there (add) or gone (remove). */
+export const TargetChanged = Schema.Struct({
+  target: Target,
+  /** canonical CIDR */
+  cidr: Schema.String,
+  op: Schema.Literal("add", "remove"),
+  /** the address as sent (add) or as the target listed it (remove) */
+  listed: Schema.String,
+  comment: Schema.String,
+  /** the event the block was for (add), when known */
+  causeSeq: Schema.NullOr(Schema.Number)
+})
+export type TargetChanged = typeof TargetChanged.Type
+
+/** Reconcile could not make a change (or could not observe a target); it is retried next pass. */
+export const TargetChangeFailed = Schema.Struct({
+  target: Target,
+  cidr: Schema.NullOr(Schema.String),
+  op: Schema.Literal("add", "remove", "list"),
+  errorClass: Schema.Literal("transient", "auth", "rejected"),
+  reason: Schema.String,
+  message: Schema.String
+})
+export type TargetChangeFailed = typeof TargetChangeFailed.Type
+
+/** An entry mitigator added is no longer on the target (someone removed it by hand). */
+export const DriftObserved = Schema.Struct({
+  target: Target,
+  cidr: Schema.String,
+  kind: Schema.Literal("missing"),
+  /** whether reconcile puts it back (LoadMaster: always, while the block is desired) */
+  repair: Schema.Boolean
+})
+export type DriftObserved = typeof DriftObserved.Type
+
+/** A plan over the safety caps, not applied (`--force` applies it). */
+export const PlanRefused = Schema.Struct({
+  adds: Schema.Number,
+  removes: Schema.Number,
+  reason: Schema.String
+})
+export type PlanRefused = typeof PlanRefused.Type
+
 export const EventPayloads = {
   FlowmonEventReceived,
   InputRejected,
@@ -179,7 +222,11 @@ export const EventPayloads = {
   BlockDecided,
   BlockRequested,
   UnblockRequested,
-  AllowRequested
+  AllowRequested,
+  TargetChanged,
+  TargetChangeFailed,
+  DriftObserved,
+  PlanRefused
 } as const
 
 export type EventType = keyof typeof EventPayloads

@@ -63,6 +63,16 @@ export interface PendingUserBlock {
   readonly reasons: ReadonlyArray<Reason>
 }
 
+/** An entry mitigator put on a target and has not removed: the only entries it may remove. */
+export interface OwnedEntry {
+  readonly target: string
+  readonly cidr: string
+  /** the address as sent to the target */
+  readonly listed: string
+  /** seq of the TargetChanged that added it */
+  readonly seq: number
+}
+
 export interface DesiredState {
   readonly asOf: string
   readonly policyHash: string | null
@@ -71,8 +81,8 @@ export interface DesiredState {
   /** user blocks wait for `UserResolved` events (CryptoSpike lookup, a later stage) */
   readonly userBlocks: ReadonlyArray<never>
   readonly pendingUserBlocks: ReadonlyArray<PendingUserBlock>
-  /** what mitigator applied on the targets (filled once reconcile records outcomes) */
-  readonly owned: ReadonlyArray<never>
+  /** the ownership ledger: what mitigator applied on the targets and has not removed */
+  readonly owned: ReadonlyArray<OwnedEntry>
   readonly counts: Readonly<Record<string, number>>
 }
 
@@ -100,6 +110,7 @@ export interface ProjectionState {
   operatorAllows: Allow[]
   readonly blocks: Map<string, Entry>
   readonly pending: Map<string, PendingEntry>
+  readonly owned: Map<string, OwnedEntry>
   lastRecordedAt: string
   /** events folded since expired contributions were last swept out */
   sinceSweep: number
@@ -111,6 +122,7 @@ export const initialState = (): ProjectionState => ({
   operatorAllows: [],
   blocks: new Map(),
   pending: new Map(),
+  owned: new Map(),
   lastRecordedAt: "",
   sinceSweep: 0
 })
@@ -192,6 +204,16 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       break
     case "UnblockRequested":
       unblock(state, p["cidr"], p["target"])
+      break
+    case "TargetChanged": {
+      const key = `${p["target"]}|${p["cidr"]}`
+      if (p["op"] === "add") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"], seq: event.seq })
+      else state.owned.delete(key)
+      break
+    }
+    case "DriftObserved":
+      // The entry is no longer on the target: not ours to remove any more (a re-add owns it again).
+      state.owned.delete(`${p["target"]}|${p["cidr"]}`)
       break
     case "AllowRequested":
       state.operatorAllows = [
@@ -286,7 +308,9 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     suppressed,
     userBlocks: [],
     pendingUserBlocks,
-    owned: [],
+    owned: [...state.owned.values()].sort((a, b) =>
+      a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))
+    ),
     counts
   }
 }

@@ -31,7 +31,15 @@ export type AppendOutcome =
   | { readonly _tag: "Duplicate"; readonly seq: number }
 
 /** The event types that change the desired state (the projection reads only these). */
-export const PROJECTION_EVENT_TYPES = ["PolicyActivated", "BlockDecided", "BlockRequested", "UnblockRequested", "AllowRequested"] as const
+export const PROJECTION_EVENT_TYPES = [
+  "PolicyActivated",
+  "BlockDecided",
+  "BlockRequested",
+  "UnblockRequested",
+  "AllowRequested",
+  "TargetChanged",
+  "DriftObserved"
+] as const
 
 export interface ReadPage {
   /** only events after this seq (default 0: from the start) */

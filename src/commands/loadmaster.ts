@@ -1,0 +1,39 @@
+/** The live LoadMaster client from the config and the key's sources (file, env, flag). */
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import type { AppConfig } from "../config/loadConfig.js"
+import { makeLiveLoadMaster } from "../targets/loadmaster/LiveLoadMaster.js"
+import { resolveSecret } from "../targets/secrets.js"
+import { UsageError } from "./shared.js"
+
+export const apiKeyOption = Options.text("api-key").pipe(
+  Options.withDescription("LoadMaster API key (visible in the process list: prefer loadmaster.apiKeyFile or LOADMASTER_API_KEY)"),
+  Options.optional
+)
+
+/** A path from the config, relative to the config file's directory (as `database` is). */
+const besideConfig = (cfg: AppConfig, file: string | undefined): string | undefined =>
+  file === undefined || cfg.source === null ? file : path.resolve(path.dirname(cfg.source), file)
+
+export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const settings = cfg.loadmaster
+    if (settings === undefined) {
+      return yield* new UsageError({ message: "the config has no `loadmaster` section: there is no LoadMaster to reconcile" })
+    }
+    const apiKey = yield* resolveSecret(
+      {
+        what: "the LoadMaster API key",
+        flag: Option.getOrUndefined(apiKeyFlag),
+        flagName: "--api-key",
+        env: "LOADMASTER_API_KEY",
+        file: besideConfig(cfg, settings.apiKeyFile)
+      },
+      (message) => Console.error(`mitigator: warning: ${message}`)
+    ).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    const tls = { ...settings.tls, ca: besideConfig(cfg, settings.tls.ca) }
+    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, rateLimit: settings.rateLimit, tls })
+  })

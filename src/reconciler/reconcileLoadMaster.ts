@@ -1,0 +1,149 @@
+/**
+ * One reconcile pass against a LoadMaster: observe → plan → check caps → apply → record.
+ *
+ * - Observe every scope the desired state or the ownership ledger mentions (one list call each).
+ *   A scope that cannot be listed is left alone this pass (its failure is recorded).
+ * - Plan with `planChanges`: add what is desired and missing, remove what mitigator owns and no
+ *   longer wants. Entries it does not own are never touched.
+ * - Refuse a plan over the caps (recorded as PlanRefused) unless forced.
+ * - Apply with bounded concurrency (the client paces the calls), then record one event per
+ *   outcome: TargetChanged, TargetChangeFailed, DriftObserved. Failures are retried next pass.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { NewEvent } from "../domain/Events.js"
+import { checkCaps, keyOf, planChanges, type ObservedEntry, type Plan } from "../domain/Plan.js"
+import type { Caps } from "../domain/Policy.js"
+import type { IpBlock } from "../domain/Project.js"
+import { desiredStateAt } from "../commands/desiredState.js"
+import type { EventLogService } from "../eventlog/EventLog.js"
+import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
+import { entryComment, operatorComment } from "../targets/loadmaster/wire.js"
+
+export interface PassOptions {
+  readonly caps: Caps
+  /** apply a plan over the caps */
+  readonly force: boolean
+  /** plan only: observe and plan, record and change nothing */
+  readonly dryRun: boolean
+  /** changes in flight at once (the client still paces the calls) */
+  readonly concurrency: number
+}
+
+export interface PassResult {
+  readonly plan: Plan
+  readonly refused: string | undefined
+  readonly applied: number
+  readonly failed: number
+  readonly drift: number
+  readonly unobserved: ReadonlyArray<string>
+  /** everything desired is in place and nothing failed */
+  readonly converged: boolean
+}
+
+const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
+  e.retryable ? "transient" : e.reason === "auth" || e.reason === "api-disabled" ? "auth" : "rejected"
+
+const failure = (target: string, cidr: string | null, op: "add" | "remove" | "list", e: LoadMasterError): NewEvent => ({
+  type: "TargetChangeFailed",
+  dedupeKey: null,
+  payload: { target, cidr, op, errorClass: errorClass(e), reason: e.reason, message: e.message }
+})
+
+/** The comment an added entry carries: who added it and why, short and ASCII. */
+const commentFor = (block: IpBlock | undefined): string => {
+  const reason = block?.reasons[0]
+  if (block === undefined || reason === undefined) return operatorComment("mitigator", "")
+  return reason.kind === "decision"
+    ? entryComment({ eventId: reason.cause.eventId, method: reason.cause.method, product: reason.cause.product, seq: reason.seq }, block.until)
+    : operatorComment(reason.actor, block.until)
+}
+
+export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, options: PassOptions) =>
+  Effect.gen(function* () {
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const state = yield* desiredStateAt(log, now)
+    const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
+    const desired = state.ipBlocks.filter((b) => isLoadMaster(b.target))
+    const owned = state.owned.filter((o) => isLoadMaster(o.target))
+    const targets = [...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target)])].sort()
+
+    const events: NewEvent[] = []
+    const observed: ObservedEntry[] = []
+    const observedScopes = new Set<string>()
+    for (const target of targets) {
+      const listed = yield* Effect.either(lm.list(scopeOfTarget(target) as AclScope))
+      if (listed._tag === "Left") {
+        events.push(failure(target, null, "list", listed.left))
+        continue
+      }
+      observedScopes.add(target)
+      for (const e of listed.right) observed.push({ target, cidr: e.cidr, listed: e.listed, comment: e.comment })
+    }
+
+    const actual = new Set(observed.map((e) => keyOf(e.target, e.cidr)))
+    const drifted = owned.filter((o) => observedScopes.has(o.target) && !actual.has(keyOf(o.target, o.cidr)))
+    const desiredKeys = new Set(desired.map((b) => keyOf(b.target, b.cidr)))
+    for (const o of drifted) {
+      events.push({
+        type: "DriftObserved",
+        dedupeKey: null,
+        payload: { target: o.target, cidr: o.cidr, kind: "missing", repair: desiredKeys.has(keyOf(o.target, o.cidr)) }
+      })
+    }
+    // A drifted entry is no longer ours (the DriftObserved says so); re-adding owns it again.
+    const ownedKeys = new Set(owned.filter((o) => !drifted.includes(o)).map((o) => keyOf(o.target, o.cidr)))
+    const plan = planChanges(desired, observed, ownedKeys, observedScopes)
+    const unobserved = targets.filter((t) => !observedScopes.has(t))
+
+    const perTarget: Record<string, number> = {}
+    for (const b of desired) perTarget[b.target] = (perTarget[b.target] ?? 0) + 1
+    const caps = checkCaps(plan, options.caps, perTarget)
+    const base = { plan, drift: drifted.length, unobserved }
+
+    if (options.dryRun) {
+      return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
+    }
+    if (!caps.ok && !options.force) {
+      events.push({ type: "PlanRefused", dedupeKey: null, payload: { adds: plan.adds.length, removes: plan.removes.length, reason: caps.reason } })
+      if (events.length > 0) yield* log.append(events)
+      return { ...base, refused: caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
+    }
+
+    const blocks = new Map(desired.map((b) => [keyOf(b.target, b.cidr), b]))
+    const outcomes = yield* Effect.all(
+      [
+        ...plan.adds.map((add) => {
+          const comment = commentFor(blocks.get(keyOf(add.target, add.cidr)))
+          return lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, comment).pipe(
+            Effect.match({
+              onFailure: (e) => failure(add.target, add.cidr, "add", e),
+              onSuccess: (): NewEvent => ({
+                type: "TargetChanged",
+                dedupeKey: null,
+                payload: { target: add.target, cidr: add.cidr, op: "add", listed: add.cidr, comment, causeSeq: add.causeSeq }
+              })
+            })
+          )
+        }),
+        ...plan.removes.map((remove) =>
+          lm.remove(scopeOfTarget(remove.target) as AclScope, { cidr: remove.cidr, listed: remove.listed, comment: "" }).pipe(
+            Effect.match({
+              onFailure: (e) => failure(remove.target, remove.cidr, "remove", e),
+              onSuccess: (): NewEvent => ({
+                type: "TargetChanged",
+                dedupeKey: null,
+                payload: { target: remove.target, cidr: remove.cidr, op: "remove", listed: remove.listed, comment: "", causeSeq: null }
+              })
+            })
+          )
+        )
+      ],
+      { concurrency: options.concurrency }
+    )
+    events.push(...outcomes)
+    if (events.length > 0) yield* log.append(events)
+    const failed = events.filter((e) => e.type === "TargetChangeFailed").length
+    const applied = outcomes.filter((e) => e.type === "TargetChanged").length
+    return { ...base, refused: undefined, applied, failed, converged: failed === 0 && unobserved.length === 0 } satisfies PassResult
+  })
