@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -19,12 +20,18 @@ import * as os from "node:os"
 import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
 import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
+import { parseDuration } from "../domain/Duration.js"
+import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
+import type { AppConfig } from "../config/loadConfig.js"
+import { reconcileLockWithin } from "../reconciler/lock.js"
+import { reconcilePass } from "../reconciler/reconcileLoadMaster.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, logfmt, type LogFields } from "../platform/LogFile.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
-import { configuredLog, ExitCode, globalOptions, LoadedConfig, UsageError } from "./shared.js"
+import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
+import { configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
 
 const BATCH_LINES = 2000
 
@@ -39,6 +46,8 @@ export interface AppendSummary {
   rejected: number
   /** BlockDecided events recorded */
   decided: number
+  /** the (target, CIDR) keys those decisions block: what an immediate apply puts on the targets */
+  readonly touched: Set<string>
   firstRejection: string | undefined
 }
 
@@ -63,7 +72,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
     const options = settings
     const log = yield* EventLog
     const stdin = yield* Stdin
-    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, firstRejection: undefined }
+    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, touched: new Set(), firstRejection: undefined }
     const deciding = settings.policy.policy.rules.length > 0
     const framer = new LineFramer()
 
@@ -107,7 +116,8 @@ export const appendFromStdin = (settings: AppendSettings) =>
             return { outcomes, decided }
           })
         )
-        summary.decided += decided
+        summary.decided += decided.length
+        for (const d of decided) if (d.subject.kind === "ip") summary.touched.add(keyOf(d.target, d.subject.cidr))
         const time = new Date().toISOString()
         const logLines: string[] = []
         const detail = (fields: LogFields) => {
@@ -143,13 +153,44 @@ export const appendFromStdin = (settings: AppendSettings) =>
     return { summary, failure: result._tag === "Left" ? Option.some(result.left) : Option.none<EventLogError | UsageError>() }
   })
 
+/**
+ * Puts this run's new blocks on the LoadMaster now, so an attacker is blocked in well under a
+ * second rather than at the next reconcile. Best effort within `timeoutMs`: storing already
+ * succeeded, and whatever is not applied here the next reconcile applies.
+ */
+const applyNow = (cfg: AppConfig, opts: GlobalOptions & { readonly apiKey: Option.Option<string> }, touched: ReadonlySet<string>, timeoutMs: number) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
+    const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+    return yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: false, concurrency: 4, only: touched })
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
+    Effect.match({
+      onFailure: (e: { readonly message: string }) =>
+        `mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`,
+      onSuccess: (r) =>
+        r.converged ? `mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster` : `mitigator append: applied ${r.applied}, ${r.failed} failed or refused; the next reconcile retries`
+    }),
+    Effect.flatMap(Console.error)
+  )
+
 export const formatSummary = (s: AppendSummary): string => {
   const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${s.decided > 0 ? `, ${s.decided} blocks decided` : ""}`
   return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
 }
 
 const defer = Options.boolean("defer").pipe(
-  Options.withDescription("only record the events; blocks are applied by the next reconcile (accepted now, applying arrives with the reconciler)")
+  Options.withDescription("only record and decide; the next reconcile applies the blocks")
+)
+const applyTimeout = Options.text("apply-timeout").pipe(
+  Options.withDescription("how long applying the new blocks at once may take (default 10s); what is not done by then, reconcile does"),
+  Options.withDefault("10s"),
+  Options.mapEffect((text) => {
+    const parsed = parseDuration(text)
+    return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(invalid(`--apply-timeout ${parsed.error}`))
+  })
 )
 const instance = Options.text("instance").pipe(
   Options.withDescription("name of this Flowmon appliance in dedupe keys (env MITIGATOR_INSTANCE; else the config's `instance`; else the host name)"),
@@ -182,7 +223,7 @@ const logFile = Options.text("log-file").pipe(
 
 export const appendCommand = Command.make(
   "append",
-  { ...globalOptions, defer, instance, timezone, format, logFile },
+  { ...globalOptions, defer, instance, timezone, format, logFile, applyTimeout, apiKey: apiKeyOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -210,6 +251,9 @@ export const appendCommand = Command.make(
         return yield* failure.value
       }
       yield* Console.error(`mitigator append: ${formatSummary(summary)}`)
+      if (!opts.defer && summary.touched.size > 0 && cfg.loadmaster !== undefined) {
+        yield* applyNow(cfg, opts, summary.touched, opts.applyTimeout)
+      }
       if (summary.rejected > 0) return yield* new ExitCode({ code: 3 })
     })
 ).pipe(

@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import { decide, ruleMatches, type Detection } from "../domain/Decide.js"
 import { parseDuration } from "../domain/Duration.js"
-import type { NewEvent } from "../domain/Events.js"
+import type { BlockDecided, NewEvent } from "../domain/Events.js"
 import { policyHash, type Policy } from "../domain/Policy.js"
 import type { LogTransaction } from "../eventlog/EventLog.js"
 
@@ -31,12 +31,12 @@ export const activateIfChanged = (tx: LogTransaction, active: ActivePolicy) =>
     return true
   })
 
-/** Decides on the stored detections (in seq order) and appends the decisions; returns how many. */
+/** Decides on the stored detections (in seq order) and appends the decisions; returns them. */
 export const recordDecisions = (tx: LogTransaction, active: ActivePolicy, detections: ReadonlyArray<Detection>) =>
   Effect.gen(function* () {
     const { policy, hash } = active
     const matching = detections.filter((d) => policy.rules.some((rule) => ruleMatches(rule, d.event)))
-    if (matching.length === 0) return 0
+    if (matching.length === 0) return [] as ReadonlyArray<BlockDecided>
 
     const escalation = policy.escalation
     const earlier: ReadonlyMap<string, ReadonlyArray<string>> =
@@ -49,16 +49,20 @@ export const recordDecisions = (tx: LogTransaction, active: ActivePolicy, detect
     // Offences earlier in this same transaction count too (a burst from one source in one batch).
     const now = new Map<string, string[]>()
     const decisions: NewEvent[] = []
+    const decided: BlockDecided[] = []
     for (const detection of matching) {
       const source = detection.event.source
       const prior = [...(earlier.get(source) ?? []), ...(now.get(source) ?? [])]
-      const decided = decide(policy, hash, detection, prior, tx.recordedAt)
-      if (decided.length === 0) continue
+      const made = decide(policy, hash, detection, prior, tx.recordedAt)
+      if (made.length === 0) continue
       now.set(source, [...(now.get(source) ?? []), tx.recordedAt])
-      for (const payload of decided) decisions.push({ type: "BlockDecided", dedupeKey: null, payload })
+      for (const payload of made) {
+        decisions.push({ type: "BlockDecided", dedupeKey: null, payload })
+        decided.push(payload)
+      }
     }
     if (decisions.length > 0) yield* tx.append(decisions)
-    return decisions.length
+    return decided as ReadonlyArray<BlockDecided>
   })
 
 const windowMs = (text: string): number => {

@@ -3,7 +3,9 @@
  * created exclusively. A lock whose process is gone (a crash, a SIGKILL) is taken over.
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as fs from "node:fs"
 
 export class LockError extends Data.TaggedError("LockError")<{ readonly message: string }> {}
@@ -56,3 +58,9 @@ const release = (file: string) =>
 
 /** Holds the lock for the enclosing scope. */
 export const reconcileLock = (dbPath: string) => Effect.acquireRelease(acquire(`${dbPath}.reconcile.lock`), () => release(`${dbPath}.reconcile.lock`))
+
+/** The lock, waiting for another holder up to `waitMs` (append's immediate apply shares it with reconcile). */
+export const reconcileLockWithin = (dbPath: string, waitMs: number) =>
+  reconcileLock(dbPath).pipe(
+    Effect.retry({ schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo(Duration.millis(waitMs))), while: (e) => e.message.startsWith("another reconcile") })
+  )

@@ -28,6 +28,8 @@ export interface PassOptions {
   readonly dryRun: boolean
   /** changes in flight at once (the client still paces the calls) */
   readonly concurrency: number
+  /** only these entries (`keyOf(target, cidr)`): append's immediate apply of its own decisions */
+  readonly only?: ReadonlySet<string>
 }
 
 export interface PassResult {
@@ -64,8 +66,10 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
     const state = yield* desiredStateAt(log, now)
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
-    const desired = state.ipBlocks.filter((b) => isLoadMaster(b.target))
-    const owned = state.owned.filter((o) => isLoadMaster(o.target))
+    const only = options.only
+    const wanted = (target: string, cidr: string) => isLoadMaster(target) && (only === undefined || only.has(keyOf(target, cidr)))
+    const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr))
+    const owned = state.owned.filter((o) => wanted(o.target, o.cidr))
     const targets = [...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target)])].sort()
 
     const events: NewEvent[] = []

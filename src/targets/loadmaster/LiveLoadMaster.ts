@@ -34,14 +34,22 @@ export interface LiveLoadMasterOptions {
   readonly retries?: number
 }
 
-/** Spaces calls at least 1/rate apart (a leaky bucket): never a burst over the appliance's limit. */
+/**
+ * A token bucket per appliance: up to one second's worth of calls at once, then `perSecond`.
+ * The appliance drops clients over 30 calls in 3 s; a small burst (an append applying its one
+ * block) goes out at once, a long run of calls is held to the rate.
+ */
 const makePacer = (perSecond: number) => {
-  const spacing = 1000 / perSecond
-  let next = 0
+  const capacity = Math.max(1, perSecond)
+  let tokens = capacity
+  let refilledAt = 0
   return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const at = Math.max(now, next)
-    next = at + spacing
-    return at > now ? Effect.sleep(Duration.millis(at - now)) : Effect.void
+    if (refilledAt === 0) refilledAt = now
+    tokens = Math.min(capacity, tokens + ((now - refilledAt) * perSecond) / 1000)
+    refilledAt = now
+    tokens -= 1
+    // A negative balance is a debt: wait until it is paid back.
+    return tokens >= 0 ? Effect.void : Effect.sleep(Duration.millis((-tokens * 1000) / perSecond))
   })
 }
 
