@@ -120,3 +120,25 @@ export const generateLog = (
     }
     return written
   }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })), Effect.provide(TestContext.TestContext))
+
+/** `count` operator blocks of distinct addresses on LoadMaster's global list, in one transaction. */
+export const requestBlocks = (filename: string, count: number) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    yield* log.transaction((tx) =>
+      tx.append(
+        Array.from({ length: count }, (_, i): NewEvent => ({
+          type: "BlockRequested",
+          dedupeKey: null,
+          payload: {
+            target: "loadmaster:global",
+            subject: { kind: "ip", cidr: `${sourceAddress(i)}/32` },
+            until: new Date(Date.parse(tx.recordedAt) + DAY).toISOString(),
+            ttl: "1d",
+            actor: "bench",
+            reason: "convergence benchmark"
+          }
+        }))
+      )
+    )
+  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })))

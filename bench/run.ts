@@ -17,15 +17,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
-import { generateLog } from "./generateLog.js"
+import { startLoadMasterEmulator } from "../src/emulators/loadmaster/LoadMasterEmulator.js"
+import { generateLog, requestBlocks } from "./generateLog.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bundle = path.join(root, "dist", "mitigator.mjs")
 const quick = process.argv.includes("--quick")
 
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1 }
-  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3 }
+  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1, blockRuns: 5, convergeBlocks: 1_000 }
+  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3, blockRuns: 25, convergeBlocks: 10_000 }
 
 interface Sample {
   readonly ms: number
@@ -124,6 +125,43 @@ const main = async () => {
     const foldPerSecond = stats(foldSamples.map((s) => generated / (s.ms / 1000)))
     const foldRssMiB = stats(foldSamples.map((s) => s.maxRssKiB / 1024))
 
+    // LoadMaster: time to block, and converging many blocks, against the emulator on loopback.
+    const emulator = await startLoadMasterEmulator({})
+    const keyFile = path.join(dir, "lm.key")
+    fs.writeFileSync(keyFile, emulator.apiKey, { mode: 0o600 })
+    const lmConfig = path.join(dir, "lm.yaml")
+    fs.writeFileSync(
+      lmConfig,
+      [
+        `loadmaster: { url: ${emulator.url}, apiKeyFile: ${keyFile} }`,
+        "policy:",
+        "  rules:",
+        "    - { name: brute-force, match: { methods: [SSHDICT, SCANS] }, actions: [ { loadmaster: global, ttl: 6h } ] }",
+        "  caps: { maxAddsPerPass: 100000, maxRemovesPerPass: 100000, maxActivePerTarget: 100000 }"
+      ].join("\n") + "\n"
+    )
+    const blockDb = path.join(dir, "block.db")
+    const blockArgs = ["append", "--db", blockDb, "--config", lmConfig, "--instance", "bench"]
+    await run([bundle, ...blockArgs, "--defer"], tsvLine(900_000)) // the log exists, as on an appliance
+    const blockMs: number[] = []
+    for (let i = 1; i <= settings.blockRuns; i++) blockMs.push((await run([bundle, ...blockArgs], tsvLine(900_000 + i))).ms)
+    const blocked = emulator.entries({ kind: "global" }).length
+    if (blocked < settings.blockRuns) throw new Error(`only ${blocked} of ${settings.blockRuns} blocks reached the emulator`)
+    const timeToBlock = stats(blockMs)
+
+    const convergeDb = path.join(dir, "converge.db")
+    const fastConfig = path.join(dir, "lm-fast.yaml")
+    fs.writeFileSync(fastConfig, fs.readFileSync(lmConfig, "utf8").replace("apiKeyFile:", "rateLimit: 100000, apiKeyFile:"))
+    await Effect.runPromise(requestBlocks(convergeDb, settings.convergeBlocks))
+    emulator.resetCounts()
+    const converge = await run([bundle, "reconcile", "--db", convergeDb, "--config", fastConfig, "--concurrency", "16"], "")
+    const convergeCounts = emulator.counts()
+    emulator.resetCounts()
+    const noop = await run([bundle, "reconcile", "--db", convergeDb, "--config", fastConfig], "")
+    const noopCounts = emulator.counts()
+    await emulator.close()
+    const mutations = (c: Record<string, number>) => (c["add"] ?? 0) + (c["addvs"] ?? 0) + (c["del"] ?? 0) + (c["delvs"] ?? 0)
+
     const results = {
       measuredAt: new Date().toISOString(),
       mode: quick ? "quick" : "full",
@@ -144,6 +182,13 @@ const main = async () => {
         eventsPerSecond,
         peakRssMiB: rssMiB,
         target: ">= 50,000 events/s, peak RSS <= 200 MiB"
+      },
+      loadmaster: {
+        timeToBlockMs: timeToBlock,
+        timeToBlockTarget: "p50 <= 300 ms (append without --defer, one event, until the entry is on the emulator)",
+        converge: { blocks: settings.convergeBlocks, wallMs: converge.ms, mutations: mutations(convergeCounts), calls: convergeCounts },
+        noopPass: { wallMs: noop.ms, mutations: mutations(noopCounts), calls: noopCounts },
+        target: "mutations exactly = blocks; no-op pass <= 2 s wall, list calls only"
       },
       fold: {
         what: `\`status --json\` over ${generated} events (${settings.foldDays} days, 50,000 sources), whole process`,
@@ -166,6 +211,9 @@ const main = async () => {
       `| cold start ratio with config (medians) | **${f(results.coldStart.withConfigRatioOfMedians, 2)}×** | | | ≤ 2.5× |`,
       `| ingest ${f(settings.ingestEvents)} TSV events, one stdin | **${f(eventsPerSecond.median)} events/s** | ${f(eventsPerSecond.min)} | ${f(eventsPerSecond.max)} | ≥ 50,000 events/s |`,
       `| ingest peak RSS | **${f(rssMiB.median, 1)} MiB** | ${f(rssMiB.min, 1)} MiB | ${f(rssMiB.max, 1)} MiB | ≤ 200 MiB |`,
+      `| time to block: \`append\` (one event) until on the LoadMaster emulator | **${f(timeToBlock.median)} ms** (p50) | ${f(timeToBlock.min)} ms | ${f(timeToBlock.max)} ms | p50 ≤ 300 ms |`,
+      `| reconcile ${f(settings.convergeBlocks)} blocks from empty | ${f(converge.ms)} ms, **${f(mutations(convergeCounts))} mutations** | | | mutations = ${f(settings.convergeBlocks)} |`,
+      `| reconcile again (no-op pass) | **${f(noop.ms)} ms**, ${f(mutations(noopCounts))} mutations, ${f(noopCounts["list"] ?? 0)} list call(s) | | | ≤ 2 s, lists only |`,
       `| fold ${f(generated)} events from SQLite (\`status\`) | **${f(foldPerSecond.median)} events/s** | ${f(foldPerSecond.min)} | ${f(foldPerSecond.max)} | ≥ 200,000 events/s |`,
       `| fold peak RSS | **${f(foldRssMiB.median, 1)} MiB** | ${f(foldRssMiB.min, 1)} MiB | ${f(foldRssMiB.max, 1)} MiB | ≤ 512 MiB |`
     ].join("\n")

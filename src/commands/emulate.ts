@@ -16,12 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { parseDuration } from "../domain/Duration.js"
-import {
-  loadState,
-  startLoadMasterEmulator,
-  type LoadMasterEmulatorHandle,
-  type LoadMasterEmulatorOptions,
-  type LoadMasterEmulatorState
+import type {
+  LoadMasterEmulatorHandle,
+  LoadMasterEmulatorOptions,
+  LoadMasterEmulatorState
 } from "../emulators/loadmaster/LoadMasterEmulator.js"
 import { UsageError } from "./shared.js"
 
@@ -93,6 +91,8 @@ const loadmasterCommand = Command.make(
   (opts) =>
     Effect.scoped(
       Effect.gen(function* () {
+        // Loaded here, not at start-up: only this command needs the emulator.
+        const { loadState, startLoadMasterEmulator } = yield* Effect.promise(() => import("../emulators/loadmaster/LoadMasterEmulator.js"))
         const statePath = Option.getOrUndefined(opts.state)
         const saved: LoadMasterEmulatorState | undefined = yield* Effect.try({
           try: () => (statePath !== undefined && fs.existsSync(statePath) ? loadState(statePath) : undefined),

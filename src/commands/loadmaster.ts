@@ -5,7 +5,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import type { AppConfig } from "../config/loadConfig.js"
-import { makeLiveLoadMaster } from "../targets/loadmaster/LiveLoadMaster.js"
 import { resolveSecret } from "../targets/secrets.js"
 import { UsageError } from "./shared.js"
 
@@ -35,5 +34,7 @@ export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>
       (message) => Console.error(`mitigator: warning: ${message}`)
     ).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     const tls = { ...settings.tls, ca: besideConfig(cfg, settings.tls.ca) }
+    // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
+    const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))
     return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, rateLimit: settings.rateLimit, tls })
   })

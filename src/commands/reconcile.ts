@@ -27,8 +27,8 @@ const summary = (r: PassResult): string => {
   if (r.refused !== undefined) return `plan refused: ${r.refused} (recorded; --force applies it)`
   const parts = [`${r.plan.adds.length} to add`, `${r.plan.removes.length} to remove`, `${r.applied} applied`, `${r.failed} failed`]
   if (r.drift > 0) parts.push(`${r.drift} drifted`)
-  if (r.unobserved.length > 0) parts.push(`not reachable: ${r.unobserved.join(", ")}`)
-  return `${parts.join(", ")}; ${r.converged ? "converged" : "not converged (failures are in the log and retried next pass)"}`
+  const problems = r.problems.slice(0, 3).map((p) => `\n  ${p}`).join("") + (r.problems.length > 3 ? `\n  … ${r.problems.length - 3} more (replay --events)` : "")
+  return `${parts.join(", ")}; ${r.converged ? "converged" : "not converged (failures are in the log and retried next pass)"}${problems}`
 }
 
 const planLines = (r: PassResult): string[] => [
@@ -89,7 +89,7 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
       if (result.refused !== undefined) yield* Console.log(`over the caps: ${result.refused} (reconcile would refuse it without --force)`)
     }
     if (result.unobserved.length > 0) {
-      yield* Console.error(`mitigator plan: could not list ${result.unobserved.join(", ")}`)
+      yield* Console.error(`mitigator plan: ${result.problems.join("; ")}`)
       return yield* new ExitCode({ code: 1 })
     }
     if (result.plan.adds.length + result.plan.removes.length > 0) return yield* new ExitCode({ code: 2 })

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import pkg from "../../package.json" with { type: "json" }
-import type { AppConfig } from "./loadConfig.js"
+import type { AppConfig } from "./AppConfig.js"
 
 // Bump when the normalised form of the config changes without a version change.
 const FORMAT = 1

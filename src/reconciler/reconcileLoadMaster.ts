@@ -39,6 +39,8 @@ export interface PassResult {
   readonly failed: number
   readonly drift: number
   readonly unobserved: ReadonlyArray<string>
+  /** what went wrong, each distinct message once (the details are in the log) */
+  readonly problems: ReadonlyArray<string>
   /** everything desired is in place and nothing failed */
   readonly converged: boolean
 }
@@ -103,7 +105,10 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const perTarget: Record<string, number> = {}
     for (const b of desired) perTarget[b.target] = (perTarget[b.target] ?? 0) + 1
     const caps = checkCaps(plan, options.caps, perTarget)
-    const base = { plan, drift: drifted.length, unobserved }
+    const problemsOf = (list: ReadonlyArray<NewEvent>) => [
+      ...new Set(list.flatMap((e) => (e.type === "TargetChangeFailed" ? [`${e.payload.target} ${e.payload.op}: ${e.payload.message}`.replace(/^(\S+) list:/, "$1: cannot list:")] : [])))
+    ]
+    const base = { plan, drift: drifted.length, unobserved, problems: problemsOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
@@ -147,7 +152,8 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     )
     events.push(...outcomes)
     if (events.length > 0) yield* log.append(events)
+    const problems = problemsOf(events)
     const failed = events.filter((e) => e.type === "TargetChangeFailed").length
     const applied = outcomes.filter((e) => e.type === "TargetChanged").length
-    return { ...base, refused: undefined, applied, failed, converged: failed === 0 && unobserved.length === 0 } satisfies PassResult
+    return { ...base, problems, refused: undefined, applied, failed, converged: failed === 0 && unobserved.length === 0 } satisfies PassResult
   })

@@ -6,7 +6,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
-import { loadConfig, loadConfigIn, NO_CONFIG, parseConfigText, type AppConfig, type ConfigError } from "../../src/config/loadConfig.js"
+import { loadConfig, loadConfigIn, NO_CONFIG, type AppConfig, type ConfigError } from "../../src/config/loadConfig.js"
+import { parseConfigText } from "../../src/config/parseConfig.js"
 import { DEFAULT_CAPS, EMPTY_POLICY, policyHash } from "../../src/domain/Policy.js"
 
 const SOURCE = "/etc/mitigator.yaml"
@@ -34,10 +35,10 @@ const problems = (text: string): ReadonlyArray<string> => {
 /** A valid policy around one rule's YAML (indented for `rules:`). */
 const withRule = (rule: string) => `policy:\n  rules:\n${rule}`
 
-const withTempDir = <A>(f: (dir: string) => A): A => {
+const withTempDir = async <A>(f: (dir: string) => A | Promise<A>): Promise<A> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-config-"))
   try {
-    return f(dir)
+    return await f(dir)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -124,7 +125,7 @@ describe("the example config", () => {
       expect(config.source).toBe(EXAMPLE)
       expect(config.instance).toBe("fm-collector-1")
       expect(config.timezone).toBe("Europe/Prague")
-    }).pipe(Effect.runSync))
+    }).pipe(Effect.runPromise))
 })
 
 describe("normalisation", () => {
@@ -483,9 +484,9 @@ policy:
 
 describe("loadConfig", () => {
   it("fails with reason missing when an explicit file does not exist", () =>
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       const file = path.join(dir, "nope.yaml")
-      const exit = Effect.runSync(Effect.either(loadConfig(file)))
+      const exit = await Effect.runPromise(Effect.either(loadConfig(file)))
       expect(Either.isLeft(exit)).toBe(true)
       if (Either.isLeft(exit)) {
         expect(exit.left.reason).toBe("missing")
@@ -495,46 +496,46 @@ describe("loadConfig", () => {
     }))
 
   it("without an explicit path and without ./mitigator.yaml, has no config and the empty policy", () =>
-    withTempDir((dir) => {
-      const config = Effect.runSync(loadConfigIn(undefined, dir))
+    withTempDir(async (dir) => {
+      const config = await Effect.runPromise(loadConfigIn(undefined, dir))
       expect(config).toEqual(NO_CONFIG)
       expect(config.source).toBeNull()
       expect(config.policy).toEqual(EMPTY_POLICY)
     }))
 
   it("reads ./mitigator.yaml when there is no explicit path", () =>
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       fs.writeFileSync(path.join(dir, "mitigator.yaml"), "instance: fm-a\n")
-      const config = Effect.runSync(loadConfigIn(undefined, dir))
+      const config = await Effect.runPromise(loadConfigIn(undefined, dir))
       expect(config.source).toBe(path.join(dir, "mitigator.yaml"))
       expect(config.instance).toBe("fm-a")
     }))
 
   it("resolves a relative explicit path and reads a JSON file", () =>
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       fs.writeFileSync(path.join(dir, "mitigator.json"), EQUIVALENT_JSON)
-      const config = Effect.runSync(loadConfigIn("mitigator.json", dir))
+      const config = await Effect.runPromise(loadConfigIn("mitigator.json", dir))
       expect(config.source).toBe(path.join(dir, "mitigator.json"))
       expect(config.policy).toEqual(load(EQUIVALENT_YAML).policy)
     }))
 
   it("fails with reason unreadable for a directory, and names the file in content errors", () =>
-    withTempDir((dir) => {
+    withTempDir(async (dir) => {
       const sub = path.join(dir, "conf.yaml")
       fs.mkdirSync(sub)
-      const unreadable = Effect.runSync(Effect.flip(loadConfigIn(sub, dir)))
+      const unreadable = await Effect.runPromise(Effect.flip(loadConfigIn(sub, dir)))
       expect(unreadable.reason).toBe("unreadable")
       expect(unreadable.message).toBe(`config ${sub}: cannot read: it is a directory`)
 
       const bad = path.join(dir, "bad.yaml")
       fs.writeFileSync(bad, "policy: { colour: red }\n")
-      const invalid = Effect.runSync(Effect.flip(loadConfigIn(bad, dir)))
+      const invalid = await Effect.runPromise(Effect.flip(loadConfigIn(bad, dir)))
       expect(invalid.reason).toBe("invalid")
       expect(invalid.message).toBe(`config ${bad}: policy.colour: unknown key`)
 
       const binary = path.join(dir, "binary.yaml")
       fs.writeFileSync(binary, new Uint8Array([0x61, 0x3a, 0x20, 0xff, 0xfe]))
-      const notText = Effect.runSync(Effect.flip(loadConfigIn(binary, dir)))
+      const notText = await Effect.runPromise(Effect.flip(loadConfigIn(binary, dir)))
       expect(notText.reason).toBe("syntax")
       expect(notText.message).toBe(`config ${binary}: not valid UTF-8 text`)
     }))
