@@ -197,11 +197,17 @@ export const TargetChangeFailed = Schema.Struct({
 })
 export type TargetChangeFailed = typeof TargetChangeFailed.Type
 
-/** An entry mitigator added is no longer on the target (someone removed it by hand). */
+/**
+ * The target and the ownership ledger disagree: an entry mitigator added is no longer there
+ * (`missing`: someone removed it by hand), or an entry carrying mitigator's marker is there but
+ * not in the ledger (`adopted`: a crash between applying and recording; it is taken back).
+ */
 export const DriftObserved = Schema.Struct({
   target: Target,
   cidr: Schema.String,
-  kind: Schema.Literal("missing"),
+  kind: Schema.Literal("missing", "adopted"),
+  /** the address as listed (adopted entries) */
+  listed: Schema.optionalWith(Schema.String, { exact: true }),
   /** whether reconcile puts it back (LoadMaster: always, while the block is desired) */
   repair: Schema.Boolean
 })

@@ -211,10 +211,14 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       else state.owned.delete(key)
       break
     }
-    case "DriftObserved":
-      // The entry is no longer on the target: not ours to remove any more (a re-add owns it again).
-      state.owned.delete(`${p["target"]}|${p["cidr"]}`)
+    case "DriftObserved": {
+      const key = `${p["target"]}|${p["cidr"]}`
+      // Missing: no longer on the target, not ours to remove any more (a re-add owns it again).
+      // Adopted: ours again (it carries mitigator's marker).
+      if (p["kind"] === "adopted") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"] ?? p["cidr"], seq: event.seq })
+      else state.owned.delete(key)
       break
+    }
     case "AllowRequested":
       state.operatorAllows = [
         ...state.operatorAllows.filter((a) => allowEntryInForce(a, at)),

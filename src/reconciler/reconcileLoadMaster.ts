@@ -18,7 +18,7 @@ import type { IpBlock } from "../domain/Project.js"
 import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
-import { entryComment, operatorComment } from "../targets/loadmaster/wire.js"
+import { entryComment, isMitigatorComment, operatorComment } from "../targets/loadmaster/wire.js"
 
 export interface PassOptions {
   readonly caps: Caps
@@ -99,6 +99,14 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     }
     // A drifted entry is no longer ours (the DriftObserved says so); re-adding owns it again.
     const ownedKeys = new Set(owned.filter((o) => !drifted.includes(o)).map((o) => keyOf(o.target, o.cidr)))
+    // An entry with mitigator's marker that the ledger does not know was added by a pass that
+    // crashed before recording it: take it back, or it could never be removed.
+    for (const e of observed) {
+      const key = keyOf(e.target, e.cidr)
+      if (ownedKeys.has(key) || !isMitigatorComment(e.comment) || (only !== undefined && !only.has(key))) continue
+      ownedKeys.add(key)
+      events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: e.target, cidr: e.cidr, kind: "adopted", repair: false, listed: e.listed } })
+    }
     const plan = planChanges(desired, observed, ownedKeys, observedScopes)
     const unobserved = targets.filter((t) => !observedScopes.has(t))
 
