@@ -18,7 +18,7 @@ import type { IpBlock } from "../domain/Project.js"
 import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
-import { entryComment, isMitigatorComment, operatorComment } from "../targets/loadmaster/wire.js"
+import { commentSeq, entryComment, operatorComment } from "../targets/loadmaster/wire.js"
 
 export interface PassOptions {
   readonly caps: Caps
@@ -60,7 +60,7 @@ const commentFor = (block: IpBlock | undefined): string => {
   if (block === undefined || reason === undefined) return operatorComment("mitigator", "")
   return reason.kind === "decision"
     ? entryComment({ eventId: reason.cause.eventId, method: reason.cause.method, product: reason.cause.product, seq: reason.seq }, block.until)
-    : operatorComment(reason.actor, block.until)
+    : operatorComment(reason.actor, block.until, reason.seq)
 }
 
 export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, options: PassOptions) =>
@@ -99,11 +99,24 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     }
     // A drifted entry is no longer ours (the DriftObserved says so); re-adding owns it again.
     const ownedKeys = new Set(owned.filter((o) => !drifted.includes(o)).map((o) => keyOf(o.target, o.cidr)))
-    // An entry with mitigator's marker that the ledger does not know was added by a pass that
-    // crashed before recording it: take it back, or it could never be removed.
+    // An entry the ledger does not know, whose comment names a block event of THIS log for the
+    // same target and address, was added by a pass that crashed before recording it: take it
+    // back, or it could never be removed. (Another log's entries, even with the marker, name
+    // events that are not blocks of that address here, and stay foreign.)
     for (const e of observed) {
       const key = keyOf(e.target, e.cidr)
-      if (ownedKeys.has(key) || !isMitigatorComment(e.comment) || (only !== undefined && !only.has(key))) continue
+      const seq = commentSeq(e.comment)
+      if (ownedKeys.has(key) || seq === undefined || (only !== undefined && !only.has(key))) continue
+      const [named] = yield* log.read({ afterSeq: seq - 1, limit: 1 })
+      const payload = named?.payload as { target?: string; subject?: { kind?: string; cidr?: string } } | undefined
+      const ours =
+        named !== undefined &&
+        named.seq === seq &&
+        (named.type === "BlockDecided" || named.type === "BlockRequested") &&
+        payload?.target === e.target &&
+        payload.subject?.kind === "ip" &&
+        payload.subject.cidr === e.cidr
+      if (!ours) continue
       ownedKeys.add(key)
       events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: e.target, cidr: e.cidr, kind: "adopted", repair: false, listed: e.listed } })
     }

@@ -32,6 +32,25 @@ describe("append without --defer", () => {
     }))
 })
 
+describe("two event logs sharing one LoadMaster", () => {
+  it("neither adopts nor removes the other's entries, marker or not", () =>
+    withEmulator(async (emulator) => {
+      const first = lmWorkspace(emulator, { ttl: "1h" })
+      const second = lmWorkspace(emulator, { ttl: "1h" })
+      expect((await first.cmd(["append", "--instance", "fm1"], { stdin: adsLine(1, "192.0.2.1") })).code).toBe(0)
+      await first.cmd(["block", "203.0.113.0/24", "--ttl", "1h", "--reason", "first log's operator block"])
+      expect((await first.reconcile()).code).toBe(0)
+      // The second log blocks something else, then lifts everything it has.
+      expect((await second.cmd(["append", "--instance", "fm2"], { stdin: adsLine(1, "192.0.2.2") })).code).toBe(0)
+      expect((await second.reconcile()).code).toBe(0)
+      await second.cmd(["unblock", "0.0.0.0/0", "--reason", "lift everything of this log"])
+      expect((await second.reconcile()).code).toBe(0)
+      expect(addrs(emulator)).toEqual(["192.0.2.1/32", "203.0.113.0/24"])
+      const adopted = (await second.events()).filter((e) => e.type === "DriftObserved")
+      expect(adopted).toEqual([])
+    }))
+})
+
 describe("reconcile killed at random moments", () => {
   it("20 trials: SIGKILL during a pass, then the next pass converges with no duplicates and the chain verifies", () =>
     withEmulator(async (emulator) => {

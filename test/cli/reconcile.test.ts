@@ -105,8 +105,8 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect(added.code, added.stdout + added.stderr).toBe(0)
       expect(addrs(emulator)).toEqual(["203.0.113.5/32", "203.0.113.9/32"])
       const comments = emulator.entries("global").map((e) => e.comment).sort()
-      expect(comments[0]).toMatch(/^mitigator op=alice until /)
-      expect(comments[1]).toMatch(/^mitigator op=bob until /)
+      expect(comments[0]).toMatch(/^mitigator seq=[0-9]+ op=alice until /)
+      expect(comments[1]).toMatch(/^mitigator seq=[0-9]+ op=bob until /)
 
       // Expiry: wait until just past `until` (bounded: the ttl is 2 s).
       const wait = Date.parse(until) + 300 - Date.now()

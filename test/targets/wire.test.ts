@@ -700,3 +700,15 @@ describe("LoadMaster wire: sameCidr", () => {
     expect(sameCidr("192.0.2.31/24", "192.0.2.0/24")).toBe(false)
   })
 })
+
+describe("the event a comment names", () => {
+  it("reads seq=N from mitigator's own comments only", async () => {
+    const { commentSeq, entryComment, operatorComment } = await import("../../src/targets/loadmaster/wire.js")
+    expect(commentSeq(entryComment({ eventId: "4711", method: "SSHDICT", product: "ads", seq: 412 }, "2026-11-22T02:26:13Z"))).toBe(412)
+    expect(commentSeq(operatorComment("alice", "2026-11-22T02:26:13Z", 57))).toBe(57)
+    expect(operatorComment("alice", "2026-11-22T02:26:13Z", 57)).toBe("mitigator seq=57 op=alice until 2026-11-22T02:26Z")
+    expect(commentSeq(operatorComment("alice", "2026-11-22T02:26:13Z"))).toBeUndefined()
+    expect(commentSeq("hand-made seq=12")).toBeUndefined()
+    expect(commentSeq("")).toBeUndefined()
+  })
+})

@@ -330,9 +330,17 @@ const scopeKey = (scope: EmulatorScope): string =>
 const copyEntries = (entries: ReadonlyArray<EmulatorAclEntry>): EmulatorAclEntry[] => entries.map((e) => ({ addr: e.addr, comment: e.comment }))
 
 /** The key two addresses are compared by: the canonical CIDR (a bare host is its /32 or /128), else the text. */
+const matchKeys = new Map<string, string>()
 const matchKey = (addr: string): string => {
-  const parsed = parseCidr(addr)
-  return parsed.ok ? parsed.value.text : addr.trim()
+  // Memoised: every add compares with every entry of the list (10,000-entry benchmarks).
+  let key = matchKeys.get(addr)
+  if (key === undefined) {
+    const parsed = parseCidr(addr)
+    key = parsed.ok ? parsed.value.text : addr.trim()
+    if (matchKeys.size > 1_000_000) matchKeys.clear()
+    matchKeys.set(addr, key)
+  }
+  return key
 }
 
 export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions = {}): Promise<LoadMasterEmulatorHandle> => {

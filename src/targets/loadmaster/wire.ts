@@ -696,9 +696,18 @@ export const entryComment = (
     until
   )
 
-/** `mitigator op=alice until 2026-11-22T02:26Z`: an entry an operator asked mitigator to add. */
-export const operatorComment = (actor: string, until: string): string =>
-  composeComment(COMMENT_MARKER, `op=${actor.trim() === "" ? "unknown" : actor.trim()}`, until)
+/**
+ * `mitigator seq=57 op=alice until 2026-11-22T02:26Z`: an entry an operator asked mitigator to
+ * add (`seq`: the BlockRequested event, when known).
+ */
+export const operatorComment = (actor: string, until: string, seq?: number): string =>
+  composeComment(seq === undefined ? COMMENT_MARKER : `${COMMENT_MARKER} seq=${seq}`, `op=${actor.trim() === "" ? "unknown" : actor.trim()}`, until)
+
+/** The event seq a comment of ours names (`seq=N`), if any. */
+export const commentSeq = (comment: string): number | undefined => {
+  const m = /(?:^|\s)seq=([0-9]{1,15})(?:\s|$)/.exec(comment)
+  return m === null || !isMitigatorComment(comment) ? undefined : Number(m[1])
+}
 
 /** Whether a listed comment is one mitigator wrote (it starts with the marker word). */
 export const isMitigatorComment = (comment: string): boolean => {
