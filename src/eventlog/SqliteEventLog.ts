@@ -43,6 +43,10 @@ const errorCode = (e: SqlError): string => {
 
 const isBusy = (e: SqlError): boolean => /^SQLITE_(BUSY|LOCKED)/.test(errorCode(e))
 
+/** The insert hit an event already in the log (same dedupe key). */
+const isDedupeConflict = (e: SqlError): boolean =>
+  errorCode(e) === "SQLITE_CONSTRAINT_UNIQUE" && e.cause instanceof Error && e.cause.message.includes("events.dedupe_key")
+
 const describe = (e: SqlError): string => {
   const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
   return errorCode(e) === "" ? cause : `${cause} (${errorCode(e)})`
@@ -206,8 +210,36 @@ const make = (options: SqliteEventLogOptions) =>
       /** dedupe key → seq, for keys stored earlier in this transaction */
       const storedNow = new Map<string, number>()
 
-      // Events go through in chunks of INSERT_CHUNK (look up their dedupe keys, serialise, hash,
-      // insert), so only one chunk's payloads are alive at a time however large the input.
+      // Events go through in chunks of INSERT_CHUNK (serialise, hash, insert), so only one
+      // chunk's payloads are alive at a time however large the input.
+      /** A chunk's rows and outcomes, given the dedupe keys already in the log; changes nothing yet. */
+      const prepareChunk = (chunk: ReadonlyArray<NewEvent>, existing: ReadonlyMap<string, number>) => {
+        const outcomes: AppendOutcome[] = []
+        const params: Array<string | number | null> = []
+        const added = new Map<string, number>()
+        let nextSeq = seq
+        let hash = previousHash
+        for (const event of chunk) {
+          if (event.dedupeKey !== null) {
+            const duplicateOf = existing.get(event.dedupeKey) ?? storedNow.get(event.dedupeKey) ?? added.get(event.dedupeKey)
+            if (duplicateOf !== undefined) {
+              outcomes.push({ _tag: "Duplicate", seq: duplicateOf })
+              continue
+            }
+            added.set(event.dedupeKey, nextSeq + 1)
+          }
+          nextSeq++
+          const payloadJson = canonicalJson(event.payload)
+          hash = rowHash(hash, { seq: nextSeq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
+          params.push(nextSeq, recordedAt, event.type, payloadJson, event.dedupeKey, hash)
+          outcomes.push({ _tag: "Stored", seq: nextSeq })
+        }
+        return { outcomes, params, added, nextSeq, hash }
+      }
+
+      const insertRows = (params: ReadonlyArray<string | number | null>) =>
+        params.length === 0 ? Effect.void : Effect.asVoid(sql.unsafe(insertStatement(params.length / 6), params))
+
       const appendInTransaction = (events: Iterable<NewEvent>) =>
         Effect.gen(function* () {
           const outcomes: AppendOutcome[] = []
@@ -223,30 +255,27 @@ const make = (options: SqliteEventLogOptions) =>
               chunk.push(next.value)
             }
             if (chunk.length === 0) break
-            const existing = new Map<string, number>()
-            const keys = chunk.flatMap((e) => (e.dedupeKey === null || storedNow.has(e.dedupeKey) ? [] : [e.dedupeKey]))
-            if (keys.length > 0) {
+            // Optimistic: new events rarely repeat a dedupe key already in the log, so insert
+            // first; only when the UNIQUE index says otherwise (the failed statement alone is
+            // rolled back) look the keys up and prepare the chunk again.
+            let prepared = prepareChunk(chunk, new Map())
+            const inserted = yield* insertRows(prepared.params).pipe(
+              Effect.as(true),
+              Effect.catchIf(isDedupeConflict, () => Effect.succeed(false))
+            )
+            if (!inserted) {
+              const existing = new Map<string, number>()
+              const keys = chunk.flatMap((e) => (e.dedupeKey === null || storedNow.has(e.dedupeKey) ? [] : [e.dedupeKey]))
               const rows = yield* sql<{ seq: number; dedupe_key: string }>`
                 SELECT seq, dedupe_key FROM events WHERE dedupe_key IN ${sql.in(keys)}`
               for (const row of rows) existing.set(row.dedupe_key, row.seq)
+              prepared = prepareChunk(chunk, existing)
+              yield* insertRows(prepared.params)
             }
-            const params: Array<string | number | null> = []
-            for (const event of chunk) {
-              if (event.dedupeKey !== null) {
-                const duplicateOf = existing.get(event.dedupeKey) ?? storedNow.get(event.dedupeKey)
-                if (duplicateOf !== undefined) {
-                  outcomes.push({ _tag: "Duplicate", seq: duplicateOf })
-                  continue
-                }
-                storedNow.set(event.dedupeKey, seq + 1)
-              }
-              seq++
-              const payloadJson = canonicalJson(event.payload)
-              previousHash = rowHash(previousHash, { seq, recordedAt, type: event.type, payloadJson, dedupeKey: event.dedupeKey })
-              params.push(seq, recordedAt, event.type, payloadJson, event.dedupeKey, previousHash)
-              outcomes.push({ _tag: "Stored", seq })
-            }
-            if (params.length > 0) yield* sql.unsafe(insertStatement(params.length / 6), params)
+            seq = prepared.nextSeq
+            previousHash = prepared.hash
+            for (const [key, at] of prepared.added) storedNow.set(key, at)
+            outcomes.push(...prepared.outcomes)
           }
           return outcomes as ReadonlyArray<AppendOutcome>
         })
