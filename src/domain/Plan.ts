@@ -7,10 +7,8 @@
  * Entries are compared by canonical CIDR. An entry mitigator does not own is never removed, and
  * a hand-made entry equal to a desired one is neither added again nor removed (not owned).
  */
-import { compareCidr } from "./Cidr.js"
-import { cidrOf } from "./Decide.js"
 import type { Caps } from "./Policy.js"
-import type { IpBlock } from "./Project.js"
+import { byTargetThenCidr, type IpBlock } from "./Project.js"
 
 /** An entry as observed on a target, already canonicalised. */
 export interface ObservedEntry {
@@ -42,8 +40,6 @@ export interface Plan {
 
 export const keyOf = (target: string, cidr: string): string => `${target}|${cidr}`
 
-const byTargetThenCidr = (a: { target: string; cidr: string }, b: { target: string; cidr: string }): number =>
-  a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))
 
 /**
  * @param scopes the targets that were observed: only their entries are planned (a target that

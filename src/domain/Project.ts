@@ -229,6 +229,10 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
   return state
 }
 
+/** The order of everything the projection lists: by target, then by address. */
+export const byTargetThenCidr = (a: { readonly target: string; readonly cidr: string }, b: { readonly target: string; readonly cidr: string }): number =>
+  a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))
+
 /**
  * Where a merged piece came from, whatever order the blocks were decided in: a piece that is
  * also blocked in its own right was not split; of two split origins, the wider one.
@@ -304,7 +308,7 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
   for (const b of ipBlocks) counts[b.target] = (counts[b.target] ?? 0) + 1
   if (pendingUserBlocks.length > 0) counts["cryptospike (pending user)"] = pendingUserBlocks.length
 
-  suppressed.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))))
+  suppressed.sort(byTargetThenCidr)
   return {
     asOf: now,
     policyHash: state.policyHash,
@@ -312,9 +316,7 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     suppressed,
     userBlocks: [],
     pendingUserBlocks,
-    owned: [...state.owned.values()].sort((a, b) =>
-      a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))
-    ),
+    owned: [...state.owned.values()].sort(byTargetThenCidr),
     counts
   }
 }
