@@ -1,0 +1,47 @@
+/**
+ * The CryptoSpike port: finding the Windows user behind an address, and blocking / unblocking
+ * users. Implementations: the live REST client, and tests' clients pointed at the emulator.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+
+/** A storage user as CryptoSpike lists it. */
+export interface StorageUser {
+  /** for Windows users the account SID */
+  readonly userId: string
+  readonly userIdType: string
+  readonly userName: string
+  readonly userPrincipalName: string
+  readonly blocked: boolean
+}
+
+/** One row of file activity (only what resolution needs). */
+export interface FileActivity {
+  /** the user the row belongs to (the row's `userId`, else its `id`) */
+  readonly userId: string
+}
+
+/**
+ * What went wrong talking to CryptoSpike. `retryable` is true only for transient trouble
+ * (connection, timeout, 5xx, 429); never for 401/403 or a refused request.
+ */
+export class CryptoSpikeError extends Data.TaggedError("CryptoSpikeError")<{
+  readonly reason: "transport" | "timeout" | "auth" | "rejected" | "server" | "protocol"
+  readonly message: string
+  readonly status?: number
+  readonly retryable: boolean
+}> {}
+
+export interface CryptoSpikeUsersService {
+  /** Every file-activity row from `ip` between `from` and `to` (UTC ISO), every page. */
+  readonly fileActivity: (ip: string, from: string, to: string) => Effect.Effect<ReadonlyArray<FileActivity>, CryptoSpikeError>
+  /** Users whose name or principal name matches `name` (blocked ones included), every page. */
+  readonly searchUsers: (name: string) => Effect.Effect<ReadonlyArray<StorageUser>, CryptoSpikeError>
+  /** Every blocked user, every page (CryptoSpike's own blocks and administrators' too). */
+  readonly blockedUsers: Effect.Effect<ReadonlyArray<StorageUser>, CryptoSpikeError>
+  readonly block: (userId: string, comment: string) => Effect.Effect<void, CryptoSpikeError>
+  readonly unblock: (userId: string) => Effect.Effect<void, CryptoSpikeError>
+}
+
+export class CryptoSpikeUsers extends Context.Tag("mitigator/CryptoSpikeUsers")<CryptoSpikeUsers, CryptoSpikeUsersService>() {}
