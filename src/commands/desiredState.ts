@@ -37,10 +37,20 @@ export const renderState = (state: DesiredState): string => {
     lines.push(`  ${b.target}  ${b.cidr}  until ${b.until} (${left(b.until, state.asOf)})${b.splitFrom === null ? "" : `  part of ${b.splitFrom} around an allowlisted address`}`)
     for (const r of b.reasons) lines.push(`      ${why(r)}`)
   }
+  if (state.userBlocks.length > 0) {
+    lines.push("Users blocked on CryptoSpike:")
+    for (const u of state.userBlocks) {
+      const name = u.userPrincipalName !== "" ? u.userPrincipalName : u.userName !== "" ? u.userName : u.userId
+      lines.push(`  ${name} (${u.userId})  until ${u.until} (${left(u.until, state.asOf)})  behind ${u.seenAt.map((s) => s.ip).join(", ")}`)
+      for (const r of u.reasons) lines.push(`      ${why(r)}`)
+    }
+  }
   if (state.pendingUserBlocks.length > 0) {
     lines.push("Waiting for the user behind an address to be resolved on CryptoSpike:")
     for (const u of state.pendingUserBlocks) {
-      lines.push(`  ${u.ip} (seen ${u.at}${u.userIdentity === "" ? "" : `, Flowmon user ${u.userIdentity}`})  until ${u.until}`)
+      const failure =
+        u.failure === null ? "" : u.failure.reason === "ambiguous" ? `  not resolved: ambiguous (${u.failure.candidates.join(", ")})` : "  not resolved: no user found"
+      lines.push(`  ${u.ip} (seen ${u.at}${u.userIdentity === "" ? "" : `, Flowmon user ${u.userIdentity}`})  until ${u.until}${failure}`)
       for (const r of u.reasons) lines.push(`      ${why(r)}`)
     }
   }

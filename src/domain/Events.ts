@@ -172,6 +172,26 @@ export const AllowRequested = Schema.Struct({
 })
 export type AllowRequested = typeof AllowRequested.Type
 
+/** CryptoSpike named the user behind `ip` for the detection seen at `at`. */
+export const UserResolved = Schema.Struct({
+  ip: Schema.String,
+  at: Schema.String,
+  userId: Schema.String,
+  userName: Schema.String,
+  userPrincipalName: Schema.String,
+  via: Schema.Literal("file-activity", "name")
+})
+export type UserResolved = typeof UserResolved.Type
+
+/** The user behind `ip` could not be named: nobody, or more than one (never guessed). */
+export const UserResolutionFailed = Schema.Struct({
+  ip: Schema.String,
+  at: Schema.String,
+  reason: Schema.Literal("unknown", "ambiguous"),
+  candidates: Schema.Array(Schema.String)
+})
+export type UserResolutionFailed = typeof UserResolutionFailed.Type
+
 /** Reconcile changed a target: the entry is now there (add) or gone (remove). */
 export const TargetChanged = Schema.Struct({
   target: Target,
@@ -232,7 +252,9 @@ export const EventPayloads = {
   TargetChanged,
   TargetChangeFailed,
   DriftObserved,
-  PlanRefused
+  PlanRefused,
+  UserResolved,
+  UserResolutionFailed
 } as const
 
 export type EventType = keyof typeof EventPayloads

@@ -61,6 +61,19 @@ export interface PendingUserBlock {
   readonly userIdentity: string
   readonly until: string
   readonly reasons: ReadonlyArray<Reason>
+  /** why the user is not known yet: null while nobody has looked */
+  readonly failure: { readonly reason: "unknown" | "ambiguous"; readonly candidates: ReadonlyArray<string> } | null
+}
+
+/** A block on CryptoSpike of the user found behind one or more blocked addresses. */
+export interface UserBlock {
+  readonly userId: string
+  readonly userName: string
+  readonly userPrincipalName: string
+  readonly until: string
+  /** the addresses (and their detection times) the user was found behind */
+  readonly seenAt: ReadonlyArray<{ readonly ip: string; readonly at: string }>
+  readonly reasons: ReadonlyArray<Reason>
 }
 
 /** An entry mitigator put on a target and has not removed: the only entries it may remove. */
@@ -78,8 +91,8 @@ export interface DesiredState {
   readonly policyHash: string | null
   readonly ipBlocks: ReadonlyArray<IpBlock>
   readonly suppressed: ReadonlyArray<SuppressedBlock>
-  /** user blocks wait for `UserResolved` events (CryptoSpike lookup, a later stage) */
-  readonly userBlocks: ReadonlyArray<never>
+  /** blocks on CryptoSpike users, once `UserResolved` named them */
+  readonly userBlocks: ReadonlyArray<UserBlock>
   readonly pendingUserBlocks: ReadonlyArray<PendingUserBlock>
   /** the ownership ledger: what mitigator applied on the targets and has not removed */
   readonly owned: ReadonlyArray<OwnedEntry>
@@ -99,6 +112,19 @@ interface PendingEntry {
   reasons: Reason[]
 }
 
+interface Resolved {
+  readonly kind: "resolved"
+  readonly userId: string
+  readonly userName: string
+  readonly userPrincipalName: string
+}
+
+interface Failed {
+  readonly kind: "failed"
+  readonly reason: "unknown" | "ambiguous"
+  readonly candidates: ReadonlyArray<string>
+}
+
 interface Allow extends AllowEntry {
   readonly source: "policy" | "operator"
 }
@@ -111,6 +137,8 @@ export interface ProjectionState {
   readonly blocks: Map<string, Entry>
   readonly pending: Map<string, PendingEntry>
   readonly owned: Map<string, OwnedEntry>
+  /** resolution outcomes by `${ip}|${at}` */
+  readonly resolutions: Map<string, Resolved | Failed>
   lastRecordedAt: string
   /** events folded since expired contributions were last swept out */
   sinceSweep: number
@@ -123,6 +151,7 @@ export const initialState = (): ProjectionState => ({
   blocks: new Map(),
   pending: new Map(),
   owned: new Map(),
+  resolutions: new Map(),
   lastRecordedAt: "",
   sinceSweep: 0
 })
@@ -219,6 +248,17 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       else state.owned.delete(key)
       break
     }
+    case "UserResolved":
+      state.resolutions.set(`${p["ip"]}|${p["at"]}`, {
+        kind: "resolved",
+        userId: p["userId"],
+        userName: p["userName"],
+        userPrincipalName: p["userPrincipalName"]
+      })
+      break
+    case "UserResolutionFailed":
+      state.resolutions.set(`${p["ip"]}|${p["at"]}`, { kind: "failed", reason: p["reason"], candidates: p["candidates"] })
+      break
     case "AllowRequested":
       state.operatorAllows = [
         ...state.operatorAllows.filter((a) => allowEntryInForce(a, at)),
@@ -298,14 +338,47 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
       return { target: e.target, cidr: e.cidr.text, until: maxUntil(reasons), reasons, splitFrom: e.splitFrom }
     })
 
-  const pendingUserBlocks: PendingUserBlock[] = [...state.pending.values()]
+  const inForce = [...state.pending.values()]
     .map((e) => ({ e, reasons: e.reasons.filter((r) => r.until > now).sort(bySeq) }))
     .filter(({ e, reasons }) => reasons.length > 0 && !allowCidrs.some((a) => contains(a.cidr, cidrOf(e.ip))))
-    .map(({ e, reasons }) => ({ ip: e.ip, at: e.at, userIdentity: e.userIdentity, until: maxUntil(reasons), reasons }))
-    .sort((a, b) => compareCidr(cidrOf(a.ip), cidrOf(b.ip)) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+  const pendingUserBlocks: PendingUserBlock[] = []
+  const users = new Map<string, { user: Resolved; seenAt: Array<{ ip: string; at: string }>; reasons: Reason[] }>()
+  for (const { e, reasons } of inForce) {
+    const resolution = state.resolutions.get(`${e.ip}|${e.at}`)
+    if (resolution?.kind === "resolved") {
+      const entry = users.get(resolution.userId) ?? { user: resolution, seenAt: [], reasons: [] }
+      entry.seenAt.push({ ip: e.ip, at: e.at })
+      entry.reasons.push(...reasons)
+      users.set(resolution.userId, entry)
+      continue
+    }
+    pendingUserBlocks.push({
+      ip: e.ip,
+      at: e.at,
+      userIdentity: e.userIdentity,
+      until: maxUntil(reasons),
+      reasons,
+      failure: resolution === undefined ? null : { reason: resolution.reason, candidates: resolution.candidates }
+    })
+  }
+  pendingUserBlocks.sort((a, b) => compareCidr(cidrOf(a.ip), cidrOf(b.ip)) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+  const userBlocks: UserBlock[] = [...users.values()]
+    .map(({ user, seenAt, reasons }) => {
+      const unique = [...new Map(reasons.map((r) => [r.seq, r])).values()].sort(bySeq)
+      return {
+        userId: user.userId,
+        userName: user.userName,
+        userPrincipalName: user.userPrincipalName,
+        until: maxUntil(unique),
+        seenAt: seenAt.sort((a, b) => compareCidr(cidrOf(a.ip), cidrOf(b.ip)) || (a.at < b.at ? -1 : 1)),
+        reasons: unique
+      }
+    })
+    .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
 
   const counts: Record<string, number> = {}
   for (const b of ipBlocks) counts[b.target] = (counts[b.target] ?? 0) + 1
+  if (userBlocks.length > 0) counts["cryptospike"] = userBlocks.length
   if (pendingUserBlocks.length > 0) counts["cryptospike (pending user)"] = pendingUserBlocks.length
 
   suppressed.sort(byTargetThenCidr)
@@ -314,7 +387,7 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     policyHash: state.policyHash,
     ipBlocks,
     suppressed,
-    userBlocks: [],
+    userBlocks,
     pendingUserBlocks,
     owned: [...state.owned.values()].sort(byTargetThenCidr),
     counts

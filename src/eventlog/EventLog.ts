@@ -38,7 +38,9 @@ export const PROJECTION_EVENT_TYPES = [
   "UnblockRequested",
   "AllowRequested",
   "TargetChanged",
-  "DriftObserved"
+  "DriftObserved",
+  "UserResolved",
+  "UserResolutionFailed"
 ] as const
 
 export interface ReadPage {
