@@ -35,11 +35,14 @@ describe("concurrent appends", () => {
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: processes * perProcess }, (_, i) => i + 1))
     const ids = new Set(events.map((e) => e.payload.eventId))
     expect(ids.size).toBe(processes * perProcess)
-    // The test is only worth something if the writers really contended: many transactions
-    // (one recordedAt each), with different processes' events interleaved in the log.
-    expect(new Set(events.map((e) => e.recordedAt)).size).toBeGreaterThan(processes * 3)
+    // The test is only worth something if the writers really contended. Writers taking turns
+    // would give one transaction (one recordedAt) per process and 15 changes of source along
+    // the log; interleaved writers give more of both (on a quiet machine several times more; on
+    // a loaded one fewer, so the bound is the sequential case, not a guess at timing).
+    const transactions = new Set(events.map((e) => e.recordedAt)).size
     const switches = events.filter((e, i) => i > 0 && e.payload.source !== events[i - 1]!.payload.source).length
-    expect(switches).toBeGreaterThan(processes * 3)
+    expect(transactions, "transactions").toBeGreaterThan(processes)
+    expect(switches, "changes of writer along the log").toBeGreaterThan(processes - 1)
 
     const verify = await runCli(["verify", "--db", db])
     expect(verify.code).toBe(0)
