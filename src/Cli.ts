@@ -2,7 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
-import { emulateCommand } from "./commands/emulate.js"
+import { emulateCommand } from "./commands/emulators.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { planCommand, reconcileCommand } from "./commands/reconcile.js"
 import { replayCommand } from "./commands/replay.js"

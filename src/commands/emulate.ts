@@ -161,7 +161,4 @@ const loadmasterCommand = Command.make(
     )
 ).pipe(Command.withDescription("Serve a local LoadMaster ACL API (APIv2 JSON and APIv1 XML) until SIGTERM/SIGINT"))
 
-export const emulateCommand = Command.make("emulate").pipe(
-  Command.withDescription("Local emulators of the appliances mitigator drives, for tests and demos"),
-  Command.withSubcommands([loadmasterCommand])
-)
+export const emulateLoadMasterCommand = loadmasterCommand

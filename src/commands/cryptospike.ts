@@ -1,0 +1,45 @@
+/** The live CryptoSpike client from the config and the token's sources (file, env, flag). */
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import type { AppConfig } from "../config/loadConfig.js"
+import { resolveSecret } from "../targets/secrets.js"
+import { UsageError } from "./shared.js"
+
+export const tokenOption = Options.text("cs-token").pipe(
+  Options.withDescription("CryptoSpike API token (visible in the process list: prefer cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)"),
+  Options.optional
+)
+
+/** A path from the config, relative to the config file's directory (as `database` is). */
+const besideConfig = (cfg: AppConfig, file: string | undefined): string | undefined =>
+  file === undefined || cfg.source === null ? file : path.resolve(path.dirname(cfg.source), file)
+
+export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const settings = cfg.cryptospike
+    if (settings === undefined) {
+      return yield* new UsageError({ message: "the config has no `cryptospike` section: there is no CryptoSpike to talk to" })
+    }
+    const token = yield* resolveSecret(
+      {
+        what: "the CryptoSpike API token",
+        flag: Option.getOrUndefined(tokenFlag),
+        flagName: "--cs-token",
+        env: "CRYPTOSPIKE_API_TOKEN",
+        file: besideConfig(cfg, settings.tokenFile)
+      },
+      (message) => Console.error(`mitigator: warning: ${message}`)
+    ).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    const tls = { ...settings.tls, ca: besideConfig(cfg, settings.tls.ca) }
+    // Loaded on use, like the LoadMaster client.
+    const { makeLiveCryptoSpike } = yield* Effect.promise(() => import("../targets/cryptospike/LiveCryptoSpike.js"))
+    return yield* makeLiveCryptoSpike({
+      url: settings.url,
+      auth: { kind: "token", token },
+      tls,
+      unblockState: settings.unblock.userAccessState
+    })
+  })

@@ -1,0 +1,479 @@
+/**
+ * The CryptoSpike REST wire protocol, without I/O: paths (with every query value URL-encoded),
+ * request bodies, tolerant response parsers, classification of HTTP answers into data or a
+ * `CryptoSpikeError`, the exact-name rule for user searches, and the audit comment of a block.
+ *
+ * Authentication is never part of what is built here: the client adds `x-auth-token` (app
+ * token) or `Authorization: Bearer` (login session) at the last moment, so every path and body
+ * from this module can be logged as it is. (The login body is the one exception: it is built by
+ * the client, never here.)
+ *
+ * Source: shared/specs/cryptospike-api.md — §3 operations, §3.1 field notes, §6 defects of the
+ * Flowmon scripts that this module must not repeat (#8 only page 0, #9 unencoded `search` and
+ * `items[0]` without an exact-match check, #10 `blocked=false` in the search), §8 client advice.
+ */
+import { escapeBytes } from "../../domain/SafeText.js"
+import { CryptoSpikeError, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+export const ACTIVITY_PATH = "/api/v1/audit/dashboard/file-activity/table"
+export const USERS_PATH = "/api/v1/audit/users"
+export const ACCESS_PATH = "/api/v1/analyzer/events/users/access"
+export const LOGIN_PATH = "/api/v1/Server/auth/login"
+export const LOGOUT_PATH = "/api/v1/Server/auth/logout"
+
+/** Page size used when none is configured; 100 is the largest size public clients use (§7). */
+export const DEFAULT_PAGE_SIZE = 100
+
+/** `k=v&…`, every key and value URL-encoded (spec §6 #9; `search` reached SQL in CVE-2023-36652). */
+const query = (params: ReadonlyArray<readonly [string, string | number]>): string =>
+  params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&")
+
+/**
+ * File activity, one page: `start`/`end` are Unix epoch SECONDS (as both Flowmon scripts send
+ * them). No empty `=` parameter (the scripts' quirk, spec §1).
+ */
+export const activityPath = (page: number, size: number, startSeconds: number, endSeconds: number): string =>
+  `${ACTIVITY_PATH}?${query([
+    ["page", page],
+    ["size", size],
+    ["start", startSeconds],
+    ["end", endSeconds]
+  ])}`
+
+/**
+ * Users matching `search`, one page. Deliberately WITHOUT a `blocked` filter: a user who is
+ * already blocked must be found too (spec §6 #10).
+ */
+export const searchUsersPath = (search: string, page: number, size: number): string =>
+  `${USERS_PATH}?${query([
+    ["page", page],
+    ["size", size],
+    ["search", search],
+    ["orderBy", ""],
+    ["sortDescending", "false"]
+  ])}`
+
+/** Blocked users, one page (a stable ascending order, so pages do not shift while paging). */
+export const blockedUsersPath = (page: number, size: number): string =>
+  `${USERS_PATH}?${query([
+    ["page", page],
+    ["size", size],
+    ["blocked", "true"],
+    ["orderBy", ""],
+    ["sortDescending", "false"]
+  ])}`
+
+/**
+ * The absolute URL of `pathAndQuery` under the configured base URL. A path in the base URL is
+ * kept as a prefix (an appliance behind a reverse proxy at `https://proxy/cs`), so
+ * `https://cs.example/` and `https://cs.example` give the same result.
+ */
+export const joinUrl = (base: string | URL, pathAndQuery: string): string => {
+  const url = new URL(base)
+  const prefix = url.pathname.replace(/\/+$/, "")
+  return `${url.origin}${prefix}${pathAndQuery}`
+}
+
+/**
+ * Unix seconds of a UTC ISO time, rounded down (`floor`, for a window's start) or up (`ceil`,
+ * for its end) so that the window asked for is never narrower than the one meant. `undefined`
+ * when the text is not a time.
+ */
+export const epochSeconds = (iso: string, round: "floor" | "ceil"): number | undefined => {
+  const ms = Date.parse(iso)
+  if (!Number.isFinite(ms)) return undefined
+  return round === "floor" ? Math.floor(ms / 1000) : Math.ceil(ms / 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+// ---------------------------------------------------------------------------------------------
+
+/** The file-activity filter of spec §3 #3, with only the address set. */
+export const activityBody = (ip: string) => ({
+  path: "",
+  users: [] as Array<string>,
+  actions: [] as Array<string>,
+  fileType: [] as Array<string>,
+  extensions: [] as Array<string>,
+  clusters: [] as Array<string>,
+  servers: [] as Array<string>,
+  shares: [] as Array<string>,
+  volumes: [] as Array<string>,
+  ips: [ip],
+  blocked: [] as Array<string>
+})
+
+/** Blocks a Windows user (spec §3 #5). The comment is sanitised and bounded again here. */
+export const blockBody = (userId: string, comment: string) => ({
+  userId,
+  userIdType: "WINDOWS",
+  userAccessState: "BLOCKED",
+  comment: sanitizeComment(comment)
+})
+
+/**
+ * Unblocks a Windows user: the same call as a block with another `userAccessState`, which is
+ * configuration (`cryptospike.unblock.userAccessState`) because no public source shows the real
+ * value (spec "Uncertain" 1).
+ */
+export const unblockBody = (userId: string, userAccessState: string, comment?: string) =>
+  comment === undefined
+    ? { userId, userIdType: "WINDOWS", userAccessState }
+    : { userId, userIdType: "WINDOWS", userAccessState, comment: sanitizeComment(comment) }
+
+// ---------------------------------------------------------------------------------------------
+// Response classification
+// ---------------------------------------------------------------------------------------------
+
+export type Classified =
+  | { readonly ok: true; readonly body: unknown }
+  | { readonly ok: false; readonly error: CryptoSpikeError }
+
+export const TOKEN_HINT = "regenerate the API token in CryptoSpike: Settings > System > API Tokens"
+export const LOGIN_HINT = "check the CryptoSpike user name and password"
+
+const MAX_SHOWN = 300
+
+/** Appliance text made safe for a log or a terminal: printable ASCII, escapes visible, bounded. */
+export const printable = (text: string, max = MAX_SHOWN): string => {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text
+  return escapeBytes(new TextEncoder().encode(cut))
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const parseJson = (text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false } => {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown }
+  } catch {
+    return { ok: false }
+  }
+}
+
+/** The error text of an answer: its `message` (or `error`, `detail`), else the raw text. */
+const detailOf = (text: string): string | undefined => {
+  const parsed = parseJson(text)
+  if (parsed.ok && isRecord(parsed.value)) {
+    for (const key of ["message", "error", "detail", "title"]) {
+      const v = parsed.value[key]
+      if (typeof v === "string" && v.trim() !== "") return v.trim()
+    }
+  }
+  const t = text.trim()
+  return t === "" ? undefined : t
+}
+
+const withDetail = (message: string, detail: string | undefined): string =>
+  detail === undefined ? message : `${message}: ${printable(detail)}`
+
+export interface ClassifyOptions {
+  /** whether a success must carry a JSON body (lists) or any body does (block / unblock) */
+  readonly json: boolean
+  /** what to tell the operator on 401/403; default `TOKEN_HINT` */
+  readonly authHint?: string
+}
+
+/**
+ * An answer: the parsed JSON (or `undefined` when `json` is false) on 2xx; otherwise an error
+ * by reason. 401/403 → auth (with the hint), 400/404/422 and other 4xx → rejected with the
+ * body's message, 408 → timeout and 429/5xx → server (both retryable), a 2xx that is not JSON
+ * where JSON is expected → protocol, anything else → protocol.
+ */
+export const classify = (status: number, text: string, options: ClassifyOptions): Classified => {
+  const fail = (error: CryptoSpikeError): Classified => ({ ok: false, error })
+  const detail = status >= 200 && status <= 299 ? undefined : detailOf(text)
+  if (status === 401 || status === 403) {
+    return fail(
+      new CryptoSpikeError({
+        reason: "auth",
+        message: `${withDetail(
+          `CryptoSpike refused the request (HTTP ${status}${status === 403 ? ", missing permission?" : ""})`,
+          detail
+        )}; ${status === 403 ? `the user needs StorageUser READ/MODIFY and FileActivity READ, or ${options.authHint ?? TOKEN_HINT}` : options.authHint ?? TOKEN_HINT}`,
+        status,
+        retryable: false
+      })
+    )
+  }
+  if (status === 408) {
+    return fail(
+      new CryptoSpikeError({ reason: "timeout", message: withDetail(`CryptoSpike timed out the request (HTTP 408)`, detail), status, retryable: true })
+    )
+  }
+  if (status === 429 || (status >= 500 && status <= 599)) {
+    return fail(
+      new CryptoSpikeError({
+        reason: "server",
+        message: withDetail(status === 429 ? `CryptoSpike is limiting the rate of calls (HTTP 429)` : `CryptoSpike failed (HTTP ${status})`, detail),
+        status,
+        retryable: true
+      })
+    )
+  }
+  if (status >= 400 && status <= 499) {
+    return fail(new CryptoSpikeError({ reason: "rejected", message: withDetail(`CryptoSpike refused the request (HTTP ${status})`, detail), status, retryable: false }))
+  }
+  if (status < 200 || status > 299) {
+    return fail(new CryptoSpikeError({ reason: "protocol", message: withDetail(`unexpected HTTP ${status} from CryptoSpike`, detail), status, retryable: false }))
+  }
+  if (!options.json) return { ok: true, body: undefined }
+  const parsed = parseJson(text)
+  if (!parsed.ok) {
+    return fail(
+      new CryptoSpikeError({
+        reason: "protocol",
+        message:
+          text.trim() === ""
+            ? `CryptoSpike answered HTTP ${status} with an empty body where JSON was expected`
+            : `CryptoSpike answered HTTP ${status} with something that is not JSON: ${printable(text.trim(), 120)}`,
+        status,
+        retryable: false
+      })
+    )
+  }
+  return { ok: true, body: parsed.value }
+}
+
+const protocol = (message: string): CryptoSpikeError => new CryptoSpikeError({ reason: "protocol", message, retryable: false })
+
+// ---------------------------------------------------------------------------------------------
+// Response parsing
+// ---------------------------------------------------------------------------------------------
+
+/** Text of an identifier-like value: a non-empty string (trimmed) or a finite number. */
+const idText = (value: unknown): string | undefined => {
+  if (typeof value === "string") return value.trim() === "" ? undefined : value.trim()
+  if (typeof value === "number" && Number.isFinite(value)) return String(value)
+  return undefined
+}
+
+const stringOr = (value: unknown, fallback: string): string => (typeof value === "string" ? value : fallback)
+
+export interface Page<A> {
+  readonly rows: ReadonlyArray<A>
+  /** the number of items on the page, parsed or not (what decides a short page) */
+  readonly count: number
+  /** items without a usable user id, left out of `rows` */
+  readonly skipped: number
+  /** the server's `totalItems`, when it sends a non-negative integer */
+  readonly totalItems: number | undefined
+}
+
+/** `{items:[…], totalItems?}`; a bare array is accepted too. */
+const itemsOf = (body: unknown, what: string): { items: ReadonlyArray<unknown>; totalItems: number | undefined } | CryptoSpikeError => {
+  if (Array.isArray(body)) return { items: body, totalItems: undefined }
+  if (!isRecord(body)) return protocol(`CryptoSpike's ${what} answer is not a JSON object`)
+  const items = body["items"]
+  if (!Array.isArray(items)) return protocol(`CryptoSpike's ${what} answer has no "items" list`)
+  const total = body["totalItems"]
+  const totalItems = typeof total === "number" && Number.isInteger(total) && total >= 0 ? total : undefined
+  return { items, totalItems }
+}
+
+/**
+ * A page of file activity. A row's user is its `userId`, else its `id` (the only attested field,
+ * which both Flowmon scripts take for the user: spec §3 #3, "Uncertain" 3); rows with neither
+ * are skipped and counted.
+ */
+export const parseActivityPage = (body: unknown): Page<FileActivity> | CryptoSpikeError => {
+  const page = itemsOf(body, "file-activity")
+  if (page instanceof CryptoSpikeError) return page
+  const rows: Array<FileActivity> = []
+  let skipped = 0
+  for (const item of page.items) {
+    const userId = isRecord(item) ? (idText(item["userId"]) ?? idText(item["id"])) : undefined
+    if (userId === undefined) skipped++
+    else rows.push({ userId })
+  }
+  return { rows, count: page.items.length, skipped, totalItems: page.totalItems }
+}
+
+/** Whether an item says it is blocked: `blocked` (boolean or "true"/"false"), else an access state. */
+const blockedOf = (item: Record<string, unknown>): boolean | undefined => {
+  const b = item["blocked"]
+  if (typeof b === "boolean") return b
+  if (typeof b === "string" && /^(true|false)$/i.test(b.trim())) return b.trim().toLowerCase() === "true"
+  for (const key of ["userAccessState", "accessState"]) {
+    const s = item[key]
+    if (typeof s === "string" && s.trim() !== "") return s.trim().toUpperCase() === "BLOCKED"
+  }
+  return undefined
+}
+
+/**
+ * A page of storage users. Name from `userName` or `username`; a missing principal name or type
+ * is ""; `blocked` from the item when it says so, else `blockedByQuery` (true for the blocked
+ * list, false for a search, which has no such filter). Items without `userId` are skipped.
+ */
+export const parseUsersPage = (body: unknown, blockedByQuery: boolean): Page<StorageUser> | CryptoSpikeError => {
+  const page = itemsOf(body, "user list")
+  if (page instanceof CryptoSpikeError) return page
+  const rows: Array<StorageUser> = []
+  let skipped = 0
+  for (const item of page.items) {
+    const userId = isRecord(item) ? idText(item["userId"]) : undefined
+    if (!isRecord(item) || userId === undefined) {
+      skipped++
+      continue
+    }
+    rows.push({
+      userId,
+      userIdType: stringOr(item["userIdType"], ""),
+      userName: stringOr(item["userName"], stringOr(item["username"], "")),
+      userPrincipalName: stringOr(item["userPrincipalName"], ""),
+      blocked: blockedOf(item) ?? blockedByQuery
+    })
+  }
+  return { rows, count: page.items.length, skipped, totalItems: page.totalItems }
+}
+
+/** The session token of a login answer (`{token, lifetime}`), or undefined. */
+export const parseLoginToken = (body: unknown): string | undefined => {
+  if (!isRecord(body)) return undefined
+  const token = body["token"]
+  return typeof token === "string" && token.trim() !== "" ? token.trim() : undefined
+}
+
+/**
+ * Whether paging is over after a page: a short page (fewer items than asked for, empty
+ * included), or `totalItems` reached by the items seen so far (`seen` counts every item of
+ * every page, skipped ones too).
+ */
+export const pagingDone = (page: { readonly count: number; readonly totalItems: number | undefined }, size: number, seen: number): boolean =>
+  page.count < size || (page.totalItems !== undefined && seen >= page.totalItems)
+
+// ---------------------------------------------------------------------------------------------
+// Exact user match
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The users a search result holds for exactly `name` (CryptoSpike's `search` is a fuzzy filter
+ * of unknown semantics, spec "Uncertain" 11, and taking `items[0]` is defect §6 #9). Case is
+ * ignored throughout (Windows names are case-insensitive). A user matches when:
+ *
+ * - its `userName` or `userPrincipalName` equals `name`;
+ * - `name` is `DOMAIN\user` and the listed `userName` is just `user` (it carries no domain of its
+ *   own, so the domain cannot contradict; a listed `OTHER\user` must equal in full);
+ * - `name` is `user@realm` and equals the listed `userPrincipalName` (the first rule; a `user@realm`
+ *   never matches a bare `userName`, which could belong to another realm).
+ *
+ * A bare `user` does NOT match a listed `DOMAIN\user` or `user@realm` (that could be several
+ * accounts). An empty name matches nothing. Callers act only on exactly one distinct user.
+ */
+export const exactUserMatch = (users: ReadonlyArray<StorageUser>, name: string): ReadonlyArray<StorageUser> => {
+  const wanted = name.trim().toLowerCase()
+  if (wanted === "") return []
+  const slash = wanted.indexOf("\\")
+  const bareOfDomain = slash > 0 && slash < wanted.length - 1 ? wanted.slice(slash + 1) : undefined
+  return users.filter((u) => {
+    const userName = u.userName.trim().toLowerCase()
+    const upn = u.userPrincipalName.trim().toLowerCase()
+    if (userName !== "" && userName === wanted) return true
+    if (upn !== "" && upn === wanted) return true
+    return bareOfDomain !== undefined && userName !== "" && !userName.includes("\\") && userName === bareOfDomain
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit comment of a block
+// ---------------------------------------------------------------------------------------------
+
+export const MAX_COMMENT = 1000
+
+/** The first word of every comment mitigator writes. */
+export const COMMENT_MARKER = "mitigator"
+
+/**
+ * Text made safe for a comment: C0 controls other than `\n` (so `\r` and `\t` too), DEL, C1
+ * controls, and invisible format characters that can disguise text (zero-width, bidi
+ * overrides, line/paragraph separators, BOM) are removed; the result is cut to `MAX_COMMENT` characters (code points,
+ * `...` marking a cut).
+ */
+export const sanitizeComment = (text: string): string => bound(stripControls(text), MAX_COMMENT)
+
+const CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g
+
+const stripControls = (text: string): string => text.replace(CONTROLS, "")
+
+/** At most `max` code points, `...` marking a cut. */
+const bound = (text: string, max: number): string => {
+  const chars = Array.from(text)
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 3)).join("")}...`
+}
+
+const length = (text: string): number => Array.from(text).length
+
+/** What the audit comment of a block names (field names as in `FlowmonEventReceived`). */
+export interface AuditDetails {
+  /** the Flowmon product ("ADS", "IDS"…), when known */
+  readonly product?: string | undefined
+  readonly eventId: string
+  readonly method: string | null
+  readonly description: string
+  readonly source: string
+  readonly targets: ReadonlyArray<string>
+  readonly dataFeed: string | null
+  readonly perspective: string | null
+  /** UTC ISO end of the block */
+  readonly until: string
+  /** the mitigator event sequence number of the decision, when known */
+  readonly seq?: number | undefined
+}
+
+const MAX_TARGETS_SHOWN = 10
+
+/** One field on one line: newlines inside a value become spaces, runs of blanks one space. */
+const oneLine = (value: string): string => value.replace(/[\r\n\t]+/g, " ").replace(/ {2,}/g, " ").trim()
+
+const orNa = (value: string | null | undefined): string => {
+  const v = value === null || value === undefined ? "" : oneLine(value)
+  return v === "" ? "n/a" : v
+}
+
+/**
+ * The comment of a block, shown to CryptoSpike administrators and in its block events (spec
+ * §5): plain text, one field a line, starting with `mitigator` so that our blocks can be told
+ * from CryptoSpike's own. Sanitised and bounded to `MAX_COMMENT` characters.
+ *
+ * ```
+ * mitigator seq=57: Flowmon ADS event 4711
+ * Method: SCANS - TCP SYN scan
+ * Source: 10.20.30.40
+ * Targets: 10.0.0.1, 10.0.0.2
+ * Data feed: core-probe
+ * Perspective: Security issues
+ * Blocked until: 2026-01-10T12:00:00.000Z
+ * ```
+ */
+export const auditComment = (details: AuditDetails): string => {
+  const shown = details.targets.slice(0, MAX_TARGETS_SHOWN).map(oneLine)
+  const more = details.targets.length - shown.length
+  const targets = shown.length === 0 ? "n/a" : `${shown.join(", ")}${more > 0 ? ` (+${more} more)` : ""}`
+  const product = details.product === undefined || oneLine(details.product) === "" ? "" : ` ${oneLine(details.product)}`
+  const method = details.method === null ? "" : oneLine(details.method)
+  const compose = (description: string): string =>
+    stripControls(
+      [
+        `${COMMENT_MARKER}${details.seq === undefined ? "" : ` seq=${details.seq}`}: Flowmon${product} event ${orNa(details.eventId)}`,
+        `Method: ${method === "" ? "n/a" : method}${description === "" ? "" : ` - ${description}`}`,
+        `Source: ${orNa(details.source)}`,
+        `Targets: ${targets}`,
+        `Data feed: ${orNa(details.dataFeed)}`,
+        `Perspective: ${orNa(details.perspective)}`,
+        `Blocked until: ${orNa(details.until)}`
+      ].join("\n")
+    )
+  const description = stripControls(oneLine(details.description))
+  const full = compose(description)
+  if (length(full) <= MAX_COMMENT) return full
+  // Too long: shorten the description first, so that the later lines (the expiry) survive;
+  // the final bound is the last resort (very long ids, sources or targets).
+  const room = MAX_COMMENT - length(compose("")) - " - ".length
+  return sanitizeComment(room > 3 ? compose(bound(description, room)) : compose(""))
+}
