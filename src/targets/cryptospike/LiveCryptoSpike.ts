@@ -17,7 +17,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -28,6 +27,7 @@ import type * as Scope from "effect/Scope"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../LoadMasterAcl.js"
+import { errorCodeOf, isCertificateError, makePacer } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -57,49 +57,9 @@ export const MAX_PAGES = 10_000
 /** The comment sent with an unblock. */
 export const UNBLOCK_COMMENT = "mitigator: unblocked"
 
-/**
- * A token bucket (same design as LiveLoadMaster's pacer): up to one second's worth of calls at
- * once, then `perSecond`. No rate limit is documented for CryptoSpike (spec §7); this keeps long
- * paging runs from hammering the appliance.
- */
-const makePacer = (perSecond: number) => {
-  const rate = perSecond > 0 ? perSecond : 20
-  const capacity = Math.max(1, rate)
-  let tokens = capacity
-  let refilledAt = 0
-  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (refilledAt === 0) refilledAt = now
-    tokens = Math.min(capacity, tokens + ((now - refilledAt) * rate) / 1000)
-    refilledAt = now
-    tokens -= 1
-    return tokens >= 0 ? Effect.void : Effect.sleep(Duration.millis((-tokens * 1000) / rate))
-  })
-}
-
-const CERTIFICATE_ERRORS = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "ERR_TLS_CERT_ALTNAME_INVALID"
-])
-
-/** The Node error code somewhere down the cause chain. */
-const codeOf = (cause: unknown): string | undefined => {
-  for (let c: unknown = cause, depth = 0; c !== null && typeof c === "object" && depth < 5; depth++) {
-    const code = (c as { code?: unknown }).code
-    if (typeof code === "string") return code
-    c = (c as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
 const transportError = (url: URL, cause: unknown): CryptoSpikeError => {
-  const code = codeOf(cause)
-  // A certificate that is not trusted now will not be trusted on a retry either.
-  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+  const code = errorCodeOf(cause)
+  if (isCertificateError(code)) {
     return new CryptoSpikeError({
       reason: "auth",
       message: `the certificate of ${url.host} is not trusted (${code}): set cryptospike.tls.ca (a PEM file) or cryptospike.tls.fingerprint for a self-signed appliance`,

@@ -9,7 +9,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type AclScope, type LoadMasterAclService } from "../LoadMasterAcl.js"
+import { errorCodeOf, isCertificateError, makePacer } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -34,49 +34,9 @@ export interface LiveLoadMasterOptions {
   readonly retries?: number
 }
 
-/**
- * A token bucket per appliance: up to one second's worth of calls at once, then `perSecond`.
- * The appliance drops clients over 30 calls in 3 s; a small burst (an append applying its one
- * block) goes out at once, a long run of calls is held to the rate.
- */
-const makePacer = (perSecond: number) => {
-  const capacity = Math.max(1, perSecond)
-  let tokens = capacity
-  let refilledAt = 0
-  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (refilledAt === 0) refilledAt = now
-    tokens = Math.min(capacity, tokens + ((now - refilledAt) * perSecond) / 1000)
-    refilledAt = now
-    tokens -= 1
-    // A negative balance is a debt: wait until it is paid back.
-    return tokens >= 0 ? Effect.void : Effect.sleep(Duration.millis((-tokens * 1000) / perSecond))
-  })
-}
-
-const CERTIFICATE_ERRORS = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "ERR_TLS_CERT_ALTNAME_INVALID"
-])
-
-/** The Node error code somewhere down the cause chain. */
-const codeOf = (cause: unknown): string | undefined => {
-  for (let c: unknown = cause, depth = 0; c !== null && typeof c === "object" && depth < 5; depth++) {
-    const code = (c as { code?: unknown }).code
-    if (typeof code === "string") return code
-    c = (c as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
 const transportError = (url: URL, cause: unknown): LoadMasterError => {
-  const code = codeOf(cause)
-  // A certificate that is not trusted now will not be trusted on a retry either.
-  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+  const code = errorCodeOf(cause)
+  if (isCertificateError(code)) {
     return new LoadMasterError({
       reason: "auth",
       message: `the certificate of ${url.host} is not trusted (${code}): set loadmaster.tls.ca (a PEM file) or loadmaster.tls.fingerprint for a self-signed appliance`,
