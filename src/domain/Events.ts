@@ -192,6 +192,27 @@ export const UserResolutionFailed = Schema.Struct({
 })
 export type UserResolutionFailed = typeof UserResolutionFailed.Type
 
+/** Reconcile blocked or unblocked a user on CryptoSpike (the user ownership ledger). */
+export const UserBlockChanged = Schema.Struct({
+  userId: Schema.String,
+  op: Schema.Literal("block", "unblock"),
+  comment: Schema.String,
+  /** the decision or operator block behind it (block), when known */
+  causeSeq: Schema.NullOr(Schema.Number)
+})
+export type UserBlockChanged = typeof UserBlockChanged.Type
+
+/**
+ * A user mitigator blocked is no longer blocked on CryptoSpike (an administrator lifted it).
+ * `repair: false` (cryptospike.repairDrift off): the human decision wins, the reasons recorded
+ * before it no longer block this user; only a new detection does.
+ */
+export const UserBlockLifted = Schema.Struct({
+  userId: Schema.String,
+  repair: Schema.Boolean
+})
+export type UserBlockLifted = typeof UserBlockLifted.Type
+
 /** Reconcile changed a target: the entry is now there (add) or gone (remove). */
 export const TargetChanged = Schema.Struct({
   target: Target,
@@ -254,7 +275,9 @@ export const EventPayloads = {
   DriftObserved,
   PlanRefused,
   UserResolved,
-  UserResolutionFailed
+  UserResolutionFailed,
+  UserBlockChanged,
+  UserBlockLifted
 } as const
 
 export type EventType = keyof typeof EventPayloads

@@ -96,6 +96,8 @@ export interface DesiredState {
   readonly pendingUserBlocks: ReadonlyArray<PendingUserBlock>
   /** the ownership ledger: what mitigator applied on the targets and has not removed */
   readonly owned: ReadonlyArray<OwnedEntry>
+  /** the users mitigator blocked on CryptoSpike and has not unblocked */
+  readonly ownedUsers: ReadonlyArray<string>
   readonly counts: Readonly<Record<string, number>>
 }
 
@@ -139,6 +141,10 @@ export interface ProjectionState {
   readonly owned: Map<string, OwnedEntry>
   /** resolution outcomes by `${ip}|${at}` */
   readonly resolutions: Map<string, Resolved | Failed>
+  /** users mitigator blocked on CryptoSpike and has not unblocked: userId → seq of the block */
+  readonly ownedUsers: Map<string, number>
+  /** userId → seq of the last human unblock that waived the reasons before it */
+  readonly waivedUntilSeq: Map<string, number>
   lastRecordedAt: string
   /** events folded since expired contributions were last swept out */
   sinceSweep: number
@@ -152,6 +158,8 @@ export const initialState = (): ProjectionState => ({
   pending: new Map(),
   owned: new Map(),
   resolutions: new Map(),
+  ownedUsers: new Map(),
+  waivedUntilSeq: new Map(),
   lastRecordedAt: "",
   sinceSweep: 0
 })
@@ -259,6 +267,14 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
     case "UserResolutionFailed":
       state.resolutions.set(`${p["ip"]}|${p["at"]}`, { kind: "failed", reason: p["reason"], candidates: p["candidates"] })
       break
+    case "UserBlockChanged":
+      if (p["op"] === "block") state.ownedUsers.set(p["userId"], event.seq)
+      else state.ownedUsers.delete(p["userId"])
+      break
+    case "UserBlockLifted":
+      state.ownedUsers.delete(p["userId"])
+      if (p["repair"] === false) state.waivedUntilSeq.set(p["userId"], event.seq)
+      break
     case "AllowRequested":
       state.operatorAllows = [
         ...state.operatorAllows.filter((a) => allowEntryInForce(a, at)),
@@ -346,9 +362,13 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
   for (const { e, reasons } of inForce) {
     const resolution = state.resolutions.get(`${e.ip}|${e.at}`)
     if (resolution?.kind === "resolved") {
+      // A human unblock (with repair off) waives the reasons recorded before it.
+      const waived = state.waivedUntilSeq.get(resolution.userId) ?? 0
+      const standing = reasons.filter((r) => r.seq > waived)
+      if (standing.length === 0) continue
       const entry = users.get(resolution.userId) ?? { user: resolution, seenAt: [], reasons: [] }
       entry.seenAt.push({ ip: e.ip, at: e.at })
-      entry.reasons.push(...reasons)
+      entry.reasons.push(...standing)
       users.set(resolution.userId, entry)
       continue
     }
@@ -390,6 +410,7 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     userBlocks,
     pendingUserBlocks,
     owned: [...state.owned.values()].sort(byTargetThenCidr),
+    ownedUsers: [...state.ownedUsers.keys()].sort(),
     counts
   }
 }

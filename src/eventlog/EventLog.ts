@@ -40,7 +40,9 @@ export const PROJECTION_EVENT_TYPES = [
   "TargetChanged",
   "DriftObserved",
   "UserResolved",
-  "UserResolutionFailed"
+  "UserResolutionFailed",
+  "UserBlockChanged",
+  "UserBlockLifted"
 ] as const
 
 export interface ReadPage {

@@ -1,0 +1,242 @@
+/**
+ * One reconcile pass against CryptoSpike: resolve → observe → plan → check caps → apply → record.
+ *
+ * - Resolve the user behind every pending "block the user behind IP x" decision from the file
+ *   activity around the detection (recorded as UserResolved / UserResolutionFailed; CryptoSpike
+ *   unreachable: tried again next pass, nothing recorded as failed).
+ * - Observe every blocked user (all pages: CryptoSpike's own blocks and administrators' too).
+ * - Block desired users not blocked; unblock users mitigator blocked that are no longer desired.
+ *   Users it did not block are never unblocked, and a user someone else already blocked is left
+ *   as it is.
+ * - An owned block an administrator lifted is recorded (UserBlockLifted) and re-applied only
+ *   with `cryptospike.repairDrift`; otherwise the human decision stands until a new detection.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
+import type { Caps } from "../domain/Policy.js"
+import type { DesiredState, UserBlock } from "../domain/Project.js"
+import { activityWindow, fromActivity, fromNameSearch, type Resolution } from "../domain/ResolveUser.js"
+import { desiredStateAt } from "../commands/desiredState.js"
+import type { EventLogService } from "../eventlog/EventLog.js"
+import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
+import { auditComment, exactUserMatch } from "../targets/cryptospike/wire.js"
+
+export interface CryptoSpikePassOptions {
+  readonly caps: Caps
+  readonly force: boolean
+  readonly dryRun: boolean
+  readonly lookbackMs: number
+  readonly graceMs: number
+  readonly repairDrift: boolean
+}
+
+export interface CryptoSpikePassResult {
+  readonly resolved: number
+  readonly unresolved: number
+  readonly toBlock: ReadonlyArray<string>
+  readonly toUnblock: ReadonlyArray<string>
+  readonly lifted: number
+  readonly applied: number
+  readonly failed: number
+  readonly refused: string | undefined
+  readonly problems: ReadonlyArray<string>
+  readonly converged: boolean
+}
+
+const errorClass = (e: CryptoSpikeError): "transient" | "auth" | "rejected" =>
+  e.retryable ? "transient" : e.reason === "auth" ? "auth" : "rejected"
+
+const failure = (userId: string | null, op: "add" | "remove" | "list", e: CryptoSpikeError): NewEvent => ({
+  type: "TargetChangeFailed",
+  dedupeKey: null,
+  payload: {
+    target: "cryptospike",
+    cidr: null,
+    op,
+    errorClass: errorClass(e),
+    reason: e.reason,
+    message: userId === null ? e.message : `user ${userId}: ${e.message}`
+  }
+})
+
+/** The Flowmon event behind a block, for the audit comment. */
+const flowmonEvent = (log: EventLogService, seq: number) =>
+  Effect.map(log.read({ afterSeq: seq - 1, limit: 1 }), (rows) => {
+    const row = rows[0]
+    return row !== undefined && row.seq === seq && row.type === "FlowmonEventReceived" ? (row.payload as FlowmonEventReceived) : undefined
+  })
+
+const commentFor = (log: EventLogService, block: UserBlock) =>
+  Effect.gen(function* () {
+    const reason = block.reasons[0]
+    if (reason === undefined || reason.kind === "operator") {
+      return auditComment({
+        eventId: "operator",
+        method: null,
+        description: reason === undefined ? "" : `blocked by ${reason.actor}: ${reason.reason}`,
+        source: block.seenAt.map((s) => s.ip).join(", "),
+        targets: [],
+        dataFeed: null,
+        perspective: null,
+        until: block.until,
+        ...(reason === undefined ? {} : { seq: reason.seq })
+      })
+    }
+    const event = yield* flowmonEvent(log, reason.cause.seq)
+    return auditComment({
+      product: reason.cause.product.toUpperCase(),
+      eventId: reason.cause.eventId,
+      method: reason.cause.method,
+      description: event?.description ?? "",
+      source: reason.cause.source,
+      targets: event?.targets ?? [],
+      dataFeed: event?.dataFeed ?? null,
+      perspective: event?.perspective ?? null,
+      until: block.until,
+      seq: reason.seq
+    })
+  })
+
+/** Resolves every pending block nobody has tried yet; returns the events to record and the unreachable count. */
+const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, options: CryptoSpikePassOptions) =>
+  Effect.gen(function* () {
+    const events: NewEvent[] = []
+    const problems: string[] = []
+    for (const pending of desired.pendingUserBlocks) {
+      if (pending.failure !== null) continue
+      const window = activityWindow(pending.at, options.lookbackMs, options.graceMs)
+      const outcome = yield* Effect.either(
+        Effect.gen(function* () {
+          const rows = yield* cs.fileActivity(pending.ip, window.from, window.to)
+          let resolution: Resolution = fromActivity(
+            rows.map((r) => r.userId),
+            pending.userIdentity
+          )
+          if (resolution.kind === "search-name") {
+            const found = yield* cs.searchUsers(resolution.name)
+            resolution = fromNameSearch(exactUserMatch(found, resolution.name))
+          }
+          return resolution
+        })
+      )
+      if (outcome._tag === "Left") {
+        // Unreachable or refused: not a failed resolution; the next pass tries again.
+        problems.push(`resolving the user behind ${pending.ip}: ${outcome.left.message}`)
+        continue
+      }
+      const r = outcome.right
+      events.push(
+        r.kind === "resolved"
+          ? {
+              type: "UserResolved",
+              dedupeKey: null,
+              payload: { ip: pending.ip, at: pending.at, ...r.user, via: r.via }
+            }
+          : {
+              type: "UserResolutionFailed",
+              dedupeKey: null,
+              payload: { ip: pending.ip, at: pending.at, reason: r.kind === "failed" ? r.reason : "unknown", candidates: r.kind === "failed" ? r.candidates : [] }
+            }
+      )
+    }
+    return { events, problems }
+  })
+
+export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUsersService, options: CryptoSpikePassOptions) =>
+  Effect.gen(function* () {
+    const now = () => Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+    const first = yield* desiredStateAt(log, yield* now())
+    const resolution = yield* resolvePending(cs, first, options)
+    if (!options.dryRun && resolution.events.length > 0) yield* log.append(resolution.events)
+    const desired = options.dryRun || resolution.events.length === 0 ? first : yield* desiredStateAt(log, yield* now())
+    const resolved = resolution.events.filter((e) => e.type === "UserResolved").length
+    const unresolved = resolution.events.length - resolved
+
+    const events: NewEvent[] = []
+    const problems = [...resolution.problems]
+    const listed = yield* Effect.either(cs.blockedUsers)
+    if (listed._tag === "Left") {
+      events.push(failure(null, "list", listed.left))
+      problems.push(`cannot list the blocked users: ${listed.left.message}`)
+      if (!options.dryRun) yield* log.append(events)
+      return {
+        resolved,
+        unresolved,
+        toBlock: [],
+        toUnblock: [],
+        lifted: 0,
+        applied: 0,
+        failed: 1,
+        refused: undefined,
+        problems,
+        converged: false
+      } satisfies CryptoSpikePassResult
+    }
+    const blocked = new Set(listed.right.map((u) => u.userId))
+    const owned = new Set(desired.ownedUsers)
+    const wanted = new Map(desired.userBlocks.map((b) => [b.userId, b]))
+
+    // Owned, still wanted, but no longer blocked: someone lifted it by hand.
+    const lifted = [...owned].filter((id) => wanted.has(id) && !blocked.has(id)).sort()
+    for (const userId of lifted) events.push({ type: "UserBlockLifted", dedupeKey: null, payload: { userId, repair: options.repairDrift } })
+    const toBlock = [...wanted.keys()]
+      .filter((id) => !blocked.has(id) && (!lifted.includes(id) || options.repairDrift))
+      .sort()
+    const toUnblock = [...owned].filter((id) => !wanted.has(id) && blocked.has(id)).sort()
+
+    const perTarget = { cryptospike: wanted.size }
+    const overCaps =
+      toBlock.length > options.caps.maxAddsPerPass
+        ? `${toBlock.length} user blocks exceed maxAddsPerPass (${options.caps.maxAddsPerPass})`
+        : toUnblock.length > options.caps.maxRemovesPerPass
+          ? `${toUnblock.length} user unblocks exceed maxRemovesPerPass (${options.caps.maxRemovesPerPass})`
+          : perTarget.cryptospike > options.caps.maxActivePerTarget
+            ? `${perTarget.cryptospike} user blocks wanted exceed maxActivePerTarget (${options.caps.maxActivePerTarget})`
+            : undefined
+    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length }
+    if (options.dryRun) {
+      return { ...base, applied: 0, failed: 0, refused: overCaps, problems, converged: false } satisfies CryptoSpikePassResult
+    }
+    if (overCaps !== undefined && !options.force) {
+      events.push({ type: "PlanRefused", dedupeKey: null, payload: { adds: toBlock.length, removes: toUnblock.length, reason: overCaps } })
+      yield* log.append(events)
+      return { ...base, applied: 0, failed: 0, refused: overCaps, problems, converged: false } satisfies CryptoSpikePassResult
+    }
+
+    let applied = 0
+    let failed = 0
+    for (const userId of toBlock) {
+      const block = wanted.get(userId)!
+      const comment = yield* commentFor(log, block)
+      const result = yield* Effect.either(cs.block(userId, comment))
+      if (result._tag === "Left") {
+        failed++
+        events.push(failure(userId, "add", result.left))
+        problems.push(`blocking ${userId}: ${result.left.message}`)
+      } else {
+        applied++
+        events.push({ type: "UserBlockChanged", dedupeKey: null, payload: { userId, op: "block", comment, causeSeq: block.reasons[0]?.seq ?? null } })
+      }
+    }
+    for (const userId of toUnblock) {
+      const result = yield* Effect.either(cs.unblock(userId))
+      if (result._tag === "Left") {
+        failed++
+        events.push(failure(userId, "remove", result.left))
+        problems.push(`unblocking ${userId}: ${result.left.message}`)
+      } else {
+        applied++
+        events.push({ type: "UserBlockChanged", dedupeKey: null, payload: { userId, op: "unblock", comment: "", causeSeq: null } })
+      }
+    }
+    if (events.length > 0) yield* log.append(events)
+    return {
+      ...base,
+      applied,
+      failed,
+      refused: undefined,
+      problems,
+      converged: failed === 0 && resolution.problems.length === 0
+    } satisfies CryptoSpikePassResult
+  })
