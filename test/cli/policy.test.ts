@@ -323,6 +323,7 @@ describe("status and replay --at", () => {
       userBlocks: [],
       pendingUserBlocks: [],
       owned: [],
+      ownedUsers: [],
       counts: {}
     })
   })
