@@ -30,6 +30,8 @@ import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, logfmt, type LogFields } from "../platform/LogFile.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
+import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
+import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
 
@@ -48,6 +50,8 @@ export interface AppendSummary {
   decided: number
   /** the (target, CIDR) keys those decisions block: what an immediate apply puts on the targets */
   readonly touched: Set<string>
+  /** the `${ip}|${at}` of the decisions to block the user behind an address (CryptoSpike) */
+  readonly touchedUsers: Set<string>
   firstRejection: string | undefined
 }
 
@@ -72,7 +76,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
     const options = settings
     const log = yield* EventLog
     const stdin = yield* Stdin
-    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, touched: new Set(), firstRejection: undefined }
+    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, touched: new Set(), touchedUsers: new Set(), firstRejection: undefined }
     const deciding = settings.policy.policy.rules.length > 0
     const framer = new LineFramer()
 
@@ -117,7 +121,10 @@ export const appendFromStdin = (settings: AppendSettings) =>
           })
         )
         summary.decided += decided.length
-        for (const d of decided) if (d.subject.kind === "ip") summary.touched.add(keyOf(d.target, d.subject.cidr))
+        for (const d of decided) {
+          if (d.subject.kind === "ip") summary.touched.add(keyOf(d.target, d.subject.cidr))
+          else summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
+        }
         const time = new Date().toISOString()
         const logLines: string[] = []
         const detail = (fields: LogFields) => {
@@ -176,6 +183,41 @@ const applyNow = (cfg: AppConfig, opts: GlobalOptions & { readonly apiKey: Optio
     Effect.flatMap(Console.error)
   )
 
+/** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
+const applyUsersNow = (
+  cfg: AppConfig,
+  opts: GlobalOptions & { readonly csToken: Option.Option<string> },
+  touched: ReadonlySet<string>,
+  timeoutMs: number
+) =>
+  Effect.gen(function* () {
+    const settings = cfg.cryptospike!
+    const log = yield* EventLog
+    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
+    const cs = yield* liveCryptoSpike(cfg, opts.csToken)
+    return yield* reconcileCryptoSpikePass(log, cs, {
+      caps: cfg.policy.caps,
+      force: false,
+      dryRun: false,
+      lookbackMs: settings.lookbackMs,
+      graceMs: settings.graceMs,
+      repairDrift: settings.repairDrift,
+      only: touched
+    })
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
+    Effect.match({
+      onFailure: (e: { readonly message: string }) =>
+        `mitigator append: users not blocked now (${e.message}); the next reconcile does it`,
+      onSuccess: (r) =>
+        r.converged
+          ? `mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`
+          : `mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`
+    }),
+    Effect.flatMap(Console.error)
+  )
+
 export const formatSummary = (s: AppendSummary): string => {
   const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${s.decided > 0 ? `, ${s.decided} blocks decided` : ""}`
   return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
@@ -223,7 +265,7 @@ const logFile = Options.text("log-file").pipe(
 
 export const appendCommand = Command.make(
   "append",
-  { ...globalOptions, defer, instance, timezone, format, logFile, applyTimeout, apiKey: apiKeyOption },
+  { ...globalOptions, defer, instance, timezone, format, logFile, applyTimeout, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -253,6 +295,9 @@ export const appendCommand = Command.make(
       yield* Console.error(`mitigator append: ${formatSummary(summary)}`)
       if (!opts.defer && summary.touched.size > 0 && cfg.loadmaster !== undefined) {
         yield* applyNow(cfg, opts, summary.touched, opts.applyTimeout)
+      }
+      if (!opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined) {
+        yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
       }
       if (summary.rejected > 0) return yield* new ExitCode({ code: 3 })
     })

@@ -29,6 +29,8 @@ export interface CryptoSpikePassOptions {
   readonly lookbackMs: number
   readonly graceMs: number
   readonly repairDrift: boolean
+  /** only the pending blocks with these `${ip}|${at}` keys: append's immediate apply of its own decisions */
+  readonly only?: ReadonlySet<string>
 }
 
 export interface CryptoSpikePassResult {
@@ -105,6 +107,7 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
     const problems: string[] = []
     for (const pending of desired.pendingUserBlocks) {
       if (pending.failure !== null) continue
+      if (options.only !== undefined && !options.only.has(`${pending.ip}|${pending.at}`)) continue
       const window = activityWindow(pending.at, options.lookbackMs, options.graceMs)
       const outcome = yield* Effect.either(
         Effect.gen(function* () {
@@ -174,8 +177,10 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       } satisfies CryptoSpikePassResult
     }
     const blocked = new Set(listed.right.map((u) => u.userId))
-    const owned = new Set(desired.ownedUsers)
-    const wanted = new Map(desired.userBlocks.map((b) => [b.userId, b]))
+    const only = options.only
+    const touches = (b: UserBlock) => only === undefined || b.seenAt.some((s) => only.has(`${s.ip}|${s.at}`))
+    const owned = new Set(only === undefined ? desired.ownedUsers : [])
+    const wanted = new Map(desired.userBlocks.filter(touches).map((b) => [b.userId, b]))
 
     // Owned, still wanted, but no longer blocked: someone lifted it by hand.
     const lifted = [...owned].filter((id) => wanted.has(id) && !blocked.has(id)).sort()
