@@ -142,3 +142,27 @@ export const requestBlocks = (filename: string, count: number) =>
       )
     )
   }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })))
+
+/** `count` operator blocks of "the user behind" distinct addresses (CryptoSpike), seen at `at`. */
+export const requestUserBlocks = (filename: string, count: number, at: string) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    yield* log.transaction((tx) =>
+      tx.append(
+        Array.from({ length: count }, (_, i): NewEvent => ({
+          type: "BlockRequested",
+          dedupeKey: null,
+          payload: {
+            target: "cryptospike",
+            subject: { kind: "userBehindIp", ip: sourceAddress(i), at, userIdentity: "" },
+            until: new Date(Date.parse(tx.recordedAt) + DAY).toISOString(),
+            ttl: "1d",
+            actor: "bench",
+            reason: "user-block benchmark"
+          }
+        }))
+      )
+    )
+  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })))
+
+export { sourceAddress }

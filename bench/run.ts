@@ -17,16 +17,17 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
+import { startCryptoSpikeEmulator } from "../src/emulators/cryptospike/CryptoSpikeEmulator.js"
 import { startLoadMasterEmulator } from "../src/emulators/loadmaster/LoadMasterEmulator.js"
-import { generateLog, requestBlocks } from "./generateLog.js"
+import { generateLog, requestBlocks, requestUserBlocks, sourceAddress } from "./generateLog.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bundle = path.join(root, "dist", "mitigator.mjs")
 const quick = process.argv.includes("--quick")
 
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1, blockRuns: 5, convergeBlocks: 1_000 }
-  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3, blockRuns: 25, convergeBlocks: 10_000 }
+  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1, blockRuns: 5, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000 }
+  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3, blockRuns: 25, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000 }
 
 interface Sample {
   readonly ms: number
@@ -162,6 +163,35 @@ const main = async () => {
     await emulator.close()
     const mutations = (c: Record<string, number>) => (c["add"] ?? 0) + (c["addvs"] ?? 0) + (c["del"] ?? 0) + (c["delvs"] ?? 0)
 
+    // CryptoSpike: resolve and block many users against an emulator holding a lot of file activity.
+    const seenAt = "2026-01-01T10:00:00.000Z"
+    const userOf = (i: number) => `S-1-5-21-1000-2000-3000-${10_000 + i}`
+    const rowsPerAddress = Math.floor(settings.activityRows / settings.userBlocks)
+    const cryptospike = await startCryptoSpikeEmulator({
+      seed: {
+        users: Array.from({ length: settings.userBlocks }, (_, i) => ({ userId: userOf(i), userName: `user${i}`, userPrincipalName: `user${i}@corp.example` })),
+        fileActivity: Array.from({ length: settings.userBlocks * rowsPerAddress }, (_, k) => {
+          const i = k % settings.userBlocks
+          return { userId: userOf(i), ip: sourceAddress(i), time: new Date(Date.parse(seenAt) - (k % 1500) * 1000).toISOString(), path: `/share/${k}`, action: "write" }
+        })
+      }
+    })
+    const csToken = path.join(dir, "cs.token")
+    fs.writeFileSync(csToken, cryptospike.token, { mode: 0o600 })
+    const csConfig = path.join(dir, "cs.yaml")
+    fs.writeFileSync(csConfig, `cryptospike: { url: ${cryptospike.url}, tokenFile: ${csToken} }\npolicy:\n  caps: { maxAddsPerPass: 100000, maxRemovesPerPass: 100000, maxActivePerTarget: 100000 }\n`)
+    const usersDb = path.join(dir, "users.db")
+    await Effect.runPromise(requestUserBlocks(usersDb, settings.userBlocks, seenAt))
+    cryptospike.resetCounts()
+    const usersConverge = await run([bundle, "reconcile", "--db", usersDb, "--config", csConfig], "")
+    const usersConvergeCalls = cryptospike.counts()
+    cryptospike.resetCounts()
+    const usersNoop = await run([bundle, "reconcile", "--db", usersDb, "--config", csConfig], "")
+    const usersNoopCalls = cryptospike.counts()
+    const blockedUsers = cryptospike.users().filter((u) => u.blocked).length
+    await cryptospike.close()
+    if (blockedUsers !== settings.userBlocks) throw new Error(`${blockedUsers} of ${settings.userBlocks} users blocked`)
+
     const results = {
       measuredAt: new Date().toISOString(),
       mode: quick ? "quick" : "full",
@@ -190,6 +220,12 @@ const main = async () => {
         noopPass: { wallMs: noop.ms, mutations: mutations(noopCounts), calls: noopCounts },
         target: "mutations exactly = blocks; no-op pass <= 2 s wall, list calls only"
       },
+      cryptospike: {
+        users: settings.userBlocks,
+        activityRows: settings.userBlocks * rowsPerAddress,
+        converge: { wallMs: usersConverge.ms, calls: usersConvergeCalls },
+        noopPass: { wallMs: usersNoop.ms, calls: usersNoopCalls }
+      },
       fold: {
         what: `\`status --json\` over ${generated} events (${settings.foldDays} days, 50,000 sources), whole process`,
         events: generated,
@@ -214,6 +250,8 @@ const main = async () => {
       `| time to block: \`append\` (one event) until on the LoadMaster emulator | **${f(timeToBlock.median)} ms** (p50) | ${f(timeToBlock.min)} ms | ${f(timeToBlock.max)} ms | p50 ≤ 300 ms |`,
       `| reconcile ${f(settings.convergeBlocks)} blocks from empty | ${f(converge.ms)} ms, **${f(mutations(convergeCounts))} mutations** | | | mutations = ${f(settings.convergeBlocks)} |`,
       `| reconcile again (no-op pass) | **${f(noop.ms)} ms**, ${f(mutations(noopCounts))} mutations, ${f(noopCounts["list"] ?? 0)} list call(s) | | | ≤ 2 s, lists only |`,
+      `| CryptoSpike: resolve and block ${f(settings.userBlocks)} users (${f(settings.userBlocks * rowsPerAddress)} activity rows) | ${f(usersConverge.ms)} ms, ${f(usersConvergeCalls["access"] ?? 0)} block calls, ${f(usersConvergeCalls["activity"] ?? 0)} activity calls | | | |`,
+      `| CryptoSpike: again (no-op pass) | **${f(usersNoop.ms)} ms**, ${f(usersNoopCalls["access"] ?? 0)} block calls, ${f(usersNoopCalls["users"] ?? 0)} user-list calls | | | |`,
       `| fold ${f(generated)} events from SQLite (\`status\`) | **${f(foldPerSecond.median)} events/s** | ${f(foldPerSecond.min)} | ${f(foldPerSecond.max)} | ≥ 200,000 events/s |`,
       `| fold peak RSS | **${f(foldRssMiB.median, 1)} MiB** | ${f(foldRssMiB.min, 1)} MiB | ${f(foldRssMiB.max, 1)} MiB | ≤ 512 MiB |`
     ].join("\n")

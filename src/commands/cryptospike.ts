@@ -40,6 +40,8 @@ export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>
       url: settings.url,
       auth: { kind: "token", token },
       tls,
-      unblockState: settings.unblock.userAccessState
+      unblockState: settings.unblock.userAccessState,
+      // CryptoSpike documents no limit; 50 calls/s keeps long paging runs from hammering it.
+      rateLimit: 50
     })
   })
