@@ -117,8 +117,12 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
             pending.userIdentity
           )
           if (resolution.kind === "search-name") {
-            const found = yield* cs.searchUsers(resolution.name)
-            resolution = fromNameSearch(exactUserMatch(found, resolution.name))
+            // CryptoSpike lists `DOMAIN\user` as `user`: search the account part, then keep only
+            // the exact matches for the full name.
+            const name = resolution.name
+            const term = name.includes("\\") ? name.slice(name.lastIndexOf("\\") + 1) : name
+            const found = yield* cs.searchUsers(term)
+            resolution = fromNameSearch(exactUserMatch(found, name))
           }
           return resolution
         })
