@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
+import { demoCommand } from "./commands/demo.js"
 import { emulateCommand } from "./commands/emulators.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { planCommand, reconcileCommand } from "./commands/reconcile.js"
@@ -23,6 +24,7 @@ const root = Command.make("mitigator").pipe(
     unblockCommand,
     allowCommand,
     verifyCommand,
+    demoCommand,
     emulateCommand
   ])
 )

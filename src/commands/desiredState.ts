@@ -23,7 +23,8 @@ const why = (r: Reason): string =>
 const left = (until: string, now: string): string => {
   const ms = Date.parse(until) - Date.parse(now)
   if (ms <= 0) return "expired"
-  // Whole minutes are precise enough for a person and stable to read.
+  // Whole minutes are precise enough for a person and stable to read; under a minute, seconds.
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)}s left`
   const minutes = Math.ceil(ms / 60_000)
   return `${formatDuration(minutes * 60_000)} left`
 }
@@ -41,7 +42,7 @@ export const renderState = (state: DesiredState): string => {
     lines.push("Users blocked on CryptoSpike:")
     for (const u of state.userBlocks) {
       const name = u.userPrincipalName !== "" ? u.userPrincipalName : u.userName !== "" ? u.userName : u.userId
-      lines.push(`  ${name} (${u.userId})  until ${u.until} (${left(u.until, state.asOf)})  behind ${u.seenAt.map((s) => s.ip).join(", ")}`)
+      lines.push(`  ${name === u.userId ? name : `${name} (${u.userId})`}  until ${u.until} (${left(u.until, state.asOf)})  behind ${u.seenAt.map((s) => s.ip).join(", ")}`)
       for (const r of u.reasons) lines.push(`      ${why(r)}`)
     }
   }

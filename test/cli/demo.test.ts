@@ -1,0 +1,65 @@
+/** `mitigator demo`: the newcomer's first command runs the whole loop and shows each moment of it. */
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { runCli, tempDir } from "../support/cli.js"
+
+const section = (out: string, title: string): string => {
+  const start = out.indexOf(title)
+  expect(start, `section "${title}" in the demo's output`).toBeGreaterThanOrEqual(0)
+  const next = out.indexOf("\n== ", start + title.length)
+  return out.slice(start, next === -1 ? undefined : next)
+}
+
+describe("mitigator demo", () => {
+  it("blocks on both emulators, rejects the broken line, lifts every block after expiry, and keeps the log verifiable", async () => {
+    const home = tempDir()
+    const run = await runCli(["demo", "--keep"], { env: { TMPDIR: home } })
+    const out = run.stdout + run.stderr
+    expect(run.code, out).toBe(0)
+
+    const append = section(out, "== 1.")
+    expect(append).toContain("6 stored, 0 duplicate, 1 rejected")
+    expect(append).toContain("line 7: expected 14 (IDS), 15 (ADS) or 17 (ADS extended) tab-separated fields, got 4")
+
+    const blocked = section(out, "== 2.")
+    for (const address of ["192.0.2.66/32", "198.51.100.23/32", "198.51.100.77/32", "198.51.100.88/32", "203.0.113.45/32"]) {
+      expect(blocked).toMatch(new RegExp(`global  ${address.replace(/\./g, "\\.")}`))
+    }
+    expect(blocked).toMatch(/vs 1 {4}203\.0\.113\.45\/32/)
+    // The allowlisted monitoring subnet is never blocked.
+    expect(out).not.toMatch(/global {2}10\.0\.5\.9/)
+    const usersBefore = section(out, "and CryptoSpike's blocked users (mallory")
+    expect(usersBefore).toContain("jdoe@corp.example blocked by api")
+    expect(usersBefore).toContain("mallory@corp.example blocked by cryptospike")
+
+    expect(section(out, "== 3.")).toContain("Counts: cryptospike 1, loadmaster:global 5, loadmaster:vs:1 1")
+
+    expect(out).toContain("loadmaster: 0 to add, 6 to remove, 6 applied, 0 failed; converged")
+    expect(out).toMatch(/cryptospike: .*1 to unblock, 1 applied, 0 failed; converged/)
+    expect(section(out, "the LoadMaster's block lists now")).toContain("(empty: every block mitigator made has been lifted)")
+    const usersAfter = section(out, "CryptoSpike's blocked users now")
+    expect(usersAfter).not.toContain("jdoe")
+    expect(usersAfter).toContain("mallory@corp.example blocked by cryptospike")
+
+    expect(section(out, "== 5.")).toMatch(/verify: ok, \d+ events, chain intact/)
+    expect(section(out, "== 6.")).toContain("InputRejected  line 7")
+
+    // --keep leaves the log and config behind; the credentials in it never reach the output.
+    const kept = /Kept (\S+):/.exec(out)?.[1]
+    expect(kept).toBeDefined()
+    expect(fs.existsSync(path.join(kept!, "demo.db"))).toBe(true)
+    for (const secret of ["loadmaster.key", "cryptospike.token"]) {
+      const value = fs.readFileSync(path.join(kept!, secret), "utf8").trim()
+      expect(value.length).toBeGreaterThan(8)
+      expect(out).not.toContain(value)
+    }
+  }, 60_000)
+
+  it("leaves nothing behind without --keep", async () => {
+    const home = tempDir()
+    const run = await runCli(["demo"], { env: { TMPDIR: home } })
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(fs.readdirSync(home)).toEqual([])
+  }, 60_000)
+})
