@@ -3,6 +3,7 @@ import * as Command from "@effect/cli/Command"
 import pkg from "../package.json" with { type: "json" }
 import { appendCommand } from "./commands/append.js"
 import { demoCommand } from "./commands/demo.js"
+import { doctorCommand } from "./commands/doctor.js"
 import { emulateCommand } from "./commands/emulators.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { planCommand, reconcileCommand } from "./commands/reconcile.js"
@@ -25,6 +26,7 @@ const root = Command.make("mitigator").pipe(
     allowCommand,
     verifyCommand,
     demoCommand,
+    doctorCommand,
     emulateCommand
   ])
 )

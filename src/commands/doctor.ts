@@ -1,0 +1,140 @@
+/**
+ * `mitigator doctor`: every check a deployment needs, each ✔ or ✖ with a one-line fix; exit 0
+ * when all pass, 1 otherwise. It reads and lists, and never changes the log or an appliance.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Clock from "effect/Clock"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { loadConfig, type AppConfig } from "../config/loadConfig.js"
+import { EventLog } from "../eventlog/EventLog.js"
+import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import type { CryptoSpikeError } from "../targets/CryptoSpikeUsers.js"
+import type { LoadMasterError } from "../targets/LoadMasterAcl.js"
+import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
+import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
+import { ExitCode, globalOptions, logPath } from "./shared.js"
+
+type Check = { readonly ok: boolean; readonly what: string; readonly fix?: string }
+const pass = (what: string): Check => ({ ok: true, what })
+const fail = (what: string, fix: string): Check => ({ ok: false, what, fix })
+
+/** How far the clock may lag the log's newest event before it counts as wrong. */
+const CLOCK_SLACK_MS = 60_000
+
+const checkLog = (file: string) =>
+  Effect.gen(function* () {
+    const checks: Check[] = []
+    if (!fs.existsSync(file)) return [fail(`event log ${file} does not exist`, "check --db / the config's `database`; `mitigator append` creates it")]
+    const dir = path.dirname(path.resolve(file))
+    try {
+      fs.accessSync(file, fs.constants.R_OK | fs.constants.W_OK)
+      // SQLite writes its journal beside the file.
+      fs.accessSync(dir, fs.constants.W_OK)
+      checks.push(pass(`event log ${file} is writable`))
+    } catch (e) {
+      checks.push(fail(`event log ${file} is not writable (${e instanceof Error ? e.message : String(e)})`, `give the user that runs mitigator write access to ${file} and ${dir}`))
+    }
+    const opened = yield* Effect.either(
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        const verified = yield* log.verify
+        const newest = verified._tag === "Intact" && verified.head !== null ? (yield* log.read({ afterSeq: verified.head.seq - 1, limit: 1 }))[0] : undefined
+        return { verified, newest }
+      }).pipe(Effect.provide(SqliteEventLog.layer({ filename: file, create: false })))
+    )
+    if (opened._tag === "Left") {
+      checks.push(fail(`event log cannot be opened: ${opened.left.message}`, "restore it from a backup, or point --db at the right file"))
+      return checks
+    }
+    checks.push(pass("event log schema is current (migrated)"))
+    const { verified, newest } = opened.right
+    if (verified._tag === "Intact") checks.push(pass(`hash chain intact (${verified.count} events)`))
+    else checks.push(fail(`hash chain broken at seq ${verified.seq}: ${verified.reason}`, "the log was altered: keep a copy for the audit and run `mitigator verify`"))
+    const now = yield* Clock.currentTimeMillis
+    if (newest !== undefined && Date.parse(newest.recordedAt) - now > CLOCK_SLACK_MS) {
+      checks.push(fail(`clock is behind the log: its newest event was recorded at ${newest.recordedAt}, now is ${new Date(now).toISOString()}`, "fix the system clock (NTP): expiries are computed from it"))
+    } else {
+      checks.push(pass(`clock ${new Date(now).toISOString()} is not behind the log`))
+    }
+    return checks
+  })
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"])
+
+const tlsNote = (url: string, insecure: boolean): Check =>
+  !url.startsWith("https:")
+    ? LOOPBACK.has(new URL(url).hostname)
+      ? pass(`${url}: plain HTTP, on loopback only`)
+      : fail(`${url} is plain HTTP: the credentials travel unencrypted`, "use an https:// URL")
+    : insecure
+      ? fail(`${url}: TLS certificate NOT verified (tls.insecure)`, "set tls.ca or tls.fingerprint instead of insecure")
+      : pass(`${url}: TLS certificate verified`)
+
+const targetFailure = (what: string, e: LoadMasterError | CryptoSpikeError, credential: string): Check => {
+  switch (e.reason) {
+    case "auth":
+      return fail(`${what}: credentials refused (${e.message})`, `check ${credential}`)
+    case "api-disabled":
+      return fail(`${what}: the API answers 404 (${e.message})`, "enable the LoadMaster's API interface (Certificates & Security → Remote Access → Enable API Interface)")
+    case "transport":
+    case "timeout":
+      return fail(`${what}: unreachable (${e.message})`, "check the URL, the network path and the firewall")
+    default:
+      return fail(`${what}: ${e.message}`, "see the message; `mitigator replay --events` shows earlier failures")
+  }
+}
+
+const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const settings = cfg.loadmaster!
+    const checks: Check[] = []
+    const client = yield* Effect.either(liveLoadMaster(cfg, apiKey))
+    if (client._tag === "Left") return [fail(`LoadMaster: ${client.left.message}`, "set loadmaster.apiKeyFile (mode 600) or LOADMASTER_API_KEY")]
+    const lm = client.right
+    const listed = yield* Effect.either(lm.list({ kind: "global" }))
+    if (listed._tag === "Left") return [targetFailure("LoadMaster", listed.left, "the API key (loadmaster.apiKeyFile or LOADMASTER_API_KEY)")]
+    checks.push(pass(`LoadMaster reachable, key accepted, global block list readable (${listed.right.length} entries)`))
+    checks.push(tlsNote(settings.url, settings.tls.insecure))
+    const filter = yield* Effect.either(lm.packetFilterEnabled)
+    if (filter._tag === "Left") checks.push(targetFailure("LoadMaster packet filter state", filter.left, "the API key"))
+    else if (filter.right) checks.push(pass("LoadMaster packet filter enabled (aclcontrol.isenabled)"))
+    else checks.push(fail("LoadMaster packet filter is OFF: block lists are kept but not enforced", "enable it under System Configuration → Network Setup → Packet Routing Filter"))
+    return checks
+  })
+
+const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const settings = cfg.cryptospike!
+    const client = yield* Effect.either(liveCryptoSpike(cfg, token))
+    if (client._tag === "Left") return [fail(`CryptoSpike: ${client.left.message}`, "set cryptospike.tokenFile (mode 600) or CRYPTOSPIKE_API_TOKEN")]
+    const listed = yield* Effect.either(client.right.blockedUsers)
+    if (listed._tag === "Left") return [targetFailure("CryptoSpike", listed.left, "the token (cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)")]
+    return [pass(`CryptoSpike reachable, token accepted, blocked users readable (${listed.right.length} blocked)`), tlsNote(settings.url, settings.tls.insecure)]
+  })
+
+export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: apiKeyOption, csToken: tokenOption }, (opts) =>
+  Effect.gen(function* () {
+    const checks: Check[] = []
+    const loaded = yield* Effect.either(loadConfig(Option.getOrUndefined(opts.config), undefined))
+    if (loaded._tag === "Left") {
+      checks.push(fail(`config: ${loaded.left.message}`, "fix the file; every problem is listed above"))
+    } else {
+      const cfg = loaded.right
+      checks.push(pass(cfg.source === null ? "no config file: built-in defaults (nothing is decided or blocked)" : `config ${cfg.source} is valid`))
+      checks.push(...(yield* checkLog(logPath(opts, cfg))))
+      if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
+        checks.push(fail("no target configured", "add a `loadmaster` and/or `cryptospike` section to the config"))
+      }
+      if (cfg.loadmaster !== undefined) checks.push(...(yield* checkLoadMaster(cfg, opts.apiKey)))
+      if (cfg.cryptospike !== undefined) checks.push(...(yield* checkCryptoSpike(cfg, opts.csToken)))
+    }
+    for (const c of checks) yield* Console.log(c.ok ? `✔ ${c.what}` : `✖ ${c.what}\n    fix: ${c.fix}`)
+    const failed = checks.filter((c) => !c.ok).length
+    yield* Console.log(failed === 0 ? `doctor: all ${checks.length} checks passed` : `doctor: ${failed} of ${checks.length} checks failed`)
+    if (failed > 0) return yield* new ExitCode({ code: 1 })
+  }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Check the config, the event log, and each configured appliance (reachable, credentials, permissions, packet filter); change nothing"))

@@ -1,0 +1,115 @@
+/** `mitigator doctor`: each check a deployment needs, ✔ or ✖ with a fix, against the real emulators. */
+import { describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { startCryptoSpikeEmulator } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
+import { startLoadMasterEmulator, type LoadMasterEmulatorOptions } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
+import { runCli, tempDir, type RunResult } from "../support/cli.js"
+
+interface Setup {
+  readonly lm?: LoadMasterEmulatorOptions
+  /** write this instead of the emulator's key */
+  readonly lmKey?: string
+  /** point the LoadMaster section at this URL instead of the emulator */
+  readonly lmUrl?: string
+  readonly tokenMode?: number
+  readonly extraYaml?: string
+}
+
+/** Both emulators, a log made by `append`, key files and a config; then `doctor`. */
+const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: string; readonly secrets: ReadonlyArray<string> }> => {
+  const lm = await startLoadMasterEmulator(setup.lm ?? {})
+  const cs = await startCryptoSpikeEmulator({})
+  try {
+    const dir = tempDir("mitigator-doctor-")
+    fs.writeFileSync(path.join(dir, "lm.key"), setup.lmKey ?? lm.apiKey, { mode: 0o600 })
+    fs.writeFileSync(path.join(dir, "cs.token"), cs.token, { mode: 0o600 })
+    fs.chmodSync(path.join(dir, "cs.token"), setup.tokenMode ?? 0o600)
+    const config = path.join(dir, "mitigator.yaml")
+    fs.writeFileSync(
+      config,
+      [
+        `loadmaster: { url: "${setup.lmUrl ?? lm.url}", apiKeyFile: lm.key, rateLimit: 1000 }`,
+        `cryptospike: { url: "${cs.url}", tokenFile: cs.token }`,
+        setup.extraYaml ?? "",
+        ""
+      ].join("\n")
+    )
+    const db = path.join(dir, "events.db")
+    const made = await runCli(["append", "--defer", "--db", db, "--config", config], { cwd: dir, stdin: "" })
+    expect(made.code, made.stderr).toBe(0)
+    const run = await runCli(["doctor", "--db", db, "--config", config], { cwd: dir })
+    // doctor only reads: nothing was put on the appliance.
+    expect(lm.entries({ kind: "global" })).toEqual([])
+    return { ...run, out: run.stdout + run.stderr, secrets: [lm.apiKey, cs.token] }
+  } finally {
+    await lm.close()
+    await cs.close()
+  }
+}
+
+const failed = (out: string) => out.split("\n").filter((l) => l.startsWith("✖"))
+
+describe("mitigator doctor", () => {
+  it("passes every check against healthy emulators, and prints no credential", async () => {
+    const run = await doctor()
+    expect(run.code, run.out).toBe(0)
+    expect(failed(run.out)).toEqual([])
+    expect(run.out).toMatch(/✔ config .*mitigator\.yaml is valid/)
+    expect(run.out).toMatch(/✔ event log .*events\.db is writable/)
+    expect(run.out).toContain("✔ hash chain intact")
+    expect(run.out).toContain("✔ LoadMaster reachable, key accepted")
+    expect(run.out).toContain("✔ LoadMaster packet filter enabled")
+    expect(run.out).toContain("✔ CryptoSpike reachable, token accepted")
+    expect(run.out).toMatch(/doctor: all \d+ checks passed/)
+    for (const secret of run.secrets) expect(run.out).not.toContain(secret)
+  }, 30_000)
+
+  it("names a wrong LoadMaster key, with the fix", async () => {
+    const run = await doctor({ lmKey: "not-the-key-0000" })
+    expect(run.code).toBe(1)
+    expect(failed(run.out)).toEqual([expect.stringContaining("✖ LoadMaster: credentials refused")])
+    expect(run.out).toContain("fix: check the API key")
+    expect(run.out).toContain("✔ CryptoSpike reachable")
+    expect(run.out).not.toContain("not-the-key-0000")
+  }, 30_000)
+
+  it("says when the LoadMaster's API is switched off (HTTP 404)", async () => {
+    const run = await doctor({ lm: { apiEnabled: false } })
+    expect(run.code).toBe(1)
+    expect(failed(run.out)).toEqual([expect.stringContaining("✖ LoadMaster: the API answers 404")])
+    expect(run.out).toContain("Enable API Interface")
+  }, 30_000)
+
+  it("warns that blocks are not enforced while the packet filter is off", async () => {
+    const run = await doctor({ lm: { packetFilter: { enabled: false, mutationsWhenOff: "succeed" } } })
+    expect(run.code).toBe(1)
+    expect(failed(run.out)).toEqual(["✖ LoadMaster packet filter is OFF: block lists are kept but not enforced"])
+    expect(run.out).toContain("✔ LoadMaster reachable")
+  }, 30_000)
+
+  it("reports an unreachable appliance and still checks the rest", async () => {
+    const run = await doctor({ lmUrl: "http://127.0.0.1:1" })
+    expect(run.code).toBe(1)
+    expect(failed(run.out)).toEqual([expect.stringContaining("✖ LoadMaster: unreachable")])
+    expect(run.out).toContain("fix: check the URL, the network path and the firewall")
+    expect(run.out).toContain("✔ CryptoSpike reachable")
+  }, 60_000)
+
+  it("refuses a token file others can read, with the chmod to run", async () => {
+    const run = await doctor({ tokenMode: 0o644 })
+    expect(run.code).toBe(1)
+    expect(failed(run.out)).toEqual([expect.stringMatching(/✖ CryptoSpike: .*cs\.token .*can be read by group or others.*chmod 600/)])
+  }, 30_000)
+
+  it("reports an invalid config as a failed check, not a crash", async () => {
+    const dir = tempDir("mitigator-doctor-")
+    const config = path.join(dir, "bad.yaml")
+    fs.writeFileSync(config, "loadmaster: { url: 42 }\nsurprise: true\n")
+    const run = await runCli(["doctor", "--config", config, "--db", path.join(dir, "none.db")], { cwd: dir })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toMatch(/^✖ config: /)
+    expect(run.stdout).toContain("surprise")
+    expect(run.stdout).toMatch(/doctor: 1 of 1 checks failed/)
+  }, 30_000)
+})
