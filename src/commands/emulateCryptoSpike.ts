@@ -8,32 +8,17 @@
  * certificate's SHA-256, as openssl prints it). It serves until SIGTERM or SIGINT, then exits 0.
  */
 import * as Command from "@effect/cli/Command"
-import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as fs from "node:fs"
 import type {
   CryptoSpikeEmulatorHandle,
   CryptoSpikeEmulatorOptions,
   CryptoSpikeSeed
 } from "../emulators/cryptospike/CryptoSpikeEmulator.js"
-import { parseLatency } from "./emulate.js"
+import { certOut, failRate, host, latency, message, port, tls, untilStopSignal, writeCertificate } from "./emulatorShell.js"
 import { UsageError } from "./shared.js"
-
-const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
-
-const port = Options.integer("port").pipe(
-  Options.withDescription("TCP port to listen on (0: any free port)"),
-  Options.mapEffect((n) => (n >= 0 && n <= 65535 ? Effect.succeed(n) : Effect.fail(invalid(`--port ${n}: expected 0 to 65535`))))
-)
-
-const host = Options.text("host").pipe(
-  Options.withDescription("address to listen on (default 127.0.0.1: loopback only)"),
-  Options.withDefault("127.0.0.1")
-)
 
 const token = Options.text("token").pipe(
   Options.withDescription("the application token clients send as x-auth-token (default: xapp- and random characters, printed at start)"),
@@ -50,15 +35,6 @@ const password = Options.text("password").pipe(
   Options.optional
 )
 
-const tls = Options.boolean("tls").pipe(
-  Options.withDescription("serve HTTPS with a fresh self-signed certificate (made with openssl); prints its SHA-256 fingerprint")
-)
-
-const certOut = Options.text("cert-out").pipe(
-  Options.withDescription("with --tls: write the certificate (PEM) to this file, for clients that take a CA bundle"),
-  Options.optional
-)
-
 const seed = Options.text("seed").pipe(
   Options.withDescription(
     'JSON file of users and file activity: {"users":[{userId,userName,userPrincipalName,blocked?,blockedBy?}],"fileActivity":[{userId,ip,time,path,action}]}'
@@ -70,23 +46,6 @@ const unblockState = Options.text("unblock-state").pipe(
   Options.withDescription("the userAccessState that unblocks a user (default UNBLOCKED; the real value is unverified)"),
   Options.optional
 )
-
-const failRate = Options.float("fail-rate").pipe(
-  Options.withDescription("share of calls (0 to 1) answered 503"),
-  Options.mapEffect((r) => (r >= 0 && r <= 1 ? Effect.succeed(r) : Effect.fail(invalid(`--fail-rate ${r}: expected 0 to 1`)))),
-  Options.optional
-)
-
-const latency = Options.text("latency").pipe(
-  Options.withDescription('delay before every answer, e.g. "250ms" or "2s"'),
-  Options.mapEffect((text) => {
-    const parsed = parseLatency(text)
-    return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(invalid(`--latency ${parsed.error}`))
-  }),
-  Options.optional
-)
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 export const emulateCryptoSpikeCommand = Command.make(
   "cryptospike",
@@ -136,30 +95,14 @@ export const emulateCryptoSpikeCommand = Command.make(
             })
         )
 
-        const certPath = Option.getOrUndefined(opts.certOut)
-        if (certPath !== undefined && handle.certificatePem !== undefined) {
-          yield* Effect.try({
-            try: () => fs.writeFileSync(certPath, handle.certificatePem!),
-            catch: (e) => fail(`--cert-out: ${message(e)}`)
-          })
-        }
+        yield* writeCertificate(opts.certOut, handle.certificatePem, fail)
         const fingerprint = handle.fingerprint === undefined ? "" : ` fingerprint ${handle.fingerprint}`
         yield* Console.log(
           `cryptospike emulator listening on ${handle.url} token ${handle.token} login ${handle.login.username}:${handle.login.password}${fingerprint}`
         )
 
-        // Serve until a signal.
-        yield* Effect.async<void>((resume) => {
-          const stop = () => {
-            signalled = true
-            resume(Effect.void)
-          }
-          process.once("SIGTERM", stop)
-          process.once("SIGINT", stop)
-          return Effect.sync(() => {
-            process.off("SIGTERM", stop)
-            process.off("SIGINT", stop)
-          })
+        yield* untilStopSignal(() => {
+          signalled = true
         })
       })
     )
