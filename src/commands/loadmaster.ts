@@ -3,19 +3,14 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as path from "node:path"
 import type { AppConfig } from "../config/loadConfig.js"
 import { resolveSecret } from "../targets/secrets.js"
-import { UsageError } from "./shared.js"
+import { besideConfig, UsageError } from "./shared.js"
 
 export const apiKeyOption = Options.text("api-key").pipe(
   Options.withDescription("LoadMaster API key (visible in the process list: prefer loadmaster.apiKeyFile or LOADMASTER_API_KEY)"),
   Options.optional
 )
-
-/** A path from the config, relative to the config file's directory (as `database` is). */
-const besideConfig = (cfg: AppConfig, file: string | undefined): string | undefined =>
-  file === undefined || cfg.source === null ? file : path.resolve(path.dirname(cfg.source), file)
 
 export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>) =>
   Effect.gen(function* () {

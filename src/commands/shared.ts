@@ -45,15 +45,13 @@ export interface GlobalOptions {
   readonly config: Option.Option<string>
 }
 
+/** A path from the config, relative to the config file's directory. */
+export const besideConfig = (cfg: AppConfig, file: string | undefined): string | undefined =>
+  file === undefined || cfg.source === null ? file : path.resolve(path.dirname(cfg.source), file)
+
 /** The log file: --db / MITIGATOR_DB, else the config's `database` (relative to the config file), else ./mitigator.db. */
 export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
-  Option.getOrElse(opts.db, () =>
-    cfg.database === undefined
-      ? "./mitigator.db"
-      : cfg.source === null
-        ? cfg.database
-        : path.resolve(path.dirname(cfg.source), cfg.database)
-  )
+  Option.getOrElse(opts.db, () => besideConfig(cfg, cfg.database) ?? "./mitigator.db")
 
 /** Beside an existing log given by --db / MITIGATOR_DB (never beside a log that is not there). */
 const configCacheFile = (opts: GlobalOptions): string | undefined =>
