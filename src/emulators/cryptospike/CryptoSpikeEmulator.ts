@@ -30,10 +30,8 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as https from "node:https"
-import type { AddressInfo } from "node:net"
-import * as net from "node:net"
 import { certificateFingerprint, generateSelfSignedCertificate } from "../loadmaster/LoadMasterEmulator.js"
+import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -688,33 +686,19 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     send(res, outcome)
   }
 
-  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    handleRequest(req, res).catch((e: unknown) => {
-      if (!res.headersSent && !res.destroyed) send(res, message(500, `emulator error: ${e instanceof Error ? e.message : String(e)}`))
-      else res.destroy()
-    })
-  }
-
-  const server: http.Server =
-    options.tls === true ? https.createServer({ cert: certificatePem!, key: keyPem! }, listener) : http.createServer(listener)
-  server.on("clientError", (_error, socket) => socket.destroy())
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject)
-      resolve()
-    })
+  const serving = await serveHttp({
+    host,
+    port: options.port ?? 0,
+    tls: options.tls === true ? { cert: certificatePem!, key: keyPem! } : undefined,
+    handle: handleRequest,
+    internalError: (res, text) => send(res, message(500, text))
   })
-  const port = (server.address() as AddressInfo).port
-  const urlHost = net.isIPv6(host) ? `[${host}]` : host
-  const url = `${options.tls === true ? "https" : "http"}://${urlHost}:${port}`
+  const { url, port } = serving
 
   const known = (userId: string): void => {
     if (!users.has(userId)) throw new Error(`no user ${userId}`)
   }
 
-  let closing: Promise<void> | undefined
   const handle: CryptoSpikeEmulatorHandle = {
     url,
     port,
@@ -745,13 +729,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
       setBlocked(userId, false, "admin", undefined)
     },
     expireLoginTokens: () => loginTokens.clear(),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      return closing
-    }
+    close: serving.close
   }
   return handle
 }

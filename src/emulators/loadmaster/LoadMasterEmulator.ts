@@ -19,13 +19,12 @@ import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as https from "node:https"
-import type { AddressInfo } from "node:net"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseCidr } from "../../domain/Cidr.js"
 import type { AclScope } from "../../targets/LoadMasterAcl.js"
+import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -693,27 +692,14 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     answer(res, api, outcome)
   }
 
-  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    handleRequest(req, res).catch((e: unknown) => {
-      if (!res.headersSent && !res.destroyed) send(res, 500, "text/plain", `emulator error: ${e instanceof Error ? e.message : String(e)}`)
-      else res.destroy()
-    })
-  }
-
-  const server: http.Server =
-    options.tls === true ? https.createServer({ cert: certificatePem!, key: keyPem! }, listener) : http.createServer(listener)
-  server.on("clientError", (_error, socket) => socket.destroy())
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject)
-      resolve()
-    })
+  const serving = await serveHttp({
+    host,
+    port: options.port ?? 0,
+    tls: options.tls === true ? { cert: certificatePem!, key: keyPem! } : undefined,
+    handle: handleRequest,
+    internalError: (res, text) => send(res, 500, "text/plain", text)
   })
-  const port = (server.address() as AddressInfo).port
-  const urlHost = net.isIPv6(host) ? `[${host}]` : host
-  const url = `${options.tls === true ? "https" : "http"}://${urlHost}:${port}`
+  const { url, port } = serving
 
   const snapshot = (): LoadMasterEmulatorState => {
     const out: Record<string, { block: EmulatorAclEntry[]; allow: EmulatorAclEntry[] }> = {}
@@ -726,7 +712,6 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
   }
 
-  let closing: Promise<void> | undefined
   const handle: LoadMasterEmulatorHandle = {
     url,
     port,
@@ -772,13 +757,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       fs.writeFileSync(temporary, JSON.stringify(snapshot(), null, 2) + "\n")
       fs.renameSync(temporary, file)
     },
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      })
-      return closing
-    }
+    close: serving.close
   }
   return handle
 }
