@@ -34,7 +34,7 @@ const CERTIFICATE_ERRORS = new Set([
 ])
 
 /** The Node error code somewhere down the cause chain. */
-export const errorCodeOf = (cause: unknown): string | undefined => {
+const errorCodeOf = (cause: unknown): string | undefined => {
   for (let c: unknown = cause, depth = 0; c !== null && typeof c === "object" && depth < 5; depth++) {
     const code = (c as { code?: unknown }).code
     if (typeof code === "string") return code
@@ -44,4 +44,29 @@ export const errorCodeOf = (cause: unknown): string | undefined => {
 }
 
 /** A certificate that is not trusted now will not be trusted on a retry either. */
-export const isCertificateError = (code: string | undefined): code is string => code !== undefined && CERTIFICATE_ERRORS.has(code)
+const isCertificateError = (code: string | undefined): code is string => code !== undefined && CERTIFICATE_ERRORS.has(code)
+
+/**
+ * A failed exchange, said for one appliance: an untrusted certificate (`auth`, not retried: it
+ * will not be trusted on a retry either) or an unreachable host (`transport`, retried).
+ */
+export const transportFailure = (
+  url: URL,
+  cause: unknown,
+  appliance: string,
+  configKey: string
+): { readonly reason: "auth" | "transport"; readonly message: string; readonly retryable: boolean } => {
+  const code = errorCodeOf(cause)
+  if (isCertificateError(code)) {
+    return {
+      reason: "auth",
+      message: `the certificate of ${url.host} is not trusted (${code}): set ${configKey}.tls.ca (a PEM file) or ${configKey}.tls.fingerprint for a self-signed appliance`,
+      retryable: false
+    }
+  }
+  return {
+    reason: "transport",
+    message: `cannot reach ${appliance} at ${url.host}: ${code ?? (cause instanceof Error ? cause.message : String(cause))}`,
+    retryable: true
+  }
+}

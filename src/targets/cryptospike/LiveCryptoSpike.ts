@@ -27,7 +27,7 @@ import type * as Scope from "effect/Scope"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../LoadMasterAcl.js"
-import { errorCodeOf, isCertificateError, makePacer } from "../http.js"
+import { makePacer, transportFailure } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -57,21 +57,7 @@ export const MAX_PAGES = 10_000
 /** The comment sent with an unblock. */
 export const UNBLOCK_COMMENT = "mitigator: unblocked"
 
-const transportError = (url: URL, cause: unknown): CryptoSpikeError => {
-  const code = errorCodeOf(cause)
-  if (isCertificateError(code)) {
-    return new CryptoSpikeError({
-      reason: "auth",
-      message: `the certificate of ${url.host} is not trusted (${code}): set cryptospike.tls.ca (a PEM file) or cryptospike.tls.fingerprint for a self-signed appliance`,
-      retryable: false
-    })
-  }
-  return new CryptoSpikeError({
-    reason: "transport",
-    message: `cannot reach CryptoSpike at ${url.host}: ${code ?? (cause instanceof Error ? cause.message : String(cause))}`,
-    retryable: true
-  })
-}
+const transportError = (url: URL, cause: unknown): CryptoSpikeError => new CryptoSpikeError(transportFailure(url, cause, "CryptoSpike", "cryptospike"))
 
 /** tls.ts reports in LoadMaster terms; the same failure, said for CryptoSpike. */
 const fromTlsError = (e: LoadMasterError): CryptoSpikeError => {

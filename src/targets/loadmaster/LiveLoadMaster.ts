@@ -17,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type AclScope, type LoadMasterAclService } from "../LoadMasterAcl.js"
-import { errorCodeOf, isCertificateError, makePacer } from "../http.js"
+import { makePacer, transportFailure } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -34,21 +34,7 @@ export interface LiveLoadMasterOptions {
   readonly retries?: number
 }
 
-const transportError = (url: URL, cause: unknown): LoadMasterError => {
-  const code = errorCodeOf(cause)
-  if (isCertificateError(code)) {
-    return new LoadMasterError({
-      reason: "auth",
-      message: `the certificate of ${url.host} is not trusted (${code}): set loadmaster.tls.ca (a PEM file) or loadmaster.tls.fingerprint for a self-signed appliance`,
-      retryable: false
-    })
-  }
-  return new LoadMasterError({
-    reason: "transport",
-    message: `cannot reach the LoadMaster at ${url.host}: ${code ?? (cause instanceof Error ? cause.message : String(cause))}`,
-    retryable: true
-  })
-}
+const transportError = (url: URL, cause: unknown): LoadMasterError => new LoadMasterError(transportFailure(url, cause, "the LoadMaster", "loadmaster"))
 
 export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
   Effect.gen(function* () {
