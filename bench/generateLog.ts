@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { activateIfChanged, activePolicy, recordDecisions } from "../src/commands/decisions.js"
-import type { FlowmonEventReceived, NewEvent } from "../src/domain/Events.js"
+import type { BlockSubject, FlowmonEventReceived, NewEvent } from "../src/domain/Events.js"
 import type { Policy } from "../src/domain/Policy.js"
 import { EventLog } from "../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../src/eventlog/SqliteEventLog.js"
@@ -121,8 +121,8 @@ export const generateLog = (
     return written
   }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })), Effect.provide(TestContext.TestContext))
 
-/** `count` operator blocks of distinct addresses on LoadMaster's global list, in one transaction. */
-export const requestBlocks = (filename: string, count: number) =>
+/** `count` one-day operator blocks, the i-th on `target` for `subject(i)`, in one transaction. */
+const requestOperatorBlocks = (filename: string, count: number, target: string, subject: (i: number) => BlockSubject, reason: string) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     yield* log.transaction((tx) =>
@@ -131,38 +131,24 @@ export const requestBlocks = (filename: string, count: number) =>
           type: "BlockRequested",
           dedupeKey: null,
           payload: {
-            target: "loadmaster:global",
-            subject: { kind: "ip", cidr: `${sourceAddress(i)}/32` },
+            target,
+            subject: subject(i),
             until: new Date(Date.parse(tx.recordedAt) + DAY).toISOString(),
             ttl: "1d",
             actor: "bench",
-            reason: "convergence benchmark"
+            reason
           }
         }))
       )
     )
   }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })))
 
+/** `count` operator blocks of distinct addresses on LoadMaster's global list, in one transaction. */
+export const requestBlocks = (filename: string, count: number) =>
+  requestOperatorBlocks(filename, count, "loadmaster:global", (i) => ({ kind: "ip", cidr: `${sourceAddress(i)}/32` }), "convergence benchmark")
+
 /** `count` operator blocks of "the user behind" distinct addresses (CryptoSpike), seen at `at`. */
 export const requestUserBlocks = (filename: string, count: number, at: string) =>
-  Effect.gen(function* () {
-    const log = yield* EventLog
-    yield* log.transaction((tx) =>
-      tx.append(
-        Array.from({ length: count }, (_, i): NewEvent => ({
-          type: "BlockRequested",
-          dedupeKey: null,
-          payload: {
-            target: "cryptospike",
-            subject: { kind: "userBehindIp", ip: sourceAddress(i), at, userIdentity: "" },
-            until: new Date(Date.parse(tx.recordedAt) + DAY).toISOString(),
-            ttl: "1d",
-            actor: "bench",
-            reason: "user-block benchmark"
-          }
-        }))
-      )
-    )
-  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })))
+  requestOperatorBlocks(filename, count, "cryptospike", (i) => ({ kind: "userBehindIp", ip: sourceAddress(i), at, userIdentity: "" }), "user-block benchmark")
 
 export { sourceAddress }
