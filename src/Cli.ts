@@ -5,6 +5,7 @@ import { appendCommand } from "./commands/append.js"
 import { demoCommand } from "./commands/demo.js"
 import { doctorCommand } from "./commands/doctor.js"
 import { emulateCommand } from "./commands/emulators.js"
+import { importCommand } from "./commands/import.js"
 import { allowCommand, blockCommand, unblockCommand } from "./commands/operator.js"
 import { planCommand, reconcileCommand } from "./commands/reconcile.js"
 import { replayCommand } from "./commands/replay.js"
@@ -24,6 +25,7 @@ const root = Command.make("mitigator").pipe(
     blockCommand,
     unblockCommand,
     allowCommand,
+    importCommand,
     verifyCommand,
     demoCommand,
     doctorCommand,

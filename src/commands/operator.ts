@@ -62,12 +62,12 @@ const currentUser = (): string => {
   }
 }
 
-const actor = Options.text("actor").pipe(
+export const actor = Options.text("actor").pipe(
   Options.withDescription("who asks (default: the operating-system user)"),
   Options.optional
 )
 
-const actorOf = (opt: Option.Option<string>) => Option.getOrElse(opt, currentUser)
+export const actorOf = (opt: Option.Option<string>) => Option.getOrElse(opt, currentUser)
 
 /** Records one operator event; returns its seq and recording time. */
 const record = (make: (recordedAt: string) => NewEvent) =>

@@ -143,14 +143,30 @@ export const BlockDecided = Schema.Struct({
 })
 export type BlockDecided = typeof BlockDecided.Type
 
-/** `mitigator block`: an operator's block. */
+/**
+ * An entry another tool put on a target, which mitigator takes over with this block (`import`):
+ * the next reconcile that sees it adopts it instead of adding it again, and lifts it when the
+ * block ends.
+ */
+export const TakeOver = Schema.Struct({
+  from: Schema.String,
+  database: Schema.String,
+  /** the ADS event id the legacy tool blocked for */
+  event: Schema.String,
+  /** the hours the legacy tool had left */
+  ttlHours: Schema.Number
+})
+export type TakeOver = typeof TakeOver.Type
+
+/** `mitigator block` (an operator's block), or a block taken over by `mitigator import`. */
 export const BlockRequested = Schema.Struct({
   target: Target,
   subject: BlockSubject,
   until: Schema.String,
   ttl: Schema.String,
   actor: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  takeOver: Schema.optionalWith(TakeOver, { exact: true })
 })
 export type BlockRequested = typeof BlockRequested.Type
 
@@ -242,6 +258,7 @@ export type TargetChangeFailed = typeof TargetChangeFailed.Type
  * The target and the ownership ledger disagree: an entry mitigator added is no longer there
  * (`missing`: someone removed it by hand), or an entry carrying mitigator's marker is there but
  * not in the ledger (`adopted`: a crash between applying and recording; it is taken back).
+ * Also the outcome of a take-over claim (`import`): the legacy entry is adopted, or `missing`.
  */
 export const DriftObserved = Schema.Struct({
   target: Target,

@@ -76,6 +76,13 @@ export interface UserBlock {
   readonly reasons: ReadonlyArray<Reason>
 }
 
+/** An entry mitigator was asked to take over (the import that asked for it is `seq`). */
+export interface TakeOverClaim {
+  readonly target: string
+  readonly cidr: string
+  readonly seq: number
+}
+
 /** An entry mitigator put on a target and has not removed: the only entries it may remove. */
 export interface OwnedEntry {
   readonly target: string
@@ -98,6 +105,11 @@ export interface DesiredState {
   readonly owned: ReadonlyArray<OwnedEntry>
   /** the users mitigator blocked on CryptoSpike and has not unblocked */
   readonly ownedUsers: ReadonlyArray<string>
+  /**
+   * entries another tool put on a target that mitigator takes over (`import`): adopted when a
+   * reconcile sees them; the claim ends with the first observation of that entry's place
+   */
+  readonly takeOvers: ReadonlyArray<TakeOverClaim>
   readonly counts: Readonly<Record<string, number>>
 }
 
@@ -139,6 +151,7 @@ export interface ProjectionState {
   readonly blocks: Map<string, Entry>
   readonly pending: Map<string, PendingEntry>
   readonly owned: Map<string, OwnedEntry>
+  readonly takeOvers: Map<string, TakeOverClaim>
   /** resolution outcomes by `${ip}|${at}` */
   readonly resolutions: Map<string, Resolved | Failed>
   /** users mitigator blocked on CryptoSpike and has not unblocked: userId → seq of the block */
@@ -157,6 +170,7 @@ export const initialState = (): ProjectionState => ({
   blocks: new Map(),
   pending: new Map(),
   owned: new Map(),
+  takeOvers: new Map(),
   resolutions: new Map(),
   ownedUsers: new Map(),
   waivedUntilSeq: new Map(),
@@ -238,6 +252,9 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
         actor: p["actor"],
         reason: p["reason"]
       }, at)
+      if (p["takeOver"] !== undefined && p["subject"].kind === "ip") {
+        state.takeOvers.set(`${p["target"]}|${p["subject"].cidr}`, { target: p["target"], cidr: p["subject"].cidr, seq: event.seq })
+      }
       break
     case "UnblockRequested":
       unblock(state, p["cidr"], p["target"])
@@ -246,6 +263,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       const key = `${p["target"]}|${p["cidr"]}`
       if (p["op"] === "add") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"], seq: event.seq })
       else state.owned.delete(key)
+      state.takeOvers.delete(key)
       break
     }
     case "DriftObserved": {
@@ -254,6 +272,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       // Adopted: ours again (it carries mitigator's marker).
       if (p["kind"] === "adopted") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"] ?? p["cidr"], seq: event.seq })
       else state.owned.delete(key)
+      state.takeOvers.delete(key)
       break
     }
     case "UserResolved":
@@ -411,6 +430,7 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     pendingUserBlocks,
     owned: [...state.owned.values()].sort(byTargetThenCidr),
     ownedUsers: [...state.ownedUsers.keys()].sort(),
+    takeOvers: [...state.takeOvers.values()].sort(byTargetThenCidr),
     counts
   }
 }

@@ -72,7 +72,8 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const wanted = (target: string, cidr: string) => isLoadMaster(target) && (only === undefined || only.has(keyOf(target, cidr)))
     const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr))
     const owned = state.owned.filter((o) => wanted(o.target, o.cidr))
-    const targets = [...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target)])].sort()
+    const takeOvers = state.takeOvers.filter((t) => wanted(t.target, t.cidr))
+    const targets = [...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target), ...takeOvers.map((t) => t.target)])].sort()
 
     const events: NewEvent[] = []
     const observed: ObservedEntry[] = []
@@ -119,6 +120,20 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       if (!ours) continue
       ownedKeys.add(key)
       events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: e.target, cidr: e.cidr, kind: "adopted", repair: false, listed: e.listed } })
+    }
+    // An imported legacy entry is ours from the first pass that sees it; one that is not there
+    // (and not wanted any more, or the add below settles it) ends its claim.
+    const observedByKey = new Map(observed.map((e) => [keyOf(e.target, e.cidr), e]))
+    for (const claim of takeOvers) {
+      const key = keyOf(claim.target, claim.cidr)
+      if (!observedScopes.has(claim.target) || ownedKeys.has(key)) continue
+      const entry = observedByKey.get(key)
+      if (entry !== undefined) {
+        ownedKeys.add(key)
+        events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: entry.target, cidr: entry.cidr, kind: "adopted", repair: false, listed: entry.listed } })
+      } else if (!desiredKeys.has(key)) {
+        events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: claim.target, cidr: claim.cidr, kind: "missing", repair: false } })
+      }
     }
     const plan = planChanges(desired, observed, ownedKeys, observedScopes)
     const unobserved = targets.filter((t) => !observedScopes.has(t))

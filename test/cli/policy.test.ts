@@ -324,6 +324,7 @@ describe("status and replay --at", () => {
       pendingUserBlocks: [],
       owned: [],
       ownedUsers: [],
+      takeOvers: [],
       counts: {}
     })
   })
