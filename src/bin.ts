@@ -44,6 +44,8 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  // Commands that log install their own logger (--log-format, --log-file).
+  disablePrettyLogger: true,
   // Stopped by a signal (SIGINT/SIGTERM interrupt the program): 130, not an error's 1.
   teardown: (exit, onExit) =>
     onExit(Exit.isSuccess(exit) ? (exit.value as number) : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)

@@ -27,7 +27,8 @@ import type { AppConfig } from "../config/loadConfig.js"
 import { reconcileLockWithin } from "../reconciler/lock.js"
 import { reconcilePass } from "../reconciler/reconcileLoadMaster.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
-import { appendLogLines, logfmt, type LogFields } from "../platform/LogFile.js"
+import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from "../platform/LogFile.js"
+import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
@@ -39,6 +40,8 @@ const BATCH_LINES = 2000
 
 export interface AppendSettings extends IngestOptions {
   readonly logFile: string | undefined
+  /** the format of the per-line details in logFile */
+  readonly logFormat: LogFormat
   readonly policy: ActivePolicy
 }
 
@@ -60,15 +63,6 @@ const INSTANCE = /^[A-Za-z0-9._-]{1,253}$/
 
 /** A bad option value fails argument parsing, before any layer (the log file) is built. */
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
-/** Fails before any input is read when the log file cannot be written. */
-const checkLogFile = (file: string) =>
-  Effect.try({
-    try: () => {
-      fs.appendFileSync(file, "", { mode: 0o640 })
-      return file
-    },
-    catch: (e) => invalid(`--log-file ${file}: ${e instanceof Error ? e.message : String(e)}`)
-  })
 
 /** Reads every line of stdin into the log; returns what happened to them. */
 export const appendFromStdin = (settings: AppendSettings) =>
@@ -128,7 +122,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
         const time = new Date().toISOString()
         const logLines: string[] = []
         const detail = (fields: LogFields) => {
-          if (settings.logFile !== undefined) logLines.push(logfmt({ time, ...fields }))
+          if (settings.logFile !== undefined) logLines.push(formatLogLine(settings.logFormat, { time, ...fields }))
         }
         outcomes.forEach((outcome, i) => {
           const { line, key, rejection } = recorded[i]!
@@ -174,13 +168,15 @@ const applyNow = (cfg: AppConfig, opts: GlobalOptions & { readonly apiKey: Optio
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.match({
+    Effect.matchEffect({
       onFailure: (e: { readonly message: string }) =>
-        `mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`,
+        Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
       onSuccess: (r) =>
-        r.converged ? `mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster` : `mitigator append: applied ${r.applied}, ${r.failed} failed or refused; the next reconcile retries`
+        r.converged
+          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster`)
+          : Effect.logWarning(`mitigator append: applied ${r.applied}, ${r.failed} failed or refused; the next reconcile retries`)
     }),
-    Effect.flatMap(Console.error)
+    Effect.annotateLogs({ target: "loadmaster" })
   )
 
 /** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
@@ -207,15 +203,15 @@ const applyUsersNow = (
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.match({
+    Effect.matchEffect({
       onFailure: (e: { readonly message: string }) =>
-        `mitigator append: users not blocked now (${e.message}); the next reconcile does it`,
+        Effect.logWarning(`mitigator append: users not blocked now (${e.message}); the next reconcile does it`),
       onSuccess: (r) =>
         r.converged
-          ? `mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`
-          : `mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`
+          ? Effect.logInfo(`mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`)
+          : Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
     }),
-    Effect.flatMap(Console.error)
+    Effect.annotateLogs({ target: "cryptospike" })
   )
 
 export const formatSummary = (s: AppendSummary): string => {
@@ -257,15 +253,10 @@ const format = Options.choice("format", INPUT_FORMATS).pipe(
   Options.withDescription("input layout; auto detects it per line"),
   Options.withDefault("auto" as const)
 )
-const logFile = Options.text("log-file").pipe(
-  Options.withDescription("append per-line details (logfmt) to this file"),
-  Options.mapEffect(checkLogFile),
-  Options.optional
-)
 
 export const appendCommand = Command.make(
   "append",
-  { ...globalOptions, defer, instance, timezone, format, logFile, applyTimeout, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, defer, instance, timezone, format, applyTimeout, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -277,10 +268,11 @@ export const appendCommand = Command.make(
         timeZone: zone.value,
         format: opts.format,
         logFile: Option.getOrUndefined(opts.logFile),
+        logFormat: fileFormat(opts),
         policy: activePolicy(cfg.policy, cfg.source)
       }
       if (cfg.source === null) {
-        yield* Console.error(
+        yield* Effect.logWarning(
           "mitigator append: no config file (--config, MITIGATOR_CONFIG or ./mitigator.yaml): events are recorded, no blocks are decided"
         )
       }
@@ -288,11 +280,14 @@ export const appendCommand = Command.make(
         yield* Console.error("mitigator append: reading Flowmon events from standard input (end with Ctrl-D)")
       }
       const { summary, failure } = yield* appendFromStdin(settings)
+      const counts = { stored: summary.stored, duplicate: summary.duplicate, rejected: summary.rejected, decided: summary.decided }
       if (Option.isSome(failure)) {
-        yield* Console.error(`mitigator append: ${formatSummary(summary)}; stopped by the error below, later lines were not recorded`)
+        yield* Effect.logError(`mitigator append: ${formatSummary(summary)}; stopped by the error below, later lines were not recorded`).pipe(
+          Effect.annotateLogs({ ...counts, error: failure.value.message })
+        )
         return yield* failure.value
       }
-      yield* Console.error(`mitigator append: ${formatSummary(summary)}`)
+      yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
       if (!opts.defer && summary.touched.size > 0 && cfg.loadmaster !== undefined) {
         yield* applyNow(cfg, opts, summary.touched, opts.applyTimeout)
       }
@@ -303,5 +298,5 @@ export const appendCommand = Command.make(
     })
 ).pipe(
   Command.withDescription("Record Flowmon events read on stdin (TSV, JSON lines or CEF) in the event log"),
-  Command.provide((opts) => Layer.merge(configuredLog(opts, true), StdinLive))
+  Command.provide((opts) => Layer.mergeAll(configuredLog(opts, true), StdinLive, commandLogger(opts, "stderr")))
 )

@@ -6,13 +6,20 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseDuration } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { reconcileLock } from "../reconciler/lock.js"
+import { renderMetrics } from "../reconciler/metrics.js"
+import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
+import { writeFileAtomically } from "../platform/AtomicFile.js"
+import { commandLogger, logOptions } from "./logging.js"
 import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaster.js"
 import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
@@ -51,9 +58,37 @@ const planLines = (r: PassResult): string[] => [
   ...r.plan.removes.map((x) => `- ${x.target} ${x.cidr} (listed as ${x.listed})`)
 ]
 
+const metricsFile = Options.text("metrics-file").pipe(
+  Options.withDescription("write the last pass's figures in Prometheus text format to this file after each pass (replaced atomically)"),
+  Options.optional
+)
+
+/** The pass record beside the log (for status), and the metrics file, after a pass; a failure to write is logged, not fatal. */
+const recordPass = (logFile: string, metrics: Option.Option<string>, pass: Parameters<typeof nextPassRecord>[1]) =>
+  Effect.gen(function* () {
+    const record = nextPassRecord(readPassRecord(logFile), pass)
+    yield* Effect.try(() => writePassRecord(logFile, record)).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`mitigator reconcile: cannot write ${passRecordFile(logFile)}: ${String(e.error)}`))
+    )
+    if (Option.isSome(metrics)) {
+      yield* Effect.try(() => writeFileAtomically(metrics.value, renderMetrics(record))).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`mitigator reconcile: cannot write --metrics-file ${metrics.value}: ${String(e.error)}`))
+      )
+    }
+  })
+
+/** One log record per target: info when converged, a warning otherwise, with the figures as fields. */
+const logTarget = (line: string, target: string, converged: boolean, figures: ReadonlyArray<readonly [string, TargetFigures]>) => {
+  const total = figures.reduce(
+    (sum, [, f]) => ({ desired: sum.desired + f.desired, drift: sum.drift + f.drift, applied: sum.applied + f.applied, failed: sum.failed + f.failed }),
+    { desired: 0, drift: 0, applied: 0, failed: 0 }
+  )
+  return (converged ? Effect.logInfo(line) : Effect.logWarning(line)).pipe(Effect.annotateLogs({ target, converged, ...total }))
+}
+
 export const reconcileCommand = Command.make(
   "reconcile",
-  { ...globalOptions, force, dryRun, watch, interval, concurrency, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, concurrency, metricsFile, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -68,14 +103,19 @@ export const reconcileCommand = Command.make(
       const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey)
       const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken)
       const settings = cfg.cryptospike
+      const logFile = logPath(opts, cfg)
       // One pass over each configured target; converged only when every one is.
       const pass = Effect.gen(function* () {
+        const startedAt = yield* Clock.currentTimeMillis
         const lines: string[] = []
+        const logged: Array<Effect.Effect<void>> = []
+        const targets: Record<string, TargetFigures> = {}
         let converged = true
         if (lm !== undefined) {
           const r = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: opts.force, dryRun: opts.dryRun, concurrency: opts.concurrency })
           if (opts.dryRun) lines.push(...planLines(r))
-          lines.push(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`)
+          logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
+          Object.assign(targets, r.targets)
           converged &&= r.converged
         }
         if (cs !== undefined && settings !== undefined) {
@@ -88,30 +128,40 @@ export const reconcileCommand = Command.make(
             repairDrift: settings.repairDrift
           })
           if (opts.dryRun) lines.push(...userPlanLines(r))
-          lines.push(`mitigator reconcile: cryptospike: ${userSummary(r)}`)
+          logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
+          targets["cryptospike"] = r.figures
           converged &&= r.converged
         }
-        return { lines, converged }
+        // The plan (dry run) is the report; the summaries are log lines.
+        for (const line of lines) yield* Console.log(line)
+        for (const line of logged) yield* line
+        if (!opts.dryRun) {
+          const endedAt = yield* Clock.currentTimeMillis
+          yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: every.value, targets })
+        }
+        return converged
       })
       if (!opts.watch) {
-        const result = yield* pass
-        for (const line of result.lines) yield* Console.log(line)
-        if (!opts.dryRun && !result.converged) return yield* new ExitCode({ code: 1 })
+        const converged = yield* pass
+        if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })
         return
       }
       // --watch: pass after pass; stopping (SIGTERM) interrupts between or inside a pass and
       // never unblocks anything: what is applied stays, and the next start picks up from the log.
       for (;;) {
+        const startedAt = yield* Clock.currentTimeMillis
         const result = yield* Effect.either(pass)
-        const stamp = new Date().toISOString()
-        if (result._tag === "Right") for (const line of result.right.lines) yield* Console.log(`${stamp} ${line}`)
-        else yield* Console.log(`${stamp} mitigator reconcile: pass failed: ${result.left.message}`)
+        if (result._tag === "Left") {
+          yield* Effect.logError(`mitigator reconcile: pass failed: ${result.left.message}`)
+          const endedAt = yield* Clock.currentTimeMillis
+          if (!opts.dryRun) yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged: false, intervalMs: every.value, targets: {} })
+        }
         yield* Effect.sleep(Duration.millis(every.value))
       }
     }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),
-  Command.provide((opts) => configuredLog(opts, false))
+  Command.provide((opts) => Layer.merge(configuredLog(opts, false), commandLogger(opts, "stdout", opts.watch)))
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("the plan as one JSON object"))

@@ -21,6 +21,7 @@ import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import { auditComment, exactUserMatch } from "../targets/cryptospike/wire.js"
+import type { TargetFigures } from "./passRecord.js"
 
 export interface CryptoSpikePassOptions {
   readonly caps: Caps
@@ -44,6 +45,8 @@ export interface CryptoSpikePassResult {
   readonly refused: string | undefined
   readonly problems: ReadonlyArray<string>
   readonly converged: boolean
+  /** desired, listed, drift, applied, failed (for metrics) */
+  readonly figures: TargetFigures
 }
 
 const errorClass = (e: CryptoSpikeError): "transient" | "auth" | "rejected" =>
@@ -177,7 +180,8 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         failed: 1,
         refused: undefined,
         problems,
-        converged: false
+        converged: false,
+        figures: { desired: first.userBlocks.length, actual: null, drift: 0, applied: 0, failed: 1 }
       } satisfies CryptoSpikePassResult
     }
     const blocked = new Set(listed.right.map((u) => u.userId))
@@ -203,7 +207,8 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
           : perTarget.cryptospike > options.caps.maxActivePerTarget
             ? `${perTarget.cryptospike} user blocks wanted exceed maxActivePerTarget (${options.caps.maxActivePerTarget})`
             : undefined
-    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length }
+    const figures = { desired: wanted.size, actual: blocked.size, drift: toBlock.length + toUnblock.length + lifted.length, applied: 0, failed: 0 }
+    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length, figures }
     if (options.dryRun) {
       return { ...base, applied: 0, failed: 0, refused: overCaps, problems, converged: false } satisfies CryptoSpikePassResult
     }
@@ -246,6 +251,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       failed,
       refused: undefined,
       problems,
-      converged: failed === 0 && resolution.problems.length === 0
+      converged: failed === 0 && resolution.problems.length === 0,
+      figures: { ...figures, applied, failed }
     } satisfies CryptoSpikePassResult
   })

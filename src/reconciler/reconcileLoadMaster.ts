@@ -19,6 +19,7 @@ import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { commentSeq, entryComment, operatorComment } from "../targets/loadmaster/wire.js"
+import type { TargetFigures } from "./passRecord.js"
 
 export interface PassOptions {
   readonly caps: Caps
@@ -43,6 +44,8 @@ export interface PassResult {
   readonly problems: ReadonlyArray<string>
   /** everything desired is in place and nothing failed */
   readonly converged: boolean
+  /** per target: desired, listed, drift, applied, failed (for metrics) */
+  readonly targets: Readonly<Record<string, TargetFigures>>
 }
 
 const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
@@ -144,7 +147,21 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const problemsOf = (list: ReadonlyArray<NewEvent>) => [
       ...new Set(list.flatMap((e) => (e.type === "TargetChangeFailed" ? [`${e.payload.target} ${e.payload.op}: ${e.payload.message}`.replace(/^(\S+) list:/, "$1: cannot list:")] : [])))
     ]
-    const base = { plan, drift: drifted.length, unobserved, problems: problemsOf(events) }
+    const figuresOf = (recorded: ReadonlyArray<NewEvent>): Record<string, TargetFigures> => {
+      const figures = new Map<string, { desired: number; actual: number | null; drift: number; applied: number; failed: number }>(
+        targets.map((t) => [t, { desired: 0, actual: observedScopes.has(t) ? 0 : null, drift: 0, applied: 0, failed: 0 }])
+      )
+      const of = (target: string) => figures.get(target)!
+      for (const b of desired) of(b.target).desired++
+      for (const e of observed) of(e.target).actual!++
+      for (const change of [...plan.adds, ...plan.removes]) of(change.target).drift++
+      for (const e of recorded) {
+        if (e.type === "TargetChanged") of(e.payload.target).applied++
+        else if (e.type === "TargetChangeFailed") of(e.payload.target).failed++
+      }
+      return Object.fromEntries(figures)
+    }
+    const base = { plan, drift: drifted.length, unobserved, problems: problemsOf(events), targets: figuresOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
@@ -191,5 +208,13 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const problems = problemsOf(events)
     const failed = events.filter((e) => e.type === "TargetChangeFailed").length
     const applied = outcomes.filter((e) => e.type === "TargetChanged").length
-    return { ...base, problems, refused: undefined, applied, failed, converged: failed === 0 && unobserved.length === 0 } satisfies PassResult
+    return {
+      ...base,
+      problems,
+      targets: figuresOf(events),
+      refused: undefined,
+      applied,
+      failed,
+      converged: failed === 0 && unobserved.length === 0
+    } satisfies PassResult
   })

@@ -128,18 +128,34 @@ describe("append", () => {
     expect(fs.existsSync(db)).toBe(false)
   })
 
-  it("writes per-line details to --log-file in logfmt", async () => {
+  it("writes per-line details and its summary to --log-file in logfmt; --log-format json structures stderr", async () => {
     const dir = tempDir()
     const logFile = path.join(dir, "append.log")
     const run = await runCli(["append", "--db", path.join(dir, "e.db"), "--instance", "fm1", "--log-file", logFile], {
       stdin: `${adsLine(1)}\nnonsense\n${adsLine(1)}\n`
     })
     expect(run.code).toBe(3)
+    // The terminal still gets the plain lines.
+    expect(summaryLine(run)).toMatch(/^mitigator append: 1 stored, 1 duplicate, 1 rejected \(first: line 2: /)
     const lines = fs.readFileSync(logFile, "utf8").trim().split("\n")
-    expect(lines).toHaveLength(3)
-    expect(lines[0]).toMatch(/^time=\S+ level=info msg=stored line=1 seq=1 key=ads:fm1:1$/)
-    expect(lines[1]).toMatch(/^time=\S+ level=warn msg=rejected line=2 seq=2 reason="expected 14 .*"$/)
-    expect(lines[2]).toMatch(/^time=\S+ level=info msg=duplicate line=3 seq=1 key=ads:fm1:1$/)
+    expect(lines).toHaveLength(5)
+    expect(lines[0]).toMatch(/^time=\S+ level=warn msg="mitigator append: no config file /)
+    expect(lines[1]).toMatch(/^time=\S+ level=info msg=stored line=1 seq=1 key=ads:fm1:1$/)
+    expect(lines[2]).toMatch(/^time=\S+ level=warn msg=rejected line=2 seq=2 reason="expected 14 .*"$/)
+    expect(lines[3]).toMatch(/^time=\S+ level=info msg=duplicate line=3 seq=1 key=ads:fm1:1$/)
+    expect(lines[4]).toMatch(/^time=\S+ level=warn msg="mitigator append: 1 stored, 1 duplicate, 1 rejected .*" decided=0 duplicate=1 rejected=1 stored=1$/)
+
+    const asJson = await runCli(["append", "--db", path.join(dir, "e.db"), "--instance", "fm1", "--log-format", "json", "--log-file", logFile], {
+      stdin: `${adsLine(2)}\n`
+    })
+    expect(asJson.code).toBe(0)
+    const records = asJson.stderr.trim().split("\n").map((l) => JSON.parse(l))
+    expect(records.map((r) => r.level)).toEqual(["warn", "info"])
+    expect(records[1]).toMatchObject({ msg: "mitigator append: 1 stored, 0 duplicate, 0 rejected", stored: 1, duplicate: 0, rejected: 0, decided: 0 })
+    expect(Date.parse(records[1].time)).not.toBeNaN()
+    // The file follows the format asked for.
+    const tail = fs.readFileSync(logFile, "utf8").trim().split("\n").slice(5).map((l) => JSON.parse(l))
+    expect(tail.map((r) => r.msg)).toEqual([records[0].msg, "stored", records[1].msg])
   })
 
   it("accepts CRLF line ends and an empty input", async () => {

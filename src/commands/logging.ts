@@ -1,0 +1,75 @@
+/**
+ * `--log-format` and `--log-file` for the commands that run unattended (append, reconcile): their
+ * log lines carry a time, a level, a message and fields. On the terminal the default is the plain
+ * human line; `--log-format logfmt|json` makes every line structured (for journald or a log
+ * shipper); `--log-file` also appends each line to a file (logfmt unless a format is given).
+ */
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import { appendLogLines, formatLogLine, LOG_FORMATS, type LogFields, type LogFormat } from "../platform/LogFile.js"
+
+/** Fails argument parsing, before anything else runs, when the file cannot be written. */
+const checkLogFile = (file: string) =>
+  Effect.try({
+    try: () => {
+      fs.appendFileSync(file, "", { mode: 0o640 })
+      return file
+    },
+    catch: (e) => ValidationError.invalidValue(HelpDoc.p(`--log-file ${file}: ${e instanceof Error ? e.message : String(e)}`))
+  })
+
+export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(
+  Options.withDescription("text (one line for people, the default on the terminal), logfmt (the default in --log-file) or json; env MITIGATOR_LOG_FORMAT"),
+  Options.withFallbackConfig(Config.literal(...LOG_FORMATS)("MITIGATOR_LOG_FORMAT")),
+  Options.optional
+)
+
+export const logFile = Options.text("log-file").pipe(
+  Options.withDescription("also append every log line to this file, created mode 640 (on Flowmon: /data/components/apps/log/mitigator.log); env MITIGATOR_LOG_FILE"),
+  Options.withFallbackConfig(Config.string("MITIGATOR_LOG_FILE")),
+  Options.mapEffect(checkLogFile),
+  Options.optional
+)
+
+export const logOptions = { logFormat, logFile }
+
+export interface LogOptions {
+  readonly logFormat: Option.Option<LogFormat>
+  readonly logFile: Option.Option<string>
+}
+
+/** The format of a file's lines: the one asked for, else logfmt. */
+export const fileFormat = (opts: LogOptions): LogFormat => Option.getOrElse(opts.logFormat, () => "logfmt" as const)
+
+const scalar = (value: unknown): string | number | boolean | null =>
+  value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? value : JSON.stringify(value)
+
+const messageText = (message: unknown): string =>
+  (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
+
+/**
+ * Replaces Effect's default logger for one command: each record goes to `stream` (in text, only
+ * the message, with the time in front when `stamped`), and to the log file when there is one.
+ */
+export const commandLogger = (opts: LogOptions, stream: "stdout" | "stderr", stamped = false) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ annotations, date, logLevel, message }) => {
+      const msg = messageText(message)
+      const fields: LogFields = { time: date.toISOString(), level: logLevel.label.toLowerCase(), msg }
+      // Annotations have no order of their own: sorted, lines compare well from run to run.
+      const annotated = HashMap.toEntries(annotations).sort(([a], [b]) => (a < b ? -1 : 1))
+      for (const [key, value] of annotated) fields[key] = scalar(value)
+      const format = Option.getOrElse(opts.logFormat, () => "text" as const)
+      const line = format !== "text" ? formatLogLine(format, fields) : stamped ? `${fields["time"]} ${msg}` : msg
+      ;(stream === "stdout" ? process.stdout : process.stderr).write(`${line}\n`)
+      if (Option.isSome(opts.logFile)) appendLogLines(opts.logFile.value, [formatLogLine(fileFormat(opts), fields)])
+    })
+  )
