@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { formatDuration } from "../domain/Duration.js"
 import { desiredAt, evolve, initialState, type DesiredState, type Reason } from "../domain/Project.js"
+import { startProgress } from "../platform/Progress.js"
 import { streamEvents, type EventLogService } from "../eventlog/EventLog.js"
 
 /**
@@ -10,9 +11,21 @@ import { streamEvents, type EventLogService } from "../eventlog/EventLog.js"
  * when the clock is behind it). Reads only the event types the projection uses.
  */
 export const desiredStateAt = (log: EventLogService, at: string, options: { readonly cutAt?: string } = {}) =>
-  streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) }).pipe(
-    Stream.runFold(initialState(), evolve),
-    Effect.map((state) => desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at))
+  Effect.acquireUseRelease(
+    startProgress("reading the log"),
+    (bar) => {
+      let folded = 0
+      return streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) }).pipe(
+        Stream.mapChunks((chunk) => {
+          folded += chunk.length
+          bar.update(folded)
+          return chunk
+        }),
+        Stream.runFold(initialState(), evolve),
+        Effect.map((state) => desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at))
+      )
+    },
+    (bar) => Effect.sync(bar.finish)
   )
 
 const why = (r: Reason): string =>

@@ -19,6 +19,7 @@ import { reconcileLock } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
 import { writeFileAtomically } from "../platform/AtomicFile.js"
+import { ttyProgress } from "../platform/Progress.js"
 import { commandLogger, logOptions } from "./logging.js"
 import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaster.js"
 import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconciler/reconcileCryptoSpike.js"
@@ -161,7 +162,7 @@ export const reconcileCommand = Command.make(
     }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),
-  Command.provide((opts) => Layer.merge(configuredLog(opts, false), commandLogger(opts, "stdout", opts.watch)))
+  Command.provide((opts) => Layer.mergeAll(configuredLog(opts, false), commandLogger(opts, "stdout", opts.watch), ttyProgress))
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("the plan as one JSON object"))

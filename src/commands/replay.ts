@@ -7,11 +7,13 @@ import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseFlowmonTime, type TimeZone } from "../domain/Time.js"
 import { EventLog, streamEvents, type StoredEvent } from "../eventlog/EventLog.js"
+import { ttyProgress } from "../platform/Progress.js"
 import { desiredStateAt, renderState } from "./desiredState.js"
 import { configuredLog, globalOptions, UsageError } from "./shared.js"
 
@@ -100,5 +102,5 @@ export const replayCommand = Command.make("replay", { ...globalOptions, events, 
   })
 ).pipe(
   Command.withDescription("The desired state as of a time (--at), with reasons; or the recorded events (--events)"),
-  Command.provide((opts) => configuredLog(opts, false))
+  Command.provide((opts) => Layer.merge(configuredLog(opts, false), ttyProgress))
 )

@@ -4,11 +4,13 @@ import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { policyHash } from "../domain/Policy.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { desiredStateAt, renderState } from "./desiredState.js"
 import { formatDuration } from "../domain/Duration.js"
+import { ttyProgress } from "../platform/Progress.js"
 import { readPassRecord, type PassRecord } from "../reconciler/passRecord.js"
 import { configuredLog, globalOptions, LoadedConfig, logPath } from "./shared.js"
 
@@ -61,5 +63,5 @@ export const statusCommand = Command.make("status", { ...globalOptions, json }, 
   })
 ).pipe(
   Command.withDescription("Show the blocks in force now: target, address, until when, and why"),
-  Command.provide((opts) => configuredLog(opts, false))
+  Command.provide((opts) => Layer.merge(configuredLog(opts, false), ttyProgress))
 )

@@ -21,6 +21,7 @@ import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import { auditComment, exactUserMatch } from "../targets/cryptospike/wire.js"
+import { startProgress } from "../platform/Progress.js"
 import type { TargetFigures } from "./passRecord.js"
 
 export interface CryptoSpikePassOptions {
@@ -220,7 +221,9 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
 
     let applied = 0
     let failed = 0
+    const bar = yield* startProgress("changing users on CryptoSpike", toBlock.length + toUnblock.length)
     for (const userId of toBlock) {
+      bar.update(applied + failed)
       const block = wanted.get(userId)!
       const comment = yield* commentFor(log, block)
       const result = yield* Effect.either(cs.block(userId, comment))
@@ -234,6 +237,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       }
     }
     for (const userId of toUnblock) {
+      bar.update(applied + failed)
       const result = yield* Effect.either(cs.unblock(userId))
       if (result._tag === "Left") {
         failed++
@@ -244,6 +248,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         events.push({ type: "UserBlockChanged", dedupeKey: null, payload: { userId, op: "unblock", comment: "", causeSeq: null } })
       }
     }
+    bar.finish()
     if (events.length > 0) yield* log.append(events)
     return {
       ...base,

@@ -19,6 +19,7 @@ import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { commentSeq, entryComment, operatorComment } from "../targets/loadmaster/wire.js"
+import { startProgress } from "../platform/Progress.js"
 import type { TargetFigures } from "./passRecord.js"
 
 export interface PassOptions {
@@ -173,6 +174,9 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     }
 
     const blocks = new Map(desired.map((b) => [keyOf(b.target, b.cidr), b]))
+    const bar = yield* startProgress("applying changes on the LoadMaster", plan.adds.length + plan.removes.length)
+    let done = 0
+    const counted = <A>(change: Effect.Effect<A>) => Effect.tap(change, () => Effect.sync(() => bar.update(++done)))
     const outcomes = yield* Effect.all(
       [
         ...plan.adds.map((add) => {
@@ -200,9 +204,9 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
             })
           )
         )
-      ],
+      ].map(counted),
       { concurrency: options.concurrency }
-    )
+    ).pipe(Effect.ensuring(Effect.sync(bar.finish)))
     events.push(...outcomes)
     if (events.length > 0) yield* log.append(events)
     const problems = problemsOf(events)
