@@ -15,6 +15,7 @@
 #   apply-timeout  how long applying at once may take (default 10s)
 #   log-file       default /data/components/apps/log/mitigator.log when that folder is writable
 #   log-format     logfmt (default in the file) | json | text
+#   log-level      warning: leave out the info lines (default info)
 #
 # Secrets are never parameters (ADS shows them and they would appear in process lists): the
 # config names the key and token files.
@@ -31,6 +32,7 @@ if [ -d "$LOG_DIR" ] && [ -w "$LOG_DIR" ]; then log_file="$LOG_DIR/mitigator.log
 
 config="$MITIGATOR_HOME/mitigator.yaml"
 args=()
+before=() # options of the program itself, which come before the subcommand
 warnings=()
 while [ $# -gt 0 ]; do
   name=${1#-}
@@ -45,10 +47,11 @@ while [ $# -gt 0 ]; do
     config) config=$value ;;
     log-file) log_file=$value ;;
     db | instance | timezone | format | apply-timeout | log-format) args+=("--$name" "$value") ;;
+    log-level) before+=(--log-level "$value") ;;
     defer) case "$value" in 0 | false | no | off) ;; *) args+=(--defer) ;; esac ;;
     api-key | apikey | key | token | password | cs-token)
       warnings+=("parameter '$name' refused: secrets do not belong in script parameters; the config names the key and token files") ;;
-    *) warnings+=("unknown parameter '$name': ignored (known: config, db, instance, timezone, format, defer, apply-timeout, log-file, log-format)") ;;
+    *) warnings+=("unknown parameter '$name': ignored (known: config, db, instance, timezone, format, defer, apply-timeout, log-file, log-format, log-level)") ;;
   esac
 done
 
@@ -63,13 +66,13 @@ mkdir -p "$spool" 2>/dev/null
 if ! incoming=$(mktemp "$spool/incoming.XXXXXX" 2>/dev/null); then
   # No spool: still try to record the events straight from standard input.
   log warn "cannot write to $spool: events are not kept if mitigator fails"
-  exec "$MITIGATOR_HOME/bin/mitigator" append --config "$config" --log-file "$log_file" "${args[@]+"${args[@]}"}" 2>>"$log_file"
+  exec "$MITIGATOR_HOME/bin/mitigator" "${before[@]+"${before[@]}"}" append --config "$config" --log-file "$log_file" "${args[@]+"${args[@]}"}" 2>>"$log_file"
 fi
 cat >"$incoming"
 
 # mitigator writes its own lines to the log file; its standard error only matters when it failed.
 errors="$incoming.stderr"
-"$MITIGATOR_HOME/bin/mitigator" append --config "$config" --log-file "$log_file" "${args[@]+"${args[@]}"}" <"$incoming" >/dev/null 2>"$errors"
+"$MITIGATOR_HOME/bin/mitigator" "${before[@]+"${before[@]}"}" append --config "$config" --log-file "$log_file" "${args[@]+"${args[@]}"}" <"$incoming" >/dev/null 2>"$errors"
 code=$?
 # 0: recorded; 3: recorded, some lines rejected (and recorded as such).
 if [ "$code" -eq 0 ] || [ "$code" -eq 3 ]; then

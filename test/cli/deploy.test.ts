@@ -73,7 +73,7 @@ describe("deployment from the package", () => {
 
       // The log cannot be opened: append fails, the events stay in the spool, the log says why.
       const lost = `${adsLine(3, "192.0.2.33")}\n${adsLine(4, "192.0.2.34")}\n`
-      const failed = await adsScript(home, ["instance", "fm1", "db", path.join(home, "no-such-folder", "x.db")], lost)
+      const failed = await adsScript(home, ["instance", "fm1", "log-level", "warning", "db", path.join(home, "no-such-folder", "x.db")], lost)
       expect(failed.code).toBe(1)
       const kept = spooled(home)
       expect(kept).toHaveLength(1)
