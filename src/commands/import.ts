@@ -15,9 +15,9 @@ import * as path from "node:path"
 import { loadConfig } from "../config/loadConfig.js"
 import { importLegacyRows, LEGACY_SOURCE } from "../domain/LegacyImport.js"
 import { EventLog } from "../eventlog/EventLog.js"
+import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { readLmTimeoutRows } from "../legacy/lmTimeoutDb.js"
 import { actor, actorOf } from "./operator.js"
-import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { ExitCode, globalOptions, LoadedConfig, logPath } from "./shared.js"
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(
