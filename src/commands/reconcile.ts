@@ -25,7 +25,7 @@ import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaste
 import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
-import { configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { awaitedLog, configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("observe and plan, change nothing"))
@@ -162,7 +162,11 @@ export const reconcileCommand = Command.make(
     }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),
-  Command.provide((opts) => Layer.mergeAll(configuredLog(opts, false), commandLogger(opts, "stdout", opts.watch), ttyProgress))
+  Command.provide((opts) => {
+    const logger = commandLogger(opts, "stdout", opts.watch)
+    const log = opts.watch ? awaitedLog(opts).pipe(Layer.provide(logger)) : configuredLog(opts, false)
+    return Layer.mergeAll(log, logger, ttyProgress)
+  })
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("the plan as one JSON object"))

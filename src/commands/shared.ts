@@ -68,3 +68,21 @@ export const configuredLog = (opts: GlobalOptions, create: boolean) =>
       Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create }), Layer.succeed(LoadedConfig, cfg))
     )
   )
+
+/**
+ * As `configuredLog` for a reader that runs for good (`reconcile --watch`, started by systemd
+ * perhaps before any detection): it waits for the first `append` to create the log, saying so
+ * once, rather than failing and being restarted over and over.
+ */
+export const awaitedLog = (opts: GlobalOptions) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const cfg = yield* loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts))
+      const file = logPath(opts, cfg)
+      if (!fs.existsSync(file)) {
+        yield* Effect.logWarning(`mitigator reconcile: no event log at ${file} yet: waiting for the first append to create it`)
+        yield* Effect.sleep("1 second").pipe(Effect.repeat({ until: () => fs.existsSync(file) }))
+      }
+      return Layer.merge(SqliteEventLog.layer({ filename: file, create: false }), Layer.succeed(LoadedConfig, cfg))
+    })
+  )
