@@ -57,6 +57,11 @@ export interface LoadMasterFaults {
   readonly failRate?: number | undefined
   /** 0..1: the share of calls whose connection is destroyed without an answer */
   readonly resetRate?: number | undefined
+  /** 0..1: the share of calls carried out whose answer is lost (the connection is destroyed after the change) */
+  readonly lostAnswerRate?: number | undefined
+  /** 0..1 and ms: the share of calls delayed by `spikeMs` on top of `latencyMs` */
+  readonly spikeRate?: number | undefined
+  readonly spikeMs?: number | undefined
   /** every call is answered 401 */
   readonly authFailures?: boolean | undefined
   /** destroy the connection of a call beyond 30 served calls in any 3 s window (spec §7) */
@@ -662,6 +667,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
     served.push(now)
     if (faults.latencyMs !== undefined && faults.latencyMs > 0) await sleep(faults.latencyMs)
+    if (faults.spikeRate !== undefined && faults.spikeRate > 0 && random() < faults.spikeRate) await sleep(faults.spikeMs ?? 500)
     if (faults.resetRate !== undefined && faults.resetRate > 0 && random() < faults.resetRate) {
       count("faulted")
       req.socket.destroy()
@@ -689,6 +695,11 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
     const outcome = dispatch(cmd, params)
     if (outcome.tag === "error") count("rejected")
+    if (faults.lostAnswerRate !== undefined && faults.lostAnswerRate > 0 && random() < faults.lostAnswerRate) {
+      count("faulted")
+      req.socket.destroy()
+      return
+    }
     answer(res, api, outcome)
   }
 
