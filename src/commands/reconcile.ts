@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseDuration } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import { reconcileLock } from "../reconciler/lock.js"
+import { reconcileLockWithin } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
 import { writeFileAtomically } from "../platform/AtomicFile.js"
@@ -31,6 +31,10 @@ const force = Options.boolean("force").pipe(Options.withDescription("apply a pla
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("observe and plan, change nothing"))
 const watch = Options.boolean("watch").pipe(Options.withDescription("repeat every --interval until stopped (SIGTERM stops cleanly)"))
 const interval = Options.text("interval").pipe(Options.withDescription("time between passes with --watch (default 60s)"), Options.withDefault("60s"))
+const lockWait = Options.text("lock-wait").pipe(
+  Options.withDescription("how long to wait for another pass (an append applying at once, another reconcile) to end (default 30s)"),
+  Options.withDefault("30s")
+)
 const concurrency = Options.integer("concurrency").pipe(Options.withDescription("changes in flight at once (default 4)"), Options.withDefault(4))
 
 const summary = (r: PassResult): string => {
@@ -89,7 +93,7 @@ const logTarget = (line: string, target: string, converged: boolean, figures: Re
 
 export const reconcileCommand = Command.make(
   "reconcile",
-  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, concurrency, metricsFile, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -100,13 +104,17 @@ export const reconcileCommand = Command.make(
       if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
         return yield* new UsageError({ message: "the config has no `loadmaster` section and no `cryptospike` section: there is nothing to reconcile" })
       }
-      yield* reconcileLock(logPath(opts, cfg)).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+      const lockWait = parseDuration(opts.lockWait)
+      if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
       const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey)
       const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken)
       const settings = cfg.cryptospike
       const logFile = logPath(opts, cfg)
       // One pass over each configured target; converged only when every one is.
+      // The lock is held for one pass at a time, not for the life of --watch: append's immediate
+      // apply takes it between passes, and waits for the end of a pass at most.
       const pass = Effect.gen(function* () {
+        yield* reconcileLockWithin(logFile, lockWait.value).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
         const startedAt = yield* Clock.currentTimeMillis
         const lines: string[] = []
         const logged: Array<Effect.Effect<void>> = []
@@ -141,7 +149,7 @@ export const reconcileCommand = Command.make(
           yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: every.value, targets })
         }
         return converged
-      })
+      }).pipe(Effect.scoped)
       if (!opts.watch) {
         const converged = yield* pass
         if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })

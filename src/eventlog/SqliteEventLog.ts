@@ -15,6 +15,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -49,7 +50,13 @@ const isDedupeConflict = (e: SqlError): boolean =>
 
 const describe = (e: SqlError): string => {
   const cause = e.cause instanceof Error ? e.cause.message : String(e.cause)
-  return errorCode(e) === "" ? cause : `${cause} (${errorCode(e)})`
+  const code = errorCode(e)
+  const hint = /^SQLITE_(FULL|IOERR)/.test(code)
+    ? ": is the disk (or the file system's quota, or the process's file size limit) full?"
+    : /^SQLITE_READONLY/.test(code)
+      ? ": the log or its folder is read-only (permissions, or a read-only mount)"
+      : ""
+  return code === "" ? cause : `${cause} (${code})${hint}`
 }
 
 // 20 ms doubling, capped at 1 s (a union takes the shorter delay), at most 12 retries; each
@@ -102,7 +109,12 @@ const immediateTransaction = (sql: SqlClient.SqlClient) =>
     ),
     begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
     savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
-    commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
+    // A failed COMMIT (SQLITE_FULL, SQLITE_IOERR: the disk is full) may leave the transaction
+    // open: roll it back, so that a long-running process can go on once there is room again.
+    commit: (conn) =>
+      conn.executeUnprepared("COMMIT", [], undefined).pipe(
+        Effect.tapError(() => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)))
+      ),
     // No transaction is left to roll back when BEGIN IMMEDIATE itself failed (SQLITE_BUSY once the
     // busy timeout ran out) or SQLite already rolled back on its own (SQLITE_FULL, SQLITE_IOERR):
     // the failing ROLLBACK would turn the original, possibly retryable, error into a defect.
@@ -322,7 +334,11 @@ const make = (options: SqliteEventLogOptions) =>
       retryWhileBusy(
         immediate(Effect.flatMap(sqlErrors(openTransaction, "write", "starting a write"), use)).pipe(
           // BEGIN IMMEDIATE itself fails with a SqlError (SQLITE_BUSY once the busy timeout ran out).
-          Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", "writing to the event log")(e) : e))
+          Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", "writing to the event log")(e) : e)),
+          // @effect/sql turns a failed COMMIT into a defect; it is an error like any other write's.
+          Effect.catchSomeDefect((defect) =>
+            defect instanceof SqlError ? Option.some(Effect.fail(toEventLogError("write", "committing to the event log")(defect))) : Option.none()
+          )
         )
       )
 

@@ -17,6 +17,8 @@ describe("append killed at random moments", () => {
     withEmulator(async (emulator) => {
       const ws = lmWorkspace(emulator, { ttl: "1h", caps: { maxAddsPerPass: 10_000 } })
       const random = seededRandom(20261121)
+      // The log exists from the start (a first trial killed before creating it has nothing to verify).
+      expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: "" })).code).toBe(0)
       const acknowledged = new Set<string>()
       let killed = 0
       for (let trial = 0; trial < TRIALS; trial++) {

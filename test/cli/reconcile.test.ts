@@ -344,18 +344,27 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       const lock = `${w.db}.reconcile.lock`
 
-      const watcher = startCli(["reconcile", "--watch", "--interval", "1s", "--db", w.db, "--config", w.config], { cwd: w.dir })
+      const watcher = startCli(["reconcile", "--watch", "--interval", "1s", "--lock-wait", "1s", "--db", w.db, "--config", w.config], { cwd: w.dir })
       try {
         await waitFor("the watcher's first pass", () => watcher.stdout().includes("mitigator reconcile:"), 20_000)
-        expect(fs.readFileSync(lock, "utf8").trim()).toBe(String(watcher.child.pid))
         expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
+        // The watcher holds the lock only during a pass: between passes another reconcile (or an
+        // append applying at once) gets it.
+        await waitFor("the watcher to release the lock between passes", () => !fs.existsSync(lock), 5_000)
+        const between = await w.reconcile()
+        expect(between.code, between.stdout + between.stderr).toBe(0)
 
-        const second = await w.reconcile()
+        // A pass that does not end (here: the lock held by a live process) is waited for, up to
+        // --lock-wait, then named.
+        fs.writeFileSync(lock, String(process.pid))
+        const second = await w.reconcile(["--lock-wait", "1s"])
         expect(second.code).toBe(1)
-        expect(second.stderr).toContain(`another reconcile (pid ${watcher.child.pid}) is running`)
-
-        // The watcher keeps passing (another block is picked up by its next pass).
+        expect(second.stderr).toContain(`another reconcile (pid ${process.pid}) is running`)
+        // Meanwhile the watcher's passes wait too, and say so; they go on once it is free.
         expect((await w.cmd(["block", "192.0.2.32", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+        await waitFor("the watcher to report the held lock", () => watcher.stdout().includes(`pass failed: another reconcile (pid ${process.pid})`), 60_000)
+        expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
+        fs.rmSync(lock)
         await waitFor("the watcher to add the second block", () => addrs(emulator).length === 2, 15_000)
       } finally {
         watcher.child.kill("SIGTERM")
