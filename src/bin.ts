@@ -3,6 +3,7 @@
  * The edge: argv in, exit code out. Every error a command can fail with is printed here, once,
  * as one human line; the exit code is chosen here too.
  */
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
@@ -27,8 +28,14 @@ const print = (message: string) => Effect.sync(() => process.stderr.write(`mitig
 const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
-    // @effect/cli has already printed the problem with the arguments.
-    if (ValidationError.isValidationError(failure.value)) return Effect.succeed(1)
+    // @effect/cli has already printed the problem with the arguments, unless it had nothing to
+    // say (an argument like `-1h` can leave it speechless): then say something.
+    if (ValidationError.isValidationError(failure.value)) {
+      const error = failure.value
+      const silent = "error" in error && HelpDoc.isEmpty(error.error)
+      // (The arguments are not repeated: one of them may be a secret.)
+      return silent ? Effect.as(print("cannot read the command line (an unknown or misplaced option?): see mitigator <command> --help"), 1) : Effect.succeed(1)
+    }
     const error = failure.value as { _tag?: string; message?: string; code?: number }
     if (error._tag === "ExitCode") return Effect.succeed(error.code ?? 1)
     return Effect.as(print(error.message ?? String(error)), 1)
