@@ -163,6 +163,43 @@ const main = async () => {
     await emulator.close()
     const mutations = (c: Record<string, number>) => (c["add"] ?? 0) + (c["addvs"] ?? 0) + (c["del"] ?? 0) + (c["delvs"] ?? 0)
 
+    // Growth: the same work at 10× and 100× smaller sizes. Each figure is a whole process (start-up,
+    // opening, listing…): the marginal cost from one size to the next, per 1,000 units, takes that
+    // fixed part out, and stays flat when the cost grows linearly.
+    const growth: Array<{ work: string; size: number; wallMs: number; perThousandMs: number | null }> = []
+    for (const size of [settings.ingestEvents, settings.ingestEvents / 10, settings.ingestEvents / 100]) {
+      const ms = size === settings.ingestEvents
+        ? ingestMs.median
+        : (await run([bundle, "append", "--defer", "--db", path.join(dir, `growth-ingest-${size}.db`), "--instance", "bench"], Buffer.from(Array.from({ length: size }, (_, i) => tsvLine(i)).join("\n") + "\n"))).ms
+      growth.push({ work: "ingest (events)", size, wallMs: ms, perThousandMs: null })
+    }
+    for (const size of [settings.foldEvents, settings.foldEvents / 10, settings.foldEvents / 100]) {
+      let events = generated
+      let ms = foldMs.median
+      if (size !== settings.foldEvents) {
+        const db = path.join(dir, `growth-fold-${size}.db`)
+        events = await Effect.runPromise(generateLog(db, { events: size, sources: Math.max(100, Math.round(50_000 * (size / settings.foldEvents))), days: settings.foldDays }))
+        ms = (await run([bundle, "status", "--json", "--db", db], "")).ms
+      }
+      growth.push({ work: "fold (events)", size: events, wallMs: ms, perThousandMs: null })
+    }
+    for (const size of [settings.convergeBlocks, settings.convergeBlocks / 10, settings.convergeBlocks / 100]) {
+      let ms = converge.ms
+      if (size !== settings.convergeBlocks) {
+        // A fresh appliance for each size (the blocks' addresses repeat from one size to the next).
+        const fresh = await startLoadMasterEmulator({})
+        const db = path.join(dir, `growth-converge-${size}.db`)
+        const config = path.join(dir, `growth-${size}.yaml`)
+        fs.writeFileSync(keyFile, fresh.apiKey, { mode: 0o600 })
+        fs.writeFileSync(config, fs.readFileSync(fastConfig, "utf8").replace(emulator.url, fresh.url))
+        await Effect.runPromise(requestBlocks(db, size))
+        ms = (await run([bundle, "reconcile", "--db", db, "--config", config, "--concurrency", "16"], "")).ms
+        if (fresh.entries({ kind: "global" }).length !== size) throw new Error(`growth: ${fresh.entries({ kind: "global" }).length} of ${size} blocks applied`)
+        await fresh.close()
+      }
+      growth.push({ work: "reconcile from empty (blocks)", size, wallMs: ms, perThousandMs: null })
+    }
+
     // CryptoSpike: resolve and block many users against an emulator holding a lot of file activity.
     const seenAt = "2026-01-01T10:00:00.000Z"
     const userOf = (i: number) => `S-1-5-21-1000-2000-3000-${10_000 + i}`
@@ -226,6 +263,10 @@ const main = async () => {
         converge: { wallMs: usersConverge.ms, calls: usersConvergeCalls },
         noopPass: { wallMs: usersNoop.ms, calls: usersNoopCalls }
       },
+      growth: {
+        what: "the same work at 1×, 1/10 and 1/100 of the size; perThousandMs = marginal cost per 1,000 units from the next smaller size: (wall − its wall) / (size − its size) × 1000",
+        rows: growth
+      },
       fold: {
         what: `\`status --json\` over ${generated} events (${settings.foldDays} days, 50,000 sources), whole process`,
         events: generated,
@@ -255,8 +296,18 @@ const main = async () => {
       `| fold ${f(generated)} events from SQLite (\`status\`) | **${f(foldPerSecond.median)} events/s** | ${f(foldPerSecond.min)} | ${f(foldPerSecond.max)} | ≥ 200,000 events/s |`,
       `| fold peak RSS | **${f(foldRssMiB.median, 1)} MiB** | ${f(foldRssMiB.min, 1)} MiB | ${f(foldRssMiB.max, 1)} MiB | ≤ 512 MiB |`
     ].join("\n")
+    // Marginal cost from the next smaller size of the same work.
+    for (const [i, g] of growth.entries()) {
+      const smaller = growth[i + 1]
+      if (smaller !== undefined && smaller.work === g.work) g.perThousandMs = ((g.wallMs - smaller.wallMs) / (g.size - smaller.size)) * 1000
+    }
+    const growthTable = [
+      "| growth: work | size | wall (one process) | marginal cost per 1,000 from the next smaller size |",
+      "|---|---|---|---|",
+      ...growth.map((g) => `| ${g.work} | ${f(g.size)} | ${f(g.wallMs)} ms | ${g.perThousandMs === null ? "" : `${f(g.perThousandMs, 1)} ms`} |`)
+    ].join("\n")
     const note = `${results.mode} run, ${results.measuredAt.slice(0, 10)}, ${results.machine.cpus} cores, Node ${process.version}; cold start over ${append.runs} runs, ingest over ${ingestMs.runs} runs, fold over ${foldMs.runs} runs.`
-    console.log(`\n${table}\n\n${note}`)
+    console.log(`\n${table}\n\n${growthTable}\n\n${note}`)
 
     if (quick) {
       fs.mkdirSync(path.join(root, "bench", "tmp"), { recursive: true })
@@ -269,7 +320,7 @@ const main = async () => {
     const start = "<!-- bench:start -->"
     const end = "<!-- bench:end -->"
     if (readme.includes(start) && readme.includes(end)) {
-      const updated = readme.slice(0, readme.indexOf(start) + start.length) + `\n${table}\n\n${note}\n` + readme.slice(readme.indexOf(end))
+      const updated = readme.slice(0, readme.indexOf(start) + start.length) + `\n${table}\n\n${growthTable}\n\n${note}\n` + readme.slice(readme.indexOf(end))
       fs.writeFileSync(readmePath, updated)
       console.log("README.md performance table updated")
     }
