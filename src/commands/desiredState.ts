@@ -11,22 +11,22 @@ import { streamEvents, type EventLogService } from "../eventlog/EventLog.js"
  * when the clock is behind it). Reads only the event types the projection uses.
  */
 export const desiredStateAt = (log: EventLogService, at: string, options: { readonly cutAt?: string } = {}) =>
-  Effect.acquireUseRelease(
-    startProgress("reading the log"),
-    (bar) => {
-      let folded = 0
-      return streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) }).pipe(
-        Stream.mapChunks((chunk) => {
-          folded += chunk.length
-          bar.update(folded)
-          return chunk
-        }),
-        Stream.runFold(initialState(), evolve),
-        Effect.map((state) => desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at))
-      )
-    },
-    (bar) => Effect.sync(bar.finish)
-  )
+  Effect.gen(function* () {
+    const events = streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) })
+    const bar = yield* startProgress("reading the log")
+    // Counting only when a terminal shows it: the fold is the hot path of every pass.
+    let folded = 0
+    const counted =
+      bar === undefined
+        ? events
+        : Stream.mapChunks(events, (chunk) => {
+            folded += chunk.length
+            bar.update(folded)
+            return chunk
+          })
+    const state = yield* Stream.runFold(counted, initialState(), evolve).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
+    return desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at)
+  })
 
 const why = (r: Reason): string =>
   r.kind === "decision"

@@ -16,14 +16,20 @@ export interface ProgressBar {
 
 export class ProgressReporter extends Context.Tag("mitigator/ProgressReporter")<
   ProgressReporter,
-  { readonly start: (label: string, total?: number) => ProgressBar }
+  {
+    /** false when nothing would be shown (not a terminal): hot loops can skip counting */
+    readonly active: boolean
+    readonly start: (label: string, total?: number) => ProgressBar
+  }
 >() {}
 
 const silent: ProgressBar = { update: () => {}, finish: () => {} }
 
-/** A bar for `label`, or a silent one when no reporter is provided. */
-export const startProgress = (label: string, total?: number): Effect.Effect<ProgressBar> =>
-  Effect.map(Effect.serviceOption(ProgressReporter), (reporter) => (Option.isSome(reporter) ? reporter.value.start(label, total) : silent))
+/** A bar for `label`, or undefined when nothing would be shown (no reporter, or not a terminal). */
+export const startProgress = (label: string, total?: number): Effect.Effect<ProgressBar | undefined> =>
+  Effect.map(Effect.serviceOption(ProgressReporter), (reporter) =>
+    Option.isSome(reporter) && reporter.value.active ? reporter.value.start(label, total) : undefined
+  )
 
 export interface TerminalLike {
   readonly isTTY?: boolean | undefined
@@ -37,6 +43,7 @@ export const terminalReporter = (
   terminal: TerminalLike,
   options: { readonly delayMs?: number; readonly everyMs?: number; readonly now?: () => number } = {}
 ) => ({
+  active: terminal.isTTY === true,
   start: (label: string, total?: number): ProgressBar => {
     if (terminal.isTTY !== true) return silent
     const now = options.now ?? Date.now

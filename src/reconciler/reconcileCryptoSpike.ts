@@ -223,7 +223,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
     let failed = 0
     const bar = yield* startProgress("changing users on CryptoSpike", toBlock.length + toUnblock.length)
     for (const userId of toBlock) {
-      bar.update(applied + failed)
+      bar?.update(applied + failed)
       const block = wanted.get(userId)!
       const comment = yield* commentFor(log, block)
       const result = yield* Effect.either(cs.block(userId, comment))
@@ -237,7 +237,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       }
     }
     for (const userId of toUnblock) {
-      bar.update(applied + failed)
+      bar?.update(applied + failed)
       const result = yield* Effect.either(cs.unblock(userId))
       if (result._tag === "Left") {
         failed++
@@ -248,7 +248,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         events.push({ type: "UserBlockChanged", dedupeKey: null, payload: { userId, op: "unblock", comment: "", causeSeq: null } })
       }
     }
-    bar.finish()
+    bar?.finish()
     if (events.length > 0) yield* log.append(events)
     return {
       ...base,

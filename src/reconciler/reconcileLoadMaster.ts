@@ -176,7 +176,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const blocks = new Map(desired.map((b) => [keyOf(b.target, b.cidr), b]))
     const bar = yield* startProgress("applying changes on the LoadMaster", plan.adds.length + plan.removes.length)
     let done = 0
-    const counted = <A>(change: Effect.Effect<A>) => Effect.tap(change, () => Effect.sync(() => bar.update(++done)))
+    const counted = <A>(change: Effect.Effect<A>) => (bar === undefined ? change : Effect.tap(change, () => Effect.sync(() => bar.update(++done))))
     const outcomes = yield* Effect.all(
       [
         ...plan.adds.map((add) => {
@@ -206,7 +206,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         )
       ].map(counted),
       { concurrency: options.concurrency }
-    ).pipe(Effect.ensuring(Effect.sync(bar.finish)))
+    ).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
     events.push(...outcomes)
     if (events.length > 0) yield* log.append(events)
     const problems = problemsOf(events)
