@@ -26,8 +26,8 @@ const bundle = path.join(root, "dist", "mitigator.mjs")
 const quick = process.argv.includes("--quick")
 
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1, blockRuns: 5, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000 }
-  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3, blockRuns: 25, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000 }
+  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 1, foldEvents: 30_000, foldDays: 3, foldRuns: 1, blockRuns: 5, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000, growthRuns: 1 }
+  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, foldEvents: 1_000_000, foldDays: 30, foldRuns: 3, blockRuns: 25, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000, growthRuns: 5 }
 
 interface Sample {
   readonly ms: number
@@ -163,41 +163,46 @@ const main = async () => {
     await emulator.close()
     const mutations = (c: Record<string, number>) => (c["add"] ?? 0) + (c["addvs"] ?? 0) + (c["del"] ?? 0) + (c["delvs"] ?? 0)
 
-    // Growth: the same work at 10× and 100× smaller sizes. Each figure is a whole process (start-up,
-    // opening, listing…): the marginal cost from one size to the next, per 1,000 units, takes that
-    // fixed part out, and stays flat when the cost grows linearly.
-    const growth: Array<{ work: string; size: number; wallMs: number; perThousandMs: number | null }> = []
-    for (const size of [settings.ingestEvents, settings.ingestEvents / 10, settings.ingestEvents / 100]) {
-      const ms = size === settings.ingestEvents
-        ? ingestMs.median
-        : (await run([bundle, "append", "--defer", "--db", path.join(dir, `growth-ingest-${size}.db`), "--instance", "bench"], Buffer.from(Array.from({ length: size }, (_, i) => tsvLine(i)).join("\n") + "\n"))).ms
-      growth.push({ work: "ingest (events)", size, wallMs: ms, perThousandMs: null })
+    // Growth: the same work at 10× and 100× smaller sizes (the smaller ones repeated, median
+    // kept). Each figure is a whole process (start-up, opening, listing…): the marginal cost from
+    // one size to the next, per 1,000 units, takes that fixed part out, and stays flat when the
+    // cost grows linearly.
+    type GrowthRow = { work: string; size: number; wallMs: number; minMs: number; maxMs: number; runs: number; perThousandMs: number | null }
+    const growth: GrowthRow[] = []
+    const measured = async (runs: number, once: (r: number) => Promise<number>) => {
+      const samples: number[] = []
+      for (let r = 0; r < runs; r++) samples.push(await once(r))
+      return stats(samples)
     }
-    for (const size of [settings.foldEvents, settings.foldEvents / 10, settings.foldEvents / 100]) {
-      let events = generated
-      let ms = foldMs.median
-      if (size !== settings.foldEvents) {
-        const db = path.join(dir, `growth-fold-${size}.db`)
-        events = await Effect.runPromise(generateLog(db, { events: size, sources: Math.max(100, Math.round(50_000 * (size / settings.foldEvents))), days: settings.foldDays }))
-        ms = (await run([bundle, "status", "--json", "--db", db], "")).ms
-      }
-      growth.push({ work: "fold (events)", size: events, wallMs: ms, perThousandMs: null })
+    const row = (work: string, size: number, s: ReturnType<typeof stats>): GrowthRow => ({ work, size, wallMs: s.median, minMs: s.min, maxMs: s.max, runs: s.runs, perThousandMs: null })
+    growth.push(row("ingest (events)", settings.ingestEvents, ingestMs))
+    for (const size of [settings.ingestEvents / 10, settings.ingestEvents / 100]) {
+      const input = Buffer.from(Array.from({ length: size }, (_, i) => tsvLine(i)).join("\n") + "\n")
+      growth.push(row("ingest (events)", size, await measured(settings.growthRuns, async (r) => (await run([bundle, "append", "--defer", "--db", path.join(dir, `growth-ingest-${size}-${r}.db`), "--instance", "bench"], input)).ms)))
     }
-    for (const size of [settings.convergeBlocks, settings.convergeBlocks / 10, settings.convergeBlocks / 100]) {
-      let ms = converge.ms
-      if (size !== settings.convergeBlocks) {
-        // A fresh appliance for each size (the blocks' addresses repeat from one size to the next).
+    growth.push(row("fold (events)", generated, foldMs))
+    for (const size of [settings.foldEvents / 10, settings.foldEvents / 100]) {
+      const db = path.join(dir, `growth-fold-${size}.db`)
+      const events = await Effect.runPromise(generateLog(db, { events: size, sources: Math.max(100, Math.round(50_000 * (size / settings.foldEvents))), days: settings.foldDays }))
+      growth.push(row("fold (events)", events, await measured(settings.growthRuns, async () => (await run([bundle, "status", "--json", "--db", db], "")).ms)))
+    }
+    growth.push(row("reconcile from empty (blocks)", settings.convergeBlocks, stats([converge.ms])))
+    for (const size of [settings.convergeBlocks / 10, settings.convergeBlocks / 100]) {
+      const ms = await measured(settings.growthRuns, async (r) => {
+        // A fresh appliance and log each time: the same blocks, from empty.
         const fresh = await startLoadMasterEmulator({})
-        const db = path.join(dir, `growth-converge-${size}.db`)
-        const config = path.join(dir, `growth-${size}.yaml`)
+        const db = path.join(dir, `growth-converge-${size}-${r}.db`)
+        const config = path.join(dir, `growth-${size}-${r}.yaml`)
         fs.writeFileSync(keyFile, fresh.apiKey, { mode: 0o600 })
         fs.writeFileSync(config, fs.readFileSync(fastConfig, "utf8").replace(emulator.url, fresh.url))
         await Effect.runPromise(requestBlocks(db, size))
-        ms = (await run([bundle, "reconcile", "--db", db, "--config", config, "--concurrency", "16"], "")).ms
-        if (fresh.entries({ kind: "global" }).length !== size) throw new Error(`growth: ${fresh.entries({ kind: "global" }).length} of ${size} blocks applied`)
+        const wall = (await run([bundle, "reconcile", "--db", db, "--config", config, "--concurrency", "16"], "")).ms
+        const applied = fresh.entries({ kind: "global" }).length
         await fresh.close()
-      }
-      growth.push({ work: "reconcile from empty (blocks)", size, wallMs: ms, perThousandMs: null })
+        if (applied !== size) throw new Error(`growth: ${applied} of ${size} blocks applied`)
+        return wall
+      })
+      growth.push(row("reconcile from empty (blocks)", size, ms))
     }
 
     // CryptoSpike: resolve and block many users against an emulator holding a lot of file activity.
@@ -302,9 +307,9 @@ const main = async () => {
       if (smaller !== undefined && smaller.work === g.work) g.perThousandMs = ((g.wallMs - smaller.wallMs) / (g.size - smaller.size)) * 1000
     }
     const growthTable = [
-      "| growth: work | size | wall (one process) | marginal cost per 1,000 from the next smaller size |",
-      "|---|---|---|---|",
-      ...growth.map((g) => `| ${g.work} | ${f(g.size)} | ${f(g.wallMs)} ms | ${g.perThousandMs === null ? "" : `${f(g.perThousandMs, 1)} ms`} |`)
+      "| growth: work | size | wall (one process, median) | min | max | runs | marginal cost per 1,000 from the next smaller size |",
+      "|---|---|---|---|---|---|---|",
+      ...growth.map((g) => `| ${g.work} | ${f(g.size)} | ${f(g.wallMs)} ms | ${f(g.minMs)} ms | ${f(g.maxMs)} ms | ${g.runs} | ${g.perThousandMs === null ? "" : `${f(g.perThousandMs, 1)} ms`} |`)
     ].join("\n")
     const note = `${results.mode} run, ${results.measuredAt.slice(0, 10)}, ${results.machine.cpus} cores, Node ${process.version}; cold start over ${append.runs} runs, ingest over ${ingestMs.runs} runs, fold over ${foldMs.runs} runs.`
     console.log(`\n${table}\n\n${growthTable}\n\n${note}`)
