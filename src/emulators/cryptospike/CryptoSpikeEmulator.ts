@@ -30,7 +30,8 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import { certificateFingerprint, generateSelfSignedCertificate } from "../loadmaster/LoadMasterEmulator.js"
+import { certificateFingerprint, emulatorTlsMaterial } from "../loadmaster/LoadMasterEmulator.js"
+import { checkFaults, networkFault, type NetworkFaults } from "../faults.js"
 import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -65,13 +66,8 @@ export interface CryptoSpikeSeed {
   readonly fileActivity?: ReadonlyArray<SeedActivity> | undefined
 }
 
-export interface CryptoSpikeFaults {
-  /** delay before every answer (and before a reset or 503) */
-  readonly latencyMs?: number | undefined
-  /** 0..1: the share of calls answered 503 */
-  readonly failRate?: number | undefined
-  /** 0..1: the share of calls whose connection is destroyed without an answer */
-  readonly resetRate?: number | undefined
+/** The network faults, and CryptoSpike's own. */
+export interface CryptoSpikeFaults extends NetworkFaults {
   /** every call (but `status`) is answered 401, login included */
   readonly authFailures?: boolean | undefined
 }
@@ -268,16 +264,6 @@ const message = (status: number, text: string): Reply => reply(status, { message
 
 const byTime = (a: Row, b: Row) => a.timeMs - b.timeMs || a.seq - b.seq
 
-const unitInterval = (name: string, value: number | undefined): void => {
-  if (value !== undefined && !(value >= 0 && value <= 1)) throw new RangeError(`${name} must be between 0 and 1, got ${value}`)
-}
-
-const checkFaults = (faults: CryptoSpikeFaults): void => {
-  unitInterval("faults.failRate", faults.failRate)
-  unitInterval("faults.resetRate", faults.resetRate)
-  if (faults.latencyMs !== undefined && !(faults.latencyMs >= 0)) throw new RangeError(`faults.latencyMs must be 0 or more`)
-}
-
 const base64url = (data: string | Buffer): string => Buffer.from(data).toString("base64url")
 
 /** A JWT-shaped token (HS256 over a random key): `header.payload.signature`, no commas. */
@@ -396,21 +382,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     return true
   }
 
-  // TLS material.
-  let certificatePem: string | undefined
-  let keyPem: string | undefined
-  if (options.tls === true) {
-    if (options.tlsCert !== undefined && options.tlsKey !== undefined) {
-      certificatePem = options.tlsCert
-      keyPem = options.tlsKey
-    } else if (options.tlsCert !== undefined || options.tlsKey !== undefined) {
-      throw new Error("tlsCert and tlsKey go together: pass both, or neither to generate a self-signed certificate")
-    } else {
-      const generated = await generateSelfSignedCertificate([host])
-      certificatePem = generated.certPem
-      keyPem = generated.keyPem
-    }
-  }
+  const tlsMaterial = await emulatorTlsMaterial(options, host)
 
   // --- query parameters ------------------------------------------------------------------------
 
@@ -578,7 +550,6 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     }
   }
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
   type Route = { kind: CryptoSpikeRequestKind; method: "GET" | "POST"; auth: boolean }
   const route = (service: string): Route | undefined => {
@@ -633,13 +604,13 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     const text = await readBody(req, 1024 * 1024)
 
     // Injected faults first: the appliance (or the network) misbehaves before anything runs.
-    if (faults.latencyMs !== undefined && faults.latencyMs > 0) await sleep(faults.latencyMs)
-    if (faults.resetRate !== undefined && faults.resetRate > 0 && random() < faults.resetRate) {
+    const fault = await networkFault(faults, random)
+    if (fault === "reset") {
       count("faulted")
       req.socket.destroy()
       return
     }
-    if (faults.failRate !== undefined && faults.failRate > 0 && random() < faults.failRate) {
+    if (fault === "fail") {
       count("faulted")
       return send(res, message(503, "Service Unavailable"))
     }
@@ -689,7 +660,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
   const serving = await serveHttp({
     host,
     port: options.port ?? 0,
-    tls: options.tls === true ? { cert: certificatePem!, key: keyPem! } : undefined,
+    tls: tlsMaterial === undefined ? undefined : { cert: tlsMaterial.certPem, key: tlsMaterial.keyPem },
     handle: handleRequest,
     internalError: (res, text) => send(res, message(500, text))
   })
@@ -704,7 +675,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     port,
     token,
     login: { username: login.username, password: login.password },
-    ...(certificatePem === undefined ? {} : { certificatePem, fingerprint: certificateFingerprint(certificatePem) }),
+    ...(tlsMaterial === undefined ? {} : { certificatePem: tlsMaterial.certPem, fingerprint: certificateFingerprint(tlsMaterial.certPem) }),
     users: () => [...users.values()].map(copyUser),
     user: (userId) => {
       const u = users.get(userId)

@@ -24,6 +24,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseCidr } from "../../domain/Cidr.js"
 import type { AclScope } from "../../targets/LoadMasterAcl.js"
+import { answerLost, checkFaults, networkFault, type NetworkFaults } from "../faults.js"
 import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -50,18 +51,10 @@ export interface EmulatorVirtualService {
   readonly nickname: string
 }
 
-export interface LoadMasterFaults {
-  /** delay before every answer (and before a reset or 503) */
-  readonly latencyMs?: number | undefined
-  /** 0..1: the share of calls answered 503 `{code:503,...,status:"fail"}` */
-  readonly failRate?: number | undefined
-  /** 0..1: the share of calls whose connection is destroyed without an answer */
-  readonly resetRate?: number | undefined
+/** The network faults (a 503 is `{code:503,...,status:"fail"}`), and the LoadMaster's own. */
+export interface LoadMasterFaults extends NetworkFaults {
   /** 0..1: the share of calls carried out whose answer is lost (the connection is destroyed after the change) */
   readonly lostAnswerRate?: number | undefined
-  /** 0..1 and ms: the share of calls delayed by `spikeMs` on top of `latencyMs` */
-  readonly spikeRate?: number | undefined
-  readonly spikeMs?: number | undefined
   /** every call is answered 401 */
   readonly authFailures?: boolean | undefined
   /** destroy the connection of a call beyond 30 served calls in any 3 s window (spec §7) */
@@ -239,6 +232,22 @@ export interface SelfSignedCertificate {
 }
 
 /**
+ * An emulator's certificate and key: none without `tls`; the given pair; else a self-signed one
+ * for `host`. A certificate without its key (or the reverse) is refused.
+ */
+export const emulatorTlsMaterial = async (
+  options: { readonly tls?: boolean | undefined; readonly tlsCert?: string | undefined; readonly tlsKey?: string | undefined },
+  host: string
+): Promise<SelfSignedCertificate | undefined> => {
+  if (options.tls !== true) return undefined
+  if (options.tlsCert !== undefined && options.tlsKey !== undefined) return { certPem: options.tlsCert, keyPem: options.tlsKey }
+  if (options.tlsCert !== undefined || options.tlsKey !== undefined) {
+    throw new Error("tlsCert and tlsKey go together: pass both, or neither to generate a self-signed certificate")
+  }
+  return generateSelfSignedCertificate([host])
+}
+
+/**
  * A throwaway self-signed certificate (EC P-256, 2 days) for `hosts` (IP addresses and DNS
  * names, used as subjectAltNames). Node cannot make X.509 certificates, so this runs `openssl`;
  * without it, it fails saying so.
@@ -310,15 +319,7 @@ type AclOperation = (typeof ACL_OPERATIONS)[number]
 
 const LIST_NAMES: Record<string, ListName> = { block: "block", black: "block", allow: "allow", white: "allow" }
 
-const unitInterval = (name: string, value: number | undefined): void => {
-  if (value !== undefined && !(value >= 0 && value <= 1)) throw new RangeError(`${name} must be between 0 and 1, got ${value}`)
-}
-
-const checkFaults = (faults: LoadMasterFaults): void => {
-  unitInterval("faults.failRate", faults.failRate)
-  unitInterval("faults.resetRate", faults.resetRate)
-  if (faults.latencyMs !== undefined && !(faults.latencyMs >= 0)) throw new RangeError(`faults.latencyMs must be 0 or more`)
-}
+const checkLoadMasterFaults = (faults: LoadMasterFaults): void => checkFaults(faults, { lostAnswerRate: faults.lostAnswerRate })
 
 const toStoredVs = (vs: EmulatorVirtualService): StoredVs => ({
   index: vs.index,
@@ -350,7 +351,7 @@ const matchKey = (addr: string): string => {
 export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions = {}): Promise<LoadMasterEmulatorHandle> => {
   const host = options.host ?? "127.0.0.1"
   const apiKey = options.apiKey ?? crypto.randomBytes(16).toString("hex")
-  checkFaults(options.faults ?? {})
+  checkLoadMasterFaults(options.faults ?? {})
 
   // Settings (mutable through setOptions / setFaults).
   let listShape: ListShape = options.listShape ?? "nested"
@@ -388,21 +389,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
   }
   let served: number[] = []
 
-  // TLS material.
-  let certificatePem: string | undefined
-  let keyPem: string | undefined
-  if (options.tls === true) {
-    if (options.tlsCert !== undefined && options.tlsKey !== undefined) {
-      certificatePem = options.tlsCert
-      keyPem = options.tlsKey
-    } else if (options.tlsCert !== undefined || options.tlsKey !== undefined) {
-      throw new Error("tlsCert and tlsKey go together: pass both, or neither to generate a self-signed certificate")
-    } else {
-      const generated = await generateSelfSignedCertificate([host])
-      certificatePem = generated.certPem
-      keyPem = generated.keyPem
-    }
-  }
+  const tlsMaterial = await emulatorTlsMaterial(options, host)
 
   // --- commands -------------------------------------------------------------------------------
 
@@ -609,7 +596,6 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       req.on("error", reject)
     })
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
   const handleRequest = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://emulator.invalid")
@@ -666,14 +652,13 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       return
     }
     served.push(now)
-    if (faults.latencyMs !== undefined && faults.latencyMs > 0) await sleep(faults.latencyMs)
-    if (faults.spikeRate !== undefined && faults.spikeRate > 0 && random() < faults.spikeRate) await sleep(faults.spikeMs ?? 500)
-    if (faults.resetRate !== undefined && faults.resetRate > 0 && random() < faults.resetRate) {
+    const fault = await networkFault(faults, random)
+    if (fault === "reset") {
       count("faulted")
       req.socket.destroy()
       return
     }
-    if (faults.failRate !== undefined && faults.failRate > 0 && random() < faults.failRate) {
+    if (fault === "fail") {
       count("faulted")
       if (api === "v2") return sendJson(res, 503, { code: 503, message: "Service Unavailable", status: "fail" })
       return sendXml(res, 503, `<Response stat="503" code="fail">\n<Error>Service Unavailable</Error>\n</Response>\n`)
@@ -695,7 +680,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
     const outcome = dispatch(cmd, params)
     if (outcome.tag === "error") count("rejected")
-    if (faults.lostAnswerRate !== undefined && faults.lostAnswerRate > 0 && random() < faults.lostAnswerRate) {
+    if (answerLost(faults.lostAnswerRate, random)) {
       count("faulted")
       req.socket.destroy()
       return
@@ -706,7 +691,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
   const serving = await serveHttp({
     host,
     port: options.port ?? 0,
-    tls: options.tls === true ? { cert: certificatePem!, key: keyPem! } : undefined,
+    tls: tlsMaterial === undefined ? undefined : { cert: tlsMaterial.certPem, key: tlsMaterial.keyPem },
     handle: handleRequest,
     internalError: (res, text) => send(res, 500, "text/plain", text)
   })
@@ -727,7 +712,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     url,
     port,
     apiKey,
-    ...(certificatePem === undefined ? {} : { certificatePem, fingerprint: certificateFingerprint(certificatePem) }),
+    ...(tlsMaterial === undefined ? {} : { certificatePem: tlsMaterial.certPem, fingerprint: certificateFingerprint(tlsMaterial.certPem) }),
     state: snapshot,
     entries: (scope, list = "block") => copyEntries(lists.get(scopeKey(scope))?.[list] ?? []),
     seed: (scope, addr, comment = "", list = "block") => {
@@ -743,7 +728,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       counts = {}
     },
     setFaults: (f) => {
-      checkFaults(f)
+      checkLoadMasterFaults(f)
       faults = { ...f }
     },
     setOptions: (s) => {
