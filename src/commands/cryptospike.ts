@@ -1,11 +1,9 @@
 /** The live CryptoSpike client from the config and the token's sources (file, env, flag). */
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig } from "../config/loadConfig.js"
-import { resolveSecret } from "../targets/secrets.js"
-import { besideConfig, UsageError } from "./shared.js"
+import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
 export const tokenOption = Options.text("cs-token").pipe(
   Options.withDescription("CryptoSpike API token (visible in the process list: prefer cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)"),
@@ -18,17 +16,14 @@ export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>
     if (settings === undefined) {
       return yield* new UsageError({ message: "the config has no `cryptospike` section: there is no CryptoSpike to talk to" })
     }
-    const token = yield* resolveSecret(
-      {
-        what: "the CryptoSpike API token",
-        flag: Option.getOrUndefined(tokenFlag),
-        flagName: "--cs-token",
-        env: "CRYPTOSPIKE_API_TOKEN",
-        file: besideConfig(cfg, settings.tokenFile)
-      },
-      (message) => Console.error(`mitigator: warning: ${message}`)
-    ).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-    const tls = { ...settings.tls, ca: besideConfig(cfg, settings.tls.ca) }
+    const token = yield* credential({
+      what: "the CryptoSpike API token",
+      flag: Option.getOrUndefined(tokenFlag),
+      flagName: "--cs-token",
+      env: "CRYPTOSPIKE_API_TOKEN",
+      file: besideConfig(cfg, settings.tokenFile)
+    })
+    const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use, like the LoadMaster client.
     const { makeLiveCryptoSpike } = yield* Effect.promise(() => import("../targets/cryptospike/LiveCryptoSpike.js"))
     return yield* makeLiveCryptoSpike({

@@ -1,11 +1,9 @@
 /** The live LoadMaster client from the config and the key's sources (file, env, flag). */
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig } from "../config/loadConfig.js"
-import { resolveSecret } from "../targets/secrets.js"
-import { besideConfig, UsageError } from "./shared.js"
+import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
 export const apiKeyOption = Options.text("api-key").pipe(
   Options.withDescription("LoadMaster API key (visible in the process list: prefer loadmaster.apiKeyFile or LOADMASTER_API_KEY)"),
@@ -18,17 +16,14 @@ export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>
     if (settings === undefined) {
       return yield* new UsageError({ message: "the config has no `loadmaster` section: there is no LoadMaster to reconcile" })
     }
-    const apiKey = yield* resolveSecret(
-      {
-        what: "the LoadMaster API key",
-        flag: Option.getOrUndefined(apiKeyFlag),
-        flagName: "--api-key",
-        env: "LOADMASTER_API_KEY",
-        file: besideConfig(cfg, settings.apiKeyFile)
-      },
-      (message) => Console.error(`mitigator: warning: ${message}`)
-    ).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-    const tls = { ...settings.tls, ca: besideConfig(cfg, settings.tls.ca) }
+    const apiKey = yield* credential({
+      what: "the LoadMaster API key",
+      flag: Option.getOrUndefined(apiKeyFlag),
+      flagName: "--api-key",
+      env: "LOADMASTER_API_KEY",
+      file: besideConfig(cfg, settings.apiKeyFile)
+    })
+    const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
     const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))
     return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, rateLimit: settings.rateLimit, tls })

@@ -1,6 +1,7 @@
 /** Options every subcommand takes, the layers built from them, and the errors the edge turns into exit codes. */
 import * as Options from "@effect/cli/Options"
 import * as Config from "effect/Config"
+import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -8,8 +9,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { loadConfig, type AppConfig } from "../config/loadConfig.js"
+import { loadConfig, type AppConfig, type TlsSettings } from "../config/loadConfig.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import { resolveSecret, type SecretSources } from "../targets/secrets.js"
 
 /** Bad arguments or environment: the command did not run. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -48,6 +50,15 @@ export interface GlobalOptions {
 /** A path from the config, relative to the config file's directory. */
 export const besideConfig = (cfg: AppConfig, file: string | undefined): string | undefined =>
   file === undefined || cfg.source === null ? file : path.resolve(path.dirname(cfg.source), file)
+
+/** An appliance's TLS settings with its CA file resolved beside the config. */
+export const tlsBesideConfig = (cfg: AppConfig, tls: TlsSettings): TlsSettings => ({ ...tls, ca: besideConfig(cfg, tls.ca) })
+
+/** An appliance credential from its sources (flag, env, file), warning on stderr about a flag. */
+export const credential = (sources: SecretSources) =>
+  resolveSecret(sources, (message) => Console.error(`mitigator: warning: ${message}`)).pipe(
+    Effect.mapError((e) => new UsageError({ message: e.message }))
+  )
 
 /** The log file: --db / MITIGATOR_DB, else the config's `database` (relative to the config file), else ./mitigator.db. */
 export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
