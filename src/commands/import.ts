@@ -36,8 +36,9 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
 
     // The log is opened only once the legacy rows are read (a wrong file leaves no new log
     // behind); a dry run opens none and records nothing.
+    const now = new Date().toISOString()
     const outcome = opts.dryRun
-      ? { recordedAt: new Date().toISOString(), events: run(new Date().toISOString()), stored: undefined }
+      ? { recordedAt: now, events: run(now), stored: undefined }
       : yield* Effect.flatMap(EventLog, (log) =>
           log.transaction((tx) => {
             const events = run(tx.recordedAt)

@@ -58,6 +58,13 @@ const failure = (target: string, cidr: string | null, op: "add" | "remove" | "li
   payload: { target, cidr, op, errorClass: errorClass(e), reason: e.reason, message: e.message }
 })
 
+/** An entry on the target taken into the ownership ledger (it is ours from now on). */
+const adoption = (entry: ObservedEntry): NewEvent => ({
+  type: "DriftObserved",
+  dedupeKey: null,
+  payload: { target: entry.target, cidr: entry.cidr, kind: "adopted", repair: false, listed: entry.listed }
+})
+
 /** The comment an added entry carries: who added it and why, short and ASCII. */
 const commentFor = (block: IpBlock | undefined): string => {
   const reason = block?.reasons[0]
@@ -123,7 +130,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         payload.subject.cidr === e.cidr
       if (!ours) continue
       ownedKeys.add(key)
-      events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: e.target, cidr: e.cidr, kind: "adopted", repair: false, listed: e.listed } })
+      events.push(adoption(e))
     }
     // An imported legacy entry is ours from the first pass that sees it; one that is not there
     // (and not wanted any more, or the add below settles it) ends its claim.
@@ -134,7 +141,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       const entry = observedByKey.get(key)
       if (entry !== undefined) {
         ownedKeys.add(key)
-        events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: entry.target, cidr: entry.cidr, kind: "adopted", repair: false, listed: entry.listed } })
+        events.push(adoption(entry))
       } else if (!desiredKeys.has(key)) {
         events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: claim.target, cidr: claim.cidr, kind: "missing", repair: false } })
       }
