@@ -6,28 +6,14 @@
  * makes SQLite's writes fail with EFBIG, as a full disk does with ENOSPC.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { BUNDLE, runCli, summaryLine, tempDir, type RunResult } from "../support/cli.js"
+import { BUNDLE, runCli, runProcess, summaryLine, tempDir } from "../support/cli.js"
 import { adsLine } from "../support/fixtures.js"
-
-const spawnWith = (file: string, args: ReadonlyArray<string>, stdin: string, options: { uid?: number; gid?: number } = {}) =>
-  new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH: process.env["PATH"] ?? "" }, stdio: ["pipe", "pipe", "pipe"], ...options })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on("error", () => {})
-    child.stdin.end(stdin)
-  })
 
 /** `append` with the process's file size limited to `bytes` (SIGXFSZ ignored, so writes fail with EFBIG). */
 const appendLimited = (db: string, bytes: number, stdin: string) =>
-  spawnWith("/bin/sh", ["-c", `trap '' XFSZ; exec prlimit --fsize=${bytes} -- "$0" "$@"`, process.execPath, BUNDLE, "append", "--db", db, "--instance", "fm1"], stdin)
+  runProcess("/bin/sh", ["-c", `trap '' XFSZ; exec prlimit --fsize=${bytes} -- "$0" "$@"`, process.execPath, BUNDLE, "append", "--db", db, "--instance", "fm1"], { stdin })
 
 const count = async (db: string): Promise<number> => {
   const verify = await runCli(["verify", "--db", db])
@@ -83,7 +69,7 @@ describe("a read-only log", () => {
     fs.chmodSync(dir, asRoot ? 0o755 : 0o555)
     for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o444)
     try {
-      const run = await spawnWith(process.execPath, [BUNDLE, "append", "--db", db, "--instance", "fm1"], events(100, 5), asRoot ? { uid: 65534, gid: 65534 } : {})
+      const run = await runProcess(process.execPath, [BUNDLE, "append", "--db", db, "--instance", "fm1"], { stdin: events(100, 5), ...(asRoot ? { uid: 65534, gid: 65534 } : {}) })
       expect(run.code, run.stderr).toBe(1)
       expect(run.stderr).toMatch(/mitigator: .*event log .*readonly database \(SQLITE_READONLY\w*\): the log or its folder is read-only/)
       expect(run.stderr).not.toMatch(/unexpected error|a bug/)

@@ -10,24 +10,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { adsLine } from "../support/fixtures.js"
-import { tempDir } from "../support/cli.js"
+import { runProcess, tempDir } from "../support/cli.js"
 import { loadMasterYaml, waitFor, withEmulator } from "../support/loadmaster.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
-
-interface Ran {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (file: string, args: ReadonlyArray<string>, options: { readonly env: Record<string, string>; readonly stdin?: string; readonly cwd?: string }) =>
-  new Promise<Ran>((resolve) => {
-    const child = execFile(file, args, { env: options.env, cwd: options.cwd }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-    child.stdin?.end(options.stdin ?? "")
-  })
 
 /** Packs the built bundle and unpacks it into a fresh directory: the installation's home. */
 const install = (): string => {
@@ -40,10 +26,7 @@ const install = (): string => {
 
 /** The ADS custom script as uploaded: `bash mitigator-ads.sh NAME VALUE …` with events on stdin. */
 const adsScript = (home: string, pairs: ReadonlyArray<string>, stdin: string) =>
-  run("bash", [path.join(home, "deploy/flowmon/mitigator-ads.sh"), ...pairs], {
-    env: { PATH: process.env["PATH"] ?? "", MITIGATOR_HOME: home },
-    stdin
-  })
+  runProcess("bash", [path.join(home, "deploy/flowmon/mitigator-ads.sh"), ...pairs], { env: { MITIGATOR_HOME: home }, stdin })
 
 const spooled = (home: string) => (fs.existsSync(path.join(home, "spool")) ? fs.readdirSync(path.join(home, "spool")).sort() : [])
 
@@ -85,13 +68,12 @@ describe("deployment from the package", () => {
       )
 
       // Recorded later, as the log line says (through the installed launcher).
-      const recovered = await run(path.join(home, "bin/mitigator"), ["append", "--config", path.join(home, "mitigator.yaml"), "--instance", "fm1"], {
-        env: { PATH: process.env["PATH"] ?? "" },
+      const recovered = await runProcess(path.join(home, "bin/mitigator"), ["append", "--config", path.join(home, "mitigator.yaml"), "--instance", "fm1"], {
         stdin: fs.readFileSync(keptFile, "utf8")
       })
       expect(recovered.code, recovered.stderr).toBe(0)
       expect(recovered.stderr).toContain("mitigator append: 2 stored, 0 duplicate, 0 rejected, 2 blocks decided")
-      const verify = await run(path.join(home, "bin/mitigator"), ["verify", "--config", path.join(home, "mitigator.yaml")], { env: { PATH: process.env["PATH"] ?? "" } })
+      const verify = await runProcess(path.join(home, "bin/mitigator"), ["verify", "--config", path.join(home, "mitigator.yaml")])
       expect(verify.stdout).toMatch(/^verify: ok, \d+ events, chain intact/)
     })
   })
@@ -102,8 +84,7 @@ describe("deployment from the package", () => {
       const logDir = tempDir("mitigator-apps-log-")
       fs.writeFileSync(path.join(home, "lm.key"), `${emulator.apiKey}\n`, { mode: 0o600 })
       fs.writeFileSync(path.join(home, "mitigator.yaml"), loadMasterYaml(emulator.url, "lm.key", { database: "mitigator.db" }))
-      const appended = await run(path.join(home, "bin/mitigator"), ["append", "--defer", "--config", path.join(home, "mitigator.yaml"), "--instance", "fm1"], {
-        env: { PATH: process.env["PATH"] ?? "" },
+      const appended = await runProcess(path.join(home, "bin/mitigator"), ["append", "--defer", "--config", path.join(home, "mitigator.yaml"), "--instance", "fm1"], {
         stdin: `${adsLine(1, "192.0.2.31")}\n`
       })
       expect(appended.code, appended.stderr).toBe(0)
@@ -112,7 +93,7 @@ describe("deployment from the package", () => {
       // cron.d: "minute hour day month weekday user command"
       const cronLine = fs.readFileSync(path.join(home, "deploy/cron/mitigator"), "utf8").split("\n").find((l) => l.startsWith("* * * * *"))!
       const cronCommand = moved(cronLine.split(/\s+/).slice(6).join(" "))
-      const cron = await run("/bin/sh", ["-c", cronCommand], { env: { PATH: process.env["PATH"] ?? "" } })
+      const cron = await runProcess("/bin/sh", ["-c", cronCommand])
       expect(cron.code, cron.stderr).toBe(0)
       expect(emulator.entries("global").map((e) => e.addr)).toEqual(["192.0.2.31/32"])
       expect(fs.readFileSync(path.join(logDir, "mitigator.log"), "utf8")).toMatch(

@@ -19,19 +19,25 @@ export interface RunOptions {
   readonly stdin?: string | Buffer
   readonly env?: Record<string, string>
   readonly cwd?: string
+  /** run as this user and group (the tests may run as root) */
+  readonly uid?: number
+  readonly gid?: number
 }
 
-/** Starts the bundled CLI; `feed` writes its stdin (and must end it). */
-const spawnCli = (
+/** Starts `file`; `feed` writes its stdin (and must end it). */
+const spawnProcess = (
+  file: string,
   args: ReadonlyArray<string>,
   options: Omit<RunOptions, "stdin">,
   feed: (stdin: Writable) => void
 ): Promise<RunResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE, ...args], {
+    const child = spawn(file, args, {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"]
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid })
     })
     const out: Buffer[] = []
     const err: Buffer[] = []
@@ -46,8 +52,12 @@ const spawnCli = (
     feed(child.stdin)
   })
 
+/** Runs any program (a shell, a launcher script) with the same conventions as `runCli`. */
+export const runProcess = (file: string, args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> =>
+  spawnProcess(file, args, options, (stdin) => stdin.end(options.stdin ?? ""))
+
 export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> =>
-  spawnCli(args, options, (stdin) => stdin.end(options.stdin ?? ""))
+  runProcess(process.execPath, [BUNDLE, ...args], options)
 
 /** A fresh temporary directory, removed when the test that made it finishes. */
 export const tempDir = (prefix = "mitigator-test-"): string => {
@@ -70,7 +80,7 @@ export const runCliSlowly = (
   gapMs: number,
   options: Omit<RunOptions, "stdin"> = {}
 ): Promise<RunResult> =>
-  spawnCli(args, options, (stdin) => {
+  spawnProcess(process.execPath, [BUNDLE, ...args], options, (stdin) => {
     let i = 0
     const writeNext = () => {
       if (i === lines.length) return void stdin.end()
