@@ -159,12 +159,18 @@ export const appendFromStdin = (settings: AppendSettings) =>
  * second rather than at the next reconcile. Best effort within `timeoutMs`: storing already
  * succeeded, and whatever is not applied here the next reconcile applies.
  */
-const applyNow = (cfg: AppConfig, opts: GlobalOptions & { readonly apiKey: Option.Option<string> }, touched: ReadonlySet<string>, timeoutMs: number) =>
+const applyNow = (
+  cfg: AppConfig,
+  opts: GlobalOptions & { readonly apiKey: Option.Option<string> },
+  instance: string,
+  touched: ReadonlySet<string>,
+  timeoutMs: number
+) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-    return yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: false, concurrency: 4, only: touched })
+    return yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: false, concurrency: 4, only: touched, instance })
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
@@ -289,7 +295,7 @@ export const appendCommand = Command.make(
       }
       yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
       if (!opts.defer && summary.touched.size > 0 && cfg.loadmaster !== undefined) {
-        yield* applyNow(cfg, opts, summary.touched, opts.applyTimeout)
+        yield* applyNow(cfg, opts, settings.instance, summary.touched, opts.applyTimeout)
       }
       if (!opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined) {
         yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)

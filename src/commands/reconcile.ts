@@ -25,7 +25,7 @@ import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaste
 import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
-import { awaitedLog, configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("observe and plan, change nothing"))
@@ -41,6 +41,7 @@ const summary = (r: PassResult): string => {
   if (r.refused !== undefined) return `plan refused: ${r.refused} (recorded; --force applies it)`
   const parts = [`${r.plan.adds.length} to add`, `${r.plan.removes.length} to remove`, `${r.applied} applied`, `${r.failed} failed`]
   if (r.drift > 0) parts.push(`${r.drift} drifted`)
+  if (r.relinquished.length > 0) parts.push(`${r.relinquished.length} held by someone else now (left alone)`)
   const problems = r.problems.slice(0, 3).map((p) => `\n  ${p}`).join("") + (r.problems.length > 3 ? `\n  … ${r.problems.length - 3} more (replay --events)` : "")
   return `${parts.join(", ")}; ${r.converged ? "converged" : "not converged (failures are in the log and retried next pass)"}${problems}`
 }
@@ -60,8 +61,13 @@ const userPlanLines = (r: CryptoSpikePassResult): string[] => [
 
 const planLines = (r: PassResult): string[] => [
   ...r.plan.adds.map((a) => `+ ${a.target} ${a.cidr} until ${a.until}`),
-  ...r.plan.removes.map((x) => `- ${x.target} ${x.cidr} (listed as ${x.listed})`)
+  ...r.plan.removes.map((x) => `- ${x.target} ${x.cidr} (listed as ${x.listed})`),
+  ...r.relinquished.map((x) => heldLine(x.target, x.cidr, x.comment))
 ]
+
+/** An entry or user block mitigator made and someone else holds now: told, never changed. */
+const heldLine = (target: string, what: string, comment: string): string =>
+  `! ${target} ${what} is held by someone else now (${comment === "" ? "no comment" : `comment "${comment}"`}): no longer mitigator's, it will not be removed`
 
 const metricsFile = Options.text("metrics-file").pipe(
   Options.withDescription("write the last pass's figures in Prometheus text format to this file after each pass (replaced atomically)"),
@@ -121,7 +127,13 @@ export const reconcileCommand = Command.make(
         const targets: Record<string, TargetFigures> = {}
         let converged = true
         if (lm !== undefined) {
-          const r = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: opts.force, dryRun: opts.dryRun, concurrency: opts.concurrency })
+          const r = yield* reconcilePass(log, lm, {
+            caps: cfg.policy.caps,
+            force: opts.force,
+            dryRun: opts.dryRun,
+            concurrency: opts.concurrency,
+            instance: instanceOf(cfg)
+          })
           if (opts.dryRun) lines.push(...planLines(r))
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
           Object.assign(targets, r.targets)
@@ -193,8 +205,15 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
       const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-      const result = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1 })
-      Object.assign(out, { adds: result.plan.adds, removes: result.plan.removes, drift: result.drift, refusedByCaps: result.refused ?? null, unreachable: result.unobserved })
+      const result = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg) })
+      Object.assign(out, {
+        adds: result.plan.adds,
+        removes: result.plan.removes,
+        drift: result.drift,
+        heldByOthers: result.relinquished,
+        refusedByCaps: result.refused ?? null,
+        unreachable: result.unobserved
+      })
       lines.push(...planLines(result))
       if (result.refused !== undefined) lines.push(`over the caps: ${result.refused} (reconcile would refuse it without --force)`)
       pending += result.plan.adds.length + result.plan.removes.length
@@ -223,7 +242,8 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
         problems.push(...r.problems)
       }
     }
-    yield* Console.log(opts.json ? canonicalJson(out) : lines.length === 0 ? "in sync: nothing to change" : lines.join("\n"))
+    if (pending === 0 && !unreachable) lines.push("in sync: nothing to change")
+    yield* Console.log(opts.json ? canonicalJson(out) : lines.join("\n"))
     if (unreachable) {
       yield* Console.error(`mitigator plan: ${problems.join("; ")}`)
       return yield* new ExitCode({ code: 1 })

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { loadConfig, type AppConfig, type TlsSettings } from "../config/loadConfig.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
@@ -61,6 +62,9 @@ export const credential = (sources: SecretSources) =>
   )
 
 /** The log file: --db / MITIGATOR_DB, else the config's `database` (relative to the config file), else ./mitigator.db. */
+/** This mitigator's instance name: the config's `instance`, else the host name (append's --instance overrides it). */
+export const instanceOf = (cfg: AppConfig): string => cfg.instance ?? os.hostname()
+
 export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
   Option.getOrElse(opts.db, () => besideConfig(cfg, cfg.database) ?? "./mitigator.db")
 

@@ -266,10 +266,31 @@ export const DriftObserved = Schema.Struct({
   kind: Schema.Literal("missing", "adopted"),
   /** the address as listed (adopted entries) */
   listed: Schema.optionalWith(Schema.String, { exact: true }),
+  /** the comment as listed (adopted entries): what removing it later checks it against */
+  comment: Schema.optionalWith(Schema.String, { exact: true }),
   /** whether reconcile puts it back (LoadMaster: always, while the block is desired) */
   repair: Schema.Boolean
 })
 export type DriftObserved = typeof DriftObserved.Type
+
+/**
+ * An entry or a user block mitigator made is no longer its own: the LoadMaster entry's comment is
+ * not the one mitigator wrote (an administrator re-made it by hand, another tool took it), or the
+ * CryptoSpike user was blocked again by someone else (CryptoSpike's own detection, an
+ * administrator). mitigator stops claiming it and never removes it; the holder decides now.
+ */
+export const OwnershipLost = Schema.Struct({
+  target: Target,
+  /** the address block (LoadMaster), null for a user */
+  cidr: Schema.NullOr(Schema.String),
+  /** the user (CryptoSpike), null for an address */
+  userId: Schema.NullOr(Schema.String),
+  /** who holds it now, as far as the target says ("someone else" when it does not say) */
+  holder: Schema.String,
+  /** the comment the target lists now (made safe and cut short) */
+  comment: Schema.String
+})
+export type OwnershipLost = typeof OwnershipLost.Type
 
 /** A plan over the safety caps, not applied (`--force` applies it). */
 export const PlanRefused = Schema.Struct({
@@ -290,6 +311,7 @@ export const EventPayloads = {
   TargetChanged,
   TargetChangeFailed,
   DriftObserved,
+  OwnershipLost,
   PlanRefused,
   UserResolved,
   UserResolutionFailed,

@@ -16,7 +16,8 @@ export interface ObservedEntry {
   readonly cidr: string
   /** the address exactly as the target listed it (deletes send it back) */
   readonly listed: string
-  readonly comment: string
+  /** null where the target lists no comments */
+  readonly comment: string | null
 }
 
 export interface PlannedAdd {
@@ -45,12 +46,15 @@ export const keyOf = (target: string, cidr: string): string => `${target}|${cidr
  * @param scopes the targets that were observed: only their entries are planned (a target that
  *   could not be listed this pass is left as it is)
  * @param owned keys (`keyOf`) of the entries mitigator added and has not removed
+ * @param mayRemove whether a listing of an owned entry is still mitigator's (checked against what
+ *   is listed now); a listing that is not is never removed
  */
 export const planChanges = (
   desired: ReadonlyArray<IpBlock>,
   observed: ReadonlyArray<ObservedEntry>,
   owned: ReadonlySet<string>,
-  scopes: ReadonlySet<string>
+  scopes: ReadonlySet<string>,
+  mayRemove: (entry: ObservedEntry) => boolean = () => true
 ): Plan => {
   const actual = new Set(observed.map((e) => keyOf(e.target, e.cidr)))
   const wanted = new Set(desired.map((b) => keyOf(b.target, b.cidr)))
@@ -63,7 +67,7 @@ export const planChanges = (
     .filter((e) => {
       const key = keyOf(e.target, e.cidr)
       // The same CIDR listed twice (e.g. with and without /32) is removed once per listing.
-      if (!owned.has(key) || wanted.has(key) || seen.has(`${key}|${e.listed}`)) return false
+      if (!owned.has(key) || wanted.has(key) || seen.has(`${key}|${e.listed}`) || !mayRemove(e)) return false
       seen.add(`${key}|${e.listed}`)
       return true
     })

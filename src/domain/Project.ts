@@ -91,6 +91,28 @@ export interface OwnedEntry {
   readonly listed: string
   /** seq of the TargetChanged that added it */
   readonly seq: number
+  /** the comment it was added (or adopted) with: a removal checks the listed comment against it; null when unknown */
+  readonly comment: string | null
+}
+
+/** A user mitigator blocked on CryptoSpike and has not unblocked. */
+export interface OwnedUser {
+  readonly userId: string
+  /** seq of the UserBlockChanged that blocked the user */
+  readonly seq: number
+  /** the block's comment: an unblock checks the user's current block against it */
+  readonly comment: string
+}
+
+/** Something mitigator made and no longer owns: someone else holds it now (OwnershipLost). */
+export interface HeldByOther {
+  readonly target: string
+  /** the address block (LoadMaster) or the user id (CryptoSpike) */
+  readonly entry: string
+  readonly holder: string
+  readonly comment: string
+  /** seq of the OwnershipLost */
+  readonly seq: number
 }
 
 export interface DesiredState {
@@ -105,6 +127,10 @@ export interface DesiredState {
   readonly owned: ReadonlyArray<OwnedEntry>
   /** the users mitigator blocked on CryptoSpike and has not unblocked */
   readonly ownedUsers: ReadonlyArray<string>
+  /** the user ownership ledger with each block's comment (ownedUsers, in the same order) */
+  readonly ownedUserBlocks: ReadonlyArray<OwnedUser>
+  /** what mitigator made and someone else holds now: never removed by mitigator */
+  readonly heldByOthers: ReadonlyArray<HeldByOther>
   /**
    * entries another tool put on a target that mitigator takes over (`import`): adopted when a
    * reconcile sees them; the claim ends with the first observation of that entry's place
@@ -154,8 +180,10 @@ export interface ProjectionState {
   readonly takeOvers: Map<string, TakeOverClaim>
   /** resolution outcomes by `${ip}|${at}` */
   readonly resolutions: Map<string, Resolved | Failed>
-  /** users mitigator blocked on CryptoSpike and has not unblocked: userId → seq of the block */
-  readonly ownedUsers: Map<string, number>
+  /** users mitigator blocked on CryptoSpike and has not unblocked */
+  readonly ownedUsers: Map<string, OwnedUser>
+  /** `${target}|${entry}` → what someone else holds now */
+  readonly heldByOthers: Map<string, HeldByOther>
   /** userId → seq of the last human unblock that waived the reasons before it */
   readonly waivedUntilSeq: Map<string, number>
   lastRecordedAt: string
@@ -173,6 +201,7 @@ export const initialState = (): ProjectionState => ({
   takeOvers: new Map(),
   resolutions: new Map(),
   ownedUsers: new Map(),
+  heldByOthers: new Map(),
   waivedUntilSeq: new Map(),
   lastRecordedAt: "",
   sinceSweep: 0
@@ -261,18 +290,33 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       break
     case "TargetChanged": {
       const key = `${p["target"]}|${p["cidr"]}`
-      if (p["op"] === "add") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"], seq: event.seq })
-      else state.owned.delete(key)
+      if (p["op"] === "add") {
+        state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"], seq: event.seq, comment: p["comment"] })
+      } else state.owned.delete(key)
       state.takeOvers.delete(key)
+      state.heldByOthers.delete(key)
       break
     }
     case "DriftObserved": {
       const key = `${p["target"]}|${p["cidr"]}`
       // Missing: no longer on the target, not ours to remove any more (a re-add owns it again).
-      // Adopted: ours again (it carries mitigator's marker).
-      if (p["kind"] === "adopted") state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"] ?? p["cidr"], seq: event.seq })
+      // Adopted: ours again (it carries mitigator's marker, or an import took it over).
+      if (p["kind"] === "adopted") {
+        state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"] ?? p["cidr"], seq: event.seq, comment: p["comment"] ?? null })
+      } else {
+        state.owned.delete(key)
+        state.heldByOthers.delete(key)
+      }
+      state.takeOvers.delete(key)
+      break
+    }
+    case "OwnershipLost": {
+      const entry: string = p["cidr"] ?? p["userId"]
+      const key = `${p["target"]}|${entry}`
+      if (p["userId"] !== null) state.ownedUsers.delete(p["userId"])
       else state.owned.delete(key)
       state.takeOvers.delete(key)
+      state.heldByOthers.set(key, { target: p["target"], entry, holder: p["holder"], comment: p["comment"], seq: event.seq })
       break
     }
     case "UserResolved":
@@ -287,8 +331,10 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       state.resolutions.set(`${p["ip"]}|${p["at"]}`, { kind: "failed", reason: p["reason"], candidates: p["candidates"] })
       break
     case "UserBlockChanged":
-      if (p["op"] === "block") state.ownedUsers.set(p["userId"], event.seq)
-      else state.ownedUsers.delete(p["userId"])
+      if (p["op"] === "block") {
+        state.ownedUsers.set(p["userId"], { userId: p["userId"], seq: event.seq, comment: p["comment"] })
+        state.heldByOthers.delete(`cryptospike|${p["userId"]}`)
+      } else state.ownedUsers.delete(p["userId"])
       break
     case "UserBlockLifted":
       state.ownedUsers.delete(p["userId"])
@@ -430,6 +476,10 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
     pendingUserBlocks,
     owned: [...state.owned.values()].sort(byTargetThenCidr),
     ownedUsers: [...state.ownedUsers.keys()].sort(),
+    ownedUserBlocks: [...state.ownedUsers.values()].sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)),
+    heldByOthers: [...state.heldByOthers.values()].sort((a, b) =>
+      a.target < b.target ? -1 : a.target > b.target ? 1 : a.entry < b.entry ? -1 : a.entry > b.entry ? 1 : 0
+    ),
     takeOvers: [...state.takeOvers.values()].sort(byTargetThenCidr),
     counts
   }

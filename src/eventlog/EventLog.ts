@@ -39,6 +39,7 @@ export const PROJECTION_EVENT_TYPES = [
   "AllowRequested",
   "TargetChanged",
   "DriftObserved",
+  "OwnershipLost",
   "UserResolved",
   "UserResolutionFailed",
   "UserBlockChanged",

@@ -5,6 +5,9 @@
  *   A scope that cannot be listed is left alone this pass (its failure is recorded).
  * - Plan with `planChanges`: add what is desired and missing, remove what mitigator owns and no
  *   longer wants. Entries it does not own are never touched.
+ * - Ownership is checked against what is listed now, not only remembered: an owned entry whose
+ *   comment is no longer the one mitigator wrote (re-made by hand, taken by another tool) is
+ *   recorded as held by someone else (OwnershipLost) and never removed.
  * - Refuse a plan over the caps (recorded as PlanRefused) unless forced.
  * - Apply with bounded concurrency (the client paces the calls), then record one event per
  *   outcome: TargetChanged, TargetChangeFailed, DriftObserved. Failures are retried next pass.
@@ -18,7 +21,7 @@ import type { IpBlock } from "../domain/Project.js"
 import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
-import { commentSeq, entryComment, operatorComment } from "../targets/loadmaster/wire.js"
+import { commentInstance, commentMarker, entryComment, operatorComment, printable, stillOurs } from "../targets/loadmaster/wire.js"
 import { startProgress } from "../platform/Progress.js"
 import type { TargetFigures } from "./passRecord.js"
 
@@ -32,6 +35,15 @@ export interface PassOptions {
   readonly concurrency: number
   /** only these entries (`keyOf(target, cidr)`): append's immediate apply of its own decisions */
   readonly only?: ReadonlySet<string>
+  /** this mitigator's instance name: the comments of operator blocks carry it */
+  readonly instance: string
+}
+
+/** An entry mitigator made that someone else holds now (its comment is not mitigator's any more). */
+export interface Relinquished {
+  readonly target: string
+  readonly cidr: string
+  readonly comment: string
 }
 
 export interface PassResult {
@@ -41,6 +53,8 @@ export interface PassResult {
   readonly failed: number
   readonly drift: number
   readonly unobserved: ReadonlyArray<string>
+  /** owned entries found held by someone else this pass: no longer claimed, never removed */
+  readonly relinquished: ReadonlyArray<Relinquished>
   /** what went wrong, each distinct message once (the details are in the log) */
   readonly problems: ReadonlyArray<string>
   /** everything desired is in place and nothing failed */
@@ -58,20 +72,30 @@ const failure = (target: string, cidr: string | null, op: "add" | "remove" | "li
   payload: { target, cidr, op, errorClass: errorClass(e), reason: e.reason, message: e.message }
 })
 
-/** An entry on the target taken into the ownership ledger (it is ours from now on). */
+/** An entry on the target taken into the ownership ledger (it is ours from now on), with the comment it carries. */
 const adoption = (entry: ObservedEntry): NewEvent => ({
   type: "DriftObserved",
   dedupeKey: null,
-  payload: { target: entry.target, cidr: entry.cidr, kind: "adopted", repair: false, listed: entry.listed }
+  payload: {
+    target: entry.target,
+    cidr: entry.cidr,
+    kind: "adopted",
+    repair: false,
+    listed: entry.listed,
+    ...(entry.comment === null ? {} : { comment: entry.comment })
+  }
 })
 
-/** The comment an added entry carries: who added it and why, short and ASCII. */
-const commentFor = (block: IpBlock | undefined): string => {
+/** How much of a foreign comment the log and the output keep. */
+const SHOWN_COMMENT = 120
+
+/** The comment an added entry carries: the marker, who decided, which event, short and plain. */
+const commentFor = (block: IpBlock | undefined, instance: string): string => {
   const reason = block?.reasons[0]
-  if (block === undefined || reason === undefined) return operatorComment("mitigator", "")
+  if (block === undefined || reason === undefined) return operatorComment({ instance, seq: 0, actor: "mitigator" })
   return reason.kind === "decision"
-    ? entryComment({ eventId: reason.cause.eventId, method: reason.cause.method, product: reason.cause.product, seq: reason.seq }, block.until)
-    : operatorComment(reason.actor, block.until, reason.seq)
+    ? entryComment({ instance: reason.cause.instance, seq: reason.seq, product: reason.cause.product, method: reason.cause.method })
+    : operatorComment({ instance, seq: reason.seq, actor: reason.actor })
 }
 
 export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, options: PassOptions) =>
@@ -109,26 +133,65 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         payload: { target: o.target, cidr: o.cidr, kind: "missing", repair: desiredKeys.has(keyOf(o.target, o.cidr)) }
       })
     }
-    // A drifted entry is no longer ours (the DriftObserved says so); re-adding owns it again.
-    const ownedKeys = new Set(owned.filter((o) => !drifted.includes(o)).map((o) => keyOf(o.target, o.cidr)))
-    // An entry the ledger does not know, whose comment names a block event of THIS log for the
-    // same target and address, was added by a pass that crashed before recording it: take it
-    // back, or it could never be removed. (Another log's entries, even with the marker, name
-    // events that are not blocks of that address here, and stay foreign.)
+    // An entry whose comment names a block event of THIS log for the same target and address
+    // (and, for a decision, the instance that detected it) was put there by mitigator for this
+    // log. Another log's entries, even with the marker, name events that are not blocks of that
+    // address here, and stay foreign.
+    const namesOurBlock = (e: ObservedEntry) =>
+      Effect.gen(function* () {
+        const marker = e.comment === null ? undefined : commentMarker(e.comment)
+        if (marker === undefined || marker.seq === null) return false
+        const [named] = yield* log.read({ afterSeq: marker.seq - 1, limit: 1 })
+        if (named === undefined || named.seq !== marker.seq) return false
+        const payload = named.payload as { target?: string; subject?: { kind?: string; cidr?: string }; cause?: { instance?: string } }
+        if (payload.target !== e.target || payload.subject?.kind !== "ip" || payload.subject.cidr !== e.cidr) return false
+        if (named.type === "BlockRequested") return true
+        return named.type === "BlockDecided" && (marker.instance === null || commentInstance(payload.cause?.instance ?? "") === marker.instance)
+      })
+
+    // Ownership is checked against what is listed now: an owned entry listed only with comments
+    // that are not the one mitigator wrote is held by someone else from now on. Of an entry
+    // listed twice (with and without /32), only the listings still ours may be removed.
+    const listingsByKey = new Map<string, ObservedEntry[]>()
     for (const e of observed) {
       const key = keyOf(e.target, e.cidr)
-      const seq = commentSeq(e.comment)
-      if (ownedKeys.has(key) || seq === undefined || (only !== undefined && !only.has(key))) continue
-      const [named] = yield* log.read({ afterSeq: seq - 1, limit: 1 })
-      const payload = named?.payload as { target?: string; subject?: { kind?: string; cidr?: string } } | undefined
-      const ours =
-        named !== undefined &&
-        named.seq === seq &&
-        (named.type === "BlockDecided" || named.type === "BlockRequested") &&
-        payload?.target === e.target &&
-        payload.subject?.kind === "ip" &&
-        payload.subject.cidr === e.cidr
-      if (!ours) continue
+      listingsByKey.set(key, [...(listingsByKey.get(key) ?? []), e])
+    }
+    const foreignListings = new Set<ObservedEntry>()
+    const relinquished: Relinquished[] = []
+    const lost = new Set<string>()
+    for (const o of owned) {
+      const listings = observedScopes.has(o.target) ? (listingsByKey.get(keyOf(o.target, o.cidr)) ?? []) : []
+      let ours = 0
+      for (const listing of listings) {
+        if (stillOurs(listing.comment, o.comment)) ours++
+        else if (yield* namesOurBlock(listing)) {
+          // Ours under another of this log's decisions (a pass that crashed before recording it).
+          ours++
+          events.push(adoption(listing))
+        } else foreignListings.add(listing)
+      }
+      if (listings.length === 0 || ours > 0) continue
+      const comment = printable(listings.map((l) => l.comment ?? "").join(" | "), SHOWN_COMMENT)
+      lost.add(keyOf(o.target, o.cidr))
+      relinquished.push({ target: o.target, cidr: o.cidr, comment })
+      events.push({
+        type: "OwnershipLost",
+        dedupeKey: null,
+        payload: { target: o.target, cidr: o.cidr, userId: null, holder: "someone else", comment }
+      })
+    }
+
+    // A drifted entry is no longer ours (the DriftObserved says so); re-adding owns it again.
+    const ownedKeys = new Set(
+      owned.filter((o) => !drifted.includes(o) && !lost.has(keyOf(o.target, o.cidr))).map((o) => keyOf(o.target, o.cidr))
+    )
+    // An entry the ledger does not know that names a block of this log was added by a pass that
+    // crashed before recording it: take it back, or it could never be removed.
+    for (const e of observed) {
+      const key = keyOf(e.target, e.cidr)
+      if (ownedKeys.has(key) || lost.has(key) || (only !== undefined && !only.has(key))) continue
+      if (!(yield* namesOurBlock(e))) continue
       ownedKeys.add(key)
       events.push(adoption(e))
     }
@@ -146,7 +209,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: claim.target, cidr: claim.cidr, kind: "missing", repair: false } })
       }
     }
-    const plan = planChanges(desired, observed, ownedKeys, observedScopes)
+    const plan = planChanges(desired, observed, ownedKeys, observedScopes, (e) => !foreignListings.has(e))
     const unobserved = targets.filter((t) => !observedScopes.has(t))
 
     const perTarget: Record<string, number> = {}
@@ -169,7 +232,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
       return Object.fromEntries(figures)
     }
-    const base = { plan, drift: drifted.length, unobserved, problems: problemsOf(events), targets: figuresOf(events) }
+    const base = { plan, drift: drifted.length, unobserved, relinquished, problems: problemsOf(events), targets: figuresOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
@@ -187,7 +250,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const outcomes = yield* Effect.all(
       [
         ...plan.adds.map((add) => {
-          const comment = commentFor(blocks.get(keyOf(add.target, add.cidr)))
+          const comment = commentFor(blocks.get(keyOf(add.target, add.cidr)), options.instance)
           return lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, comment).pipe(
             Effect.match({
               onFailure: (e) => failure(add.target, add.cidr, "add", e),

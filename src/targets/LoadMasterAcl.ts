@@ -27,7 +27,8 @@ export interface AclEntry {
   readonly cidr: string
   /** the address exactly as listed: deletes must send it back unchanged */
   readonly listed: string
-  readonly comment: string
+  /** null where the appliance's list form carries no comments (bare addresses) */
+  readonly comment: string | null
 }
 
 export interface VirtualService {

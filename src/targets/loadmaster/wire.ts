@@ -10,6 +10,7 @@
  * shapes, §6 error messages). The exact APIv2 list shape is unconfirmed (spec "Uncertain" 1),
  * hence the parser that accepts every shape any known client expects.
  */
+import { createHash } from "node:crypto"
 import { parseCidr } from "../../domain/Cidr.js"
 import { escapeBytes } from "../../domain/SafeText.js"
 import { LoadMasterError, type AclEntry, type AclScope, type VirtualService } from "../LoadMasterAcl.js"
@@ -545,13 +546,14 @@ export const parseList = (body: Record<string, unknown>, scope: AclScope): AclLi
     foundAt.push(`${path}${inner}`.replace(/^\./, ""))
     for (const item of items) {
       let listed: string | undefined
-      let comment = ""
+      // null: this form of list carries no comments at all (bare addresses)
+      let comment: string | null = null
       if (typeof item === "string") listed = item
       else if (isRecord(item)) {
         const addr = getKey(item, ADDR_KEYS)
         if (addr !== undefined && typeof addr.value === "string") listed = addr.value
         const c = getKey(item, COMMENT_KEYS)
-        comment = c === undefined ? "" : (textOf(c.value) ?? "")
+        comment = c === undefined ? null : (textOf(c.value) ?? "")
       }
       if (listed === undefined) {
         unparsed.push(describeRaw(item))
@@ -653,66 +655,103 @@ export const parseIsEnabled = (body: Record<string, unknown>): boolean | LoadMas
 /** The first word of every comment mitigator writes: an operator reading the ACL sees who added it. */
 export const COMMENT_MARKER = "mitigator"
 
+/** No public source documents the limits: 64 characters of a plain set is what every firmware should keep. */
 export const MAX_COMMENT_LENGTH = 64
 
+/** The longest instance name a comment carries; longer ones are shortened with a hash (`commentInstance`). */
+const MAX_COMMENT_INSTANCE = 24
+
 /**
- * Only `[A-Za-z0-9 _.:=/-]`: every other character (quotes, newlines, shell metacharacters,
- * escapes, anything not ASCII: counted per code point) becomes `_`; cut to 64 characters.
+ * Only `[A-Za-z0-9 ._-]`: every other character (quotes, newlines, `=`, `:`, shell
+ * metacharacters, escapes, anything not ASCII: counted per code point) becomes `_`; cut to 64.
  */
 export const sanitizeComment = (text: string): string => {
   let out = ""
-  for (const ch of text) out += /^[A-Za-z0-9 _.:=/-]$/.test(ch) ? ch : "_"
+  for (const ch of text) out += /^[A-Za-z0-9 ._-]$/.test(ch) ? ch : "_"
   return out.length > MAX_COMMENT_LENGTH ? out.slice(0, MAX_COMMENT_LENGTH) : out
 }
 
-/** `2026-11-22T02:26:13.000Z` → `2026-11-22T02:26Z`; anything else as given. */
-const shortTime = (iso: string): string => {
-  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z$/.exec(iso.trim())
-  return m === null ? iso : `${m[1]}Z`
+/** One word of a comment: no blanks, the comment's charset, never empty. */
+const word = (text: string, fallback: string): string => {
+  const w = sanitizeComment(text.trim()).replace(/ +/g, "_")
+  return w === "" ? fallback : w
 }
 
 /**
- * `<marker> <who> until <time>`, with `who` shortened first when it all does not fit: the marker
- * and the expiry are what an operator needs most.
+ * The instance as a comment carries it: as it is up to 24 characters, else its first 15 and
+ * 8 hex digits of its SHA-256 (two long names that share a beginning stay apart).
  */
-const composeComment = (lead: string, who: string, until: string): string => {
-  const head = sanitizeComment(lead)
-  const tail = sanitizeComment(`until ${shortTime(until)}`)
-  const room = MAX_COMMENT_LENGTH - head.length - tail.length - 2
-  const middle = sanitizeComment(who).trim()
-  const parts =
-    middle === "" || room < 4 ? [head, tail] : [head, middle.length > room ? middle.slice(0, room).trimEnd() : middle, tail]
-  return sanitizeComment(parts.join(" ")).trimEnd()
+export const commentInstance = (instance: string): string => {
+  const w = word(instance, "unknown")
+  return w.length <= MAX_COMMENT_INSTANCE ? w : `${w.slice(0, 15)}-${createHash("sha256").update(instance).digest("hex").slice(0, 8)}`
 }
 
-/** `mitigator seq=412 ads:4711 SSHDICT until 2026-11-22T02:26Z`: the decision that added the entry. */
-export const entryComment = (
-  cause: { readonly eventId: string; readonly method: string | null; readonly product: string; readonly seq: number },
-  until: string
-): string =>
-  composeComment(
-    `${COMMENT_MARKER} seq=${cause.seq}`,
-    `${cause.product}:${cause.eventId}${cause.method === null || cause.method === "" ? "" : ` ${cause.method}`}`,
-    until
-  )
+const compose = (parts: ReadonlyArray<string>): string => sanitizeComment(parts.filter((p) => p !== "").join(" ")).trimEnd()
 
 /**
- * `mitigator seq=57 op=alice until 2026-11-22T02:26Z`: an entry an operator asked mitigator to
- * add (`seq`: the BlockRequested event, when known).
+ * `mitigator fm1 4711 ads SSHDICT`: the marker, the instance that detected, the seq of the
+ * decision that added the entry, the product and the method. The marker, instance and seq
+ * (what ownership is checked by) come first, so a cut keeps them.
  */
-export const operatorComment = (actor: string, until: string, seq?: number): string =>
-  composeComment(seq === undefined ? COMMENT_MARKER : `${COMMENT_MARKER} seq=${seq}`, `op=${actor.trim() === "" ? "unknown" : actor.trim()}`, until)
+export const entryComment = (cause: {
+  readonly instance: string
+  readonly seq: number
+  readonly product: string
+  readonly method: string | null
+}): string => compose([COMMENT_MARKER, commentInstance(cause.instance), String(cause.seq), word(cause.product, ""), cause.method === null ? "" : word(cause.method, "")])
 
-/** The event seq a comment of ours names (`seq=N`), if any. */
-export const commentSeq = (comment: string): number | undefined => {
-  const m = /(?:^|\s)seq=([0-9]{1,15})(?:\s|$)/.exec(comment)
-  return m === null || !isMitigatorComment(comment) ? undefined : Number(m[1])
+/** `mitigator fm1 57 op alice`: an entry an operator asked for (`seq`: the BlockRequested event). */
+export const operatorComment = (block: { readonly instance: string; readonly seq: number; readonly actor: string }): string =>
+  compose([COMMENT_MARKER, commentInstance(block.instance), String(block.seq), "op", word(block.actor, "unknown")])
+
+/** What identifies one of mitigator's comments: the instance and the event seq (null where an old comment has none). */
+export interface CommentMarker {
+  readonly instance: string | null
+  readonly seq: number | null
 }
+
+const CURRENT_MARKER = /^mitigator ([A-Za-z0-9._-]{1,24}) ([0-9]{1,15})(?: |$)/
+const OLD_SEQ = /(?:^|\s)seq=([0-9]{1,15})(?:\s|$)/
+
+/**
+ * The marker of a comment mitigator wrote, in today's form (`mitigator fm1 4711 …`) or the
+ * form of earlier versions (`mitigator seq=3 ads:9001 …`, `mitigator op=alice until …`, no
+ * instance); undefined for any other comment.
+ */
+export const commentMarker = (comment: string): CommentMarker | undefined => {
+  const t = comment.trim()
+  const current = CURRENT_MARKER.exec(t)
+  if (current !== null) return { instance: current[1]!, seq: Number(current[2]) }
+  if (!isMitigatorComment(t)) return undefined
+  const old = OLD_SEQ.exec(t)
+  return { instance: null, seq: old === null ? null : Number(old[1]) }
+}
+
+/** The event seq a comment of ours names, if any. */
+export const commentSeq = (comment: string): number | undefined => commentMarker(comment)?.seq ?? undefined
 
 /** Whether a listed comment is one mitigator wrote (it starts with the marker word). */
 export const isMitigatorComment = (comment: string): boolean => {
   const t = comment.trim()
   return t === COMMENT_MARKER || t.startsWith(`${COMMENT_MARKER} `)
+}
+
+/**
+ * Whether an entry as listed now is still the one mitigator put there (checked right before a
+ * removal). `listed`: the comment the appliance lists now, null where its list form carries no
+ * comments (then only the ledger can tell: true). `written`: the comment the ledger recorded for
+ * the entry, null when it has none (entries adopted by older versions).
+ * - written by mitigator: the listed comment must carry the same marker (instance and seq);
+ * - taken over from another tool (its comment): the listed comment must be that comment still;
+ * - unknown: the listed comment must at least be one of mitigator's.
+ */
+export const stillOurs = (listed: string | null, written: string | null): boolean => {
+  if (listed === null) return true
+  const now = commentMarker(listed)
+  if (written === null) return now !== undefined
+  const then = commentMarker(written)
+  if (then === undefined) return listed.trim() === written.trim()
+  return now !== undefined && now.instance === then.instance && now.seq === then.seq
 }
 
 /**
