@@ -42,6 +42,8 @@ const left = (until: string, now: string): string => {
   return `${formatDuration(minutes * 60_000)} left`
 }
 
+const MAX_HELD_SHOWN = 20
+
 /** A plain-text view: every block in force, its expiry and why; then what is held back, and counts. */
 export const renderState = (state: DesiredState): string => {
   const lines: string[] = []
@@ -73,6 +75,13 @@ export const renderState = (state: DesiredState): string => {
     for (const s of state.suppressed) {
       lines.push(`  ${s.target}  ${s.cidr}  (allowlist ${s.allowedBy.source} ${s.allowedBy.cidr}${s.allowedBy.until === null ? "" : ` until ${s.allowedBy.until}`})`)
     }
+  }
+  if (state.heldByOthers.length > 0) {
+    lines.push("Made by mitigator, held by someone else now (mitigator will not remove them):")
+    for (const h of state.heldByOthers.slice(0, MAX_HELD_SHOWN)) {
+      lines.push(`  ${h.target}  ${h.entry}  by ${h.holder}${h.comment === "" ? "" : `, comment "${h.comment}"`} [seq ${h.seq}]`)
+    }
+    if (state.heldByOthers.length > MAX_HELD_SHOWN) lines.push(`  … ${state.heldByOthers.length - MAX_HELD_SHOWN} more (status --json)`)
   }
   const counts = Object.entries(state.counts).sort(([a], [b]) => (a < b ? -1 : 1))
   lines.push(`Counts: ${counts.length === 0 ? "none" : counts.map(([target, n]) => `${target} ${n}`).join(", ")}`)

@@ -18,9 +18,11 @@ import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { ExitCode, globalOptions, logPath } from "./shared.js"
 
-type Check = { readonly ok: boolean; readonly what: string; readonly fix?: string }
+type Check = { readonly ok: boolean; readonly what: string; readonly fix?: string; readonly note?: string }
 const pass = (what: string): Check => ({ ok: true, what })
 const fail = (what: string, fix: string): Check => ({ ok: false, what, fix })
+/** Works, with a limit the operator should know about (not a failure). */
+const warn = (what: string, note: string): Check => ({ ok: true, what, note })
 
 /** How far the clock may lag the log's newest event before it counts as wrong. */
 const CLOCK_SLACK_MS = 60_000
@@ -88,6 +90,20 @@ const targetFailure = (what: string, e: LoadMasterError | CryptoSpikeError, cred
   }
 }
 
+/**
+ * Ownership is checked at removal by the entry's comment; a list form without comments leaves
+ * only the ledger, which cannot tell mitigator's entry from one an administrator re-made.
+ */
+const commentCheck = (entries: ReadonlyArray<{ readonly comment: string | null }>): Check =>
+  entries.length === 0
+    ? pass("LoadMaster block list is empty: whether it lists comments (which prove an entry is still mitigator's) shows once it has entries")
+    : entries.some((e) => e.comment === null)
+      ? warn(
+          "LoadMaster lists block entries without comments: before a removal mitigator cannot see whether an entry is still its own",
+          "it falls back to its ledger, so an entry an administrator deleted and re-made by hand with the same address cannot be told apart and would be removed at expiry; use the API form that lists comments (loadmaster.api) if the firmware has one"
+        )
+      : pass("LoadMaster lists comments: every removal first checks that the entry still carries mitigator's marker")
+
 const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster!
@@ -98,6 +114,7 @@ const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
     const listed = yield* Effect.either(lm.list({ kind: "global" }))
     if (listed._tag === "Left") return [targetFailure("LoadMaster", listed.left, "the API key (loadmaster.apiKeyFile or LOADMASTER_API_KEY)")]
     checks.push(pass(`LoadMaster reachable, key accepted, global block list readable (${listed.right.length} entries)`))
+    checks.push(commentCheck(listed.right))
     checks.push(tlsNote(settings.url, settings.tls.insecure))
     const filter = yield* Effect.either(lm.packetFilterEnabled)
     if (filter._tag === "Left") checks.push(targetFailure("LoadMaster packet filter state", filter.left, "the API key"))
@@ -113,7 +130,17 @@ const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
     if (client._tag === "Left") return [fail(`CryptoSpike: ${client.left.message}`, "set cryptospike.tokenFile (mode 600) or CRYPTOSPIKE_API_TOKEN")]
     const listed = yield* Effect.either(client.right.blockedUsers)
     if (listed._tag === "Left") return [targetFailure("CryptoSpike", listed.left, "the token (cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)")]
-    return [pass(`CryptoSpike reachable, token accepted, blocked users readable (${listed.right.length} blocked)`), tlsNote(settings.url, settings.tls.insecure)]
+    const users = listed.right
+    const holders =
+      users.length === 0
+        ? pass("CryptoSpike has no blocked users: whether it tells who blocked a user (which proves a block is still mitigator's) shows once it has one")
+        : users.some((u) => u.block === null)
+          ? warn(
+              "CryptoSpike lists blocked users without who blocked them (no blockUnblockInfo): before an unblock mitigator cannot see whether the block is still its own",
+              "it falls back to its ledger, so a user CryptoSpike or an administrator blocked again after mitigator would be unblocked at mitigator's expiry"
+            )
+          : pass("CryptoSpike tells who blocked each user: every unblock first checks that the block is still mitigator's")
+    return [pass(`CryptoSpike reachable, token accepted, blocked users readable (${users.length} blocked)`), holders, tlsNote(settings.url, settings.tls.insecure)]
   })
 
 export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: apiKeyOption, csToken: tokenOption }, (opts) =>
@@ -132,9 +159,13 @@ export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: 
       if (cfg.loadmaster !== undefined) checks.push(...(yield* checkLoadMaster(cfg, opts.apiKey)))
       if (cfg.cryptospike !== undefined) checks.push(...(yield* checkCryptoSpike(cfg, opts.csToken)))
     }
-    for (const c of checks) yield* Console.log(c.ok ? `✔ ${c.what}` : `✖ ${c.what}\n    fix: ${c.fix}`)
+    for (const c of checks) {
+      yield* Console.log(!c.ok ? `✖ ${c.what}\n    fix: ${c.fix}` : c.note !== undefined ? `! ${c.what}\n    note: ${c.note}` : `✔ ${c.what}`)
+    }
     const failed = checks.filter((c) => !c.ok).length
-    yield* Console.log(failed === 0 ? `doctor: all ${checks.length} checks passed` : `doctor: ${failed} of ${checks.length} checks failed`)
+    const warned = checks.filter((c) => c.ok && c.note !== undefined).length
+    const warnings = warned === 0 ? "" : ` (${warned} with a warning)`
+    yield* Console.log(failed === 0 ? `doctor: all ${checks.length} checks passed${warnings}` : `doctor: ${failed} of ${checks.length} checks failed${warnings}`)
     if (failed > 0) return yield* new ExitCode({ code: 1 })
   }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Check the config, the event log, and each configured appliance (reachable, credentials, permissions, packet filter); change nothing"))

@@ -47,9 +47,14 @@ const unblockState = Options.text("unblock-state").pipe(
   Options.optional
 )
 
+const blockInfo = Options.choice("block-info", ["blockUnblockInfo", "none"]).pipe(
+  Options.withDescription("whether listed users tell who blocked them last (blockUnblockInfo, the default) or not (none: mitigator can only trust its ledger)"),
+  Options.withDefault("blockUnblockInfo" as const)
+)
+
 export const emulateCryptoSpikeCommand = Command.make(
   "cryptospike",
-  { port, host, token, username, password, tls, certOut, seed, unblockState, failRate, latency },
+  { port, host, token, username, password, tls, certOut, seed, unblockState, blockInfo, failRate, latency },
   (opts) =>
     Effect.scoped(
       Effect.gen(function* () {
@@ -76,6 +81,7 @@ export const emulateCryptoSpikeCommand = Command.make(
           tls: opts.tls,
           seed: seeded,
           unblockState: Option.getOrUndefined(opts.unblockState),
+          blockInfo: opts.blockInfo,
           faults: { failRate: Option.getOrUndefined(opts.failRate), latencyMs: Option.getOrUndefined(opts.latency) }
         }
 

@@ -50,13 +50,15 @@ const userSummary = (r: CryptoSpikePassResult): string => {
   if (r.refused !== undefined) return `plan refused: ${r.refused} (recorded; --force applies it)`
   const parts = [`${r.resolved} users resolved`, `${r.unresolved} not resolvable`, `${r.toBlock.length} to block`, `${r.toUnblock.length} to unblock`, `${r.applied} applied`, `${r.failed} failed`]
   if (r.lifted > 0) parts.push(`${r.lifted} lifted by hand`)
+  if (r.heldByOthers.length > 0) parts.push(`${r.heldByOthers.length} blocked again by someone else (left alone)`)
   const problems = r.problems.slice(0, 3).map((p) => `\n  ${p}`).join("")
   return `${parts.join(", ")}; ${r.converged ? "converged" : "not converged (failures are in the log and retried next pass)"}${problems}`
 }
 
 const userPlanLines = (r: CryptoSpikePassResult): string[] => [
   ...r.toBlock.map((u) => `+ cryptospike user ${u}`),
-  ...r.toUnblock.map((u) => `- cryptospike user ${u}`)
+  ...r.toUnblock.map((u) => `- cryptospike user ${u}`),
+  ...r.heldByOthers.map((h) => heldLine("cryptospike", `user ${h.userId}`, h.comment, h.holder))
 ]
 
 const planLines = (r: PassResult): string[] => [
@@ -66,8 +68,8 @@ const planLines = (r: PassResult): string[] => [
 ]
 
 /** An entry or user block mitigator made and someone else holds now: told, never changed. */
-const heldLine = (target: string, what: string, comment: string): string =>
-  `! ${target} ${what} is held by someone else now (${comment === "" ? "no comment" : `comment "${comment}"`}): no longer mitigator's, it will not be removed`
+const heldLine = (target: string, what: string, comment: string, holder = "someone else"): string =>
+  `! ${target} ${what} is held by ${holder} now (${comment === "" ? "no comment" : `comment "${comment}"`}): no longer mitigator's, it will not be removed`
 
 const metricsFile = Options.text("metrics-file").pipe(
   Options.withDescription("write the last pass's figures in Prometheus text format to this file after each pass (replaced atomically)"),
@@ -233,7 +235,14 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
         graceMs: settings.graceMs,
         repairDrift: settings.repairDrift
       })
-      out["users"] = { toResolve: r.resolved + r.unresolved, toBlock: r.toBlock, toUnblock: r.toUnblock, lifted: r.lifted, refusedByCaps: r.refused ?? null }
+      out["users"] = {
+        toResolve: r.resolved + r.unresolved,
+        toBlock: r.toBlock,
+        toUnblock: r.toUnblock,
+        lifted: r.lifted,
+        heldByOthers: r.heldByOthers,
+        refusedByCaps: r.refused ?? null
+      }
       lines.push(...userPlanLines(r))
       if (r.resolved + r.unresolved > 0) lines.push(`~ cryptospike: ${r.resolved + r.unresolved} user(s) behind blocked addresses to look up`)
       pending += r.toBlock.length + r.toUnblock.length + r.resolved + r.unresolved

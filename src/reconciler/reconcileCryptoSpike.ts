@@ -8,6 +8,9 @@
  * - Block desired users not blocked; unblock users mitigator blocked that are no longer desired.
  *   Users it did not block are never unblocked, and a user someone else already blocked is left
  *   as it is.
+ * - Ownership is checked against the user's block as listed now: a user mitigator blocked whom
+ *   CryptoSpike (or anyone) has blocked again since is recorded as held by them (OwnershipLost)
+ *   and never unblocked by mitigator.
  * - An owned block an administrator lifted is recorded (UserBlockLifted) and re-applied only
  *   with `cryptospike.repairDrift`; otherwise the human decision stands until a new detection.
  */
@@ -20,7 +23,7 @@ import { activityWindow, fromActivity, fromNameSearch, type Resolution } from ".
 import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
-import { auditComment, exactUserMatch } from "../targets/cryptospike/wire.js"
+import { auditComment, exactUserMatch, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
 import { startProgress } from "../platform/Progress.js"
 import type { TargetFigures } from "./passRecord.js"
 
@@ -41,6 +44,8 @@ export interface CryptoSpikePassResult {
   readonly toBlock: ReadonlyArray<string>
   readonly toUnblock: ReadonlyArray<string>
   readonly lifted: number
+  /** users mitigator blocked that someone else holds now: no longer claimed, never unblocked */
+  readonly heldByOthers: ReadonlyArray<{ readonly userId: string; readonly holder: string; readonly comment: string }>
   readonly applied: number
   readonly failed: number
   readonly refused: string | undefined
@@ -49,6 +54,9 @@ export interface CryptoSpikePassResult {
   /** desired, listed, drift, applied, failed (for metrics) */
   readonly figures: TargetFigures
 }
+
+/** How much of someone else's block comment the log and the output keep. */
+const SHOWN_COMMENT = 120
 
 const errorClass = (e: CryptoSpikeError): "transient" | "auth" | "rejected" =>
   e.retryable ? "transient" : e.reason === "auth" ? "auth" : "rejected"
@@ -177,6 +185,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         toBlock: [],
         toUnblock: [],
         lifted: 0,
+        heldByOthers: [],
         applied: 0,
         failed: 1,
         refused: undefined,
@@ -188,7 +197,18 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
     const blocked = new Set(listed.right.map((u) => u.userId))
     const only = options.only
     const touches = (b: UserBlock) => only === undefined || b.seenAt.some((s) => only.has(`${s.ip}|${s.at}`))
-    const owned = new Set(only === undefined ? desired.ownedUsers : [])
+    // Ownership is checked against each user's block as listed now: blocked again by someone
+    // else since, it is theirs (recorded), and mitigator will never lift it.
+    const current = new Map(listed.right.map((u) => [u.userId, u.block]))
+    const heldByOthers: Array<{ userId: string; holder: string; comment: string }> = []
+    for (const o of only === undefined ? desired.ownedUserBlocks : []) {
+      const block = current.get(o.userId)
+      if (block === undefined || block === null || stillOursUser(block, o.comment)) continue
+      const held = { userId: o.userId, holder: holderOf(block), comment: printable(block.comment, SHOWN_COMMENT) }
+      heldByOthers.push(held)
+      events.push({ type: "OwnershipLost", dedupeKey: null, payload: { target: "cryptospike", cidr: null, ...held } })
+    }
+    const owned = new Set(only === undefined ? desired.ownedUsers.filter((id) => !heldByOthers.some((h) => h.userId === id)) : [])
     const wanted = new Map(desired.userBlocks.filter(touches).map((b) => [b.userId, b]))
 
     // Owned, still wanted, but no longer blocked: someone lifted it by hand.
@@ -209,7 +229,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
             ? `${perTarget.cryptospike} user blocks wanted exceed maxActivePerTarget (${options.caps.maxActivePerTarget})`
             : undefined
     const figures = { desired: wanted.size, actual: blocked.size, drift: toBlock.length + toUnblock.length + lifted.length, applied: 0, failed: 0 }
-    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length, figures }
+    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length, heldByOthers, figures }
     if (options.dryRun) {
       return { ...base, applied: 0, failed: 0, refused: overCaps, problems, converged: false } satisfies CryptoSpikePassResult
     }

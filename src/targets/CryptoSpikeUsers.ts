@@ -14,6 +14,18 @@ export interface StorageUser {
   readonly userName: string
   readonly userPrincipalName: string
   readonly blocked: boolean
+  /**
+   * Who holds the user's current block, as far as the list says (`blockUnblockInfo`: the block's
+   * comment and the CryptoSpike rules that matched); null where the list carries no such thing.
+   */
+  readonly block: BlockInfo | null
+}
+
+/** The current block of a user, as CryptoSpike lists it. */
+export interface BlockInfo {
+  readonly comment: string
+  /** the CryptoSpike detection rules behind a block CryptoSpike made itself (empty for a block by hand or by the API) */
+  readonly ruleMatches: ReadonlyArray<string>
 }
 
 /** One row of file activity (only what resolution needs). */

@@ -43,6 +43,7 @@ const user = (over: Partial<StorageUser>): StorageUser => ({
   userName: "",
   userPrincipalName: "",
   blocked: false,
+  block: null,
   ...over
 })
 

@@ -7,6 +7,9 @@ import {
   classifyV2,
   COMMENT_MARKER,
   decodeXmlText,
+  commentInstance,
+  commentMarker,
+  commentSeq,
   entryComment,
   isEnabledBody,
   isMitigatorComment,
@@ -22,6 +25,7 @@ import {
   removeBody,
   sameCidr,
   sanitizeComment,
+  stillOurs,
   v1ListPath,
   v1Path,
   type Classified
@@ -41,7 +45,7 @@ const errorOf = (c: Classified): LoadMasterError => {
 
 const v2List = (json: string, scope: AclScope = GLOBAL_SCOPE) => parseV2List(okBody(classifyV2(200, json)), scope)
 const v1List = (xml: string, scope: AclScope = GLOBAL_SCOPE) => parseV1List(okBody(classifyV1(200, xml)), scope)
-const pairs = (listing: { entries: ReadonlyArray<{ cidr: string; listed: string; comment: string }> }) =>
+const pairs = (listing: { entries: ReadonlyArray<{ cidr: string; listed: string; comment: string | null }> }) =>
   listing.entries.map((e) => [e.listed, e.cidr, e.comment])
 
 const SAFE = /^[A-Za-z0-9 _.:=/-]*$/
@@ -89,7 +93,7 @@ describe("LoadMaster wire: APIv2 request bodies", () => {
     const body = addBody(GLOBAL_SCOPE, "203.0.113.7", `x"; rm -rf / #\n${"y".repeat(100)}`)
     expect(body.comment).toMatch(SAFE)
     expect(body.comment!.length).toBeLessThanOrEqual(64)
-    expect(body.comment!.startsWith("x__ rm -rf / _")).toBe(true)
+    expect(body.comment!.startsWith("x__ rm -rf _ _")).toBe(true)
   })
 
   it("refuses to build an add for text that is not an address block (a caller bug)", () => {
@@ -126,8 +130,8 @@ describe("LoadMaster wire: APIv1 paths", () => {
     expect(v1Path(isEnabledBody())).toBe("/access/aclcontrol/isenabled")
     expect(v1Path(listVsBody())).toBe("/access/listvs")
     expect(v1Path(addBody(GLOBAL_SCOPE, "203.0.113.7", "auto"))).toBe("/access/aclcontrol?add=block&addr=203.0.113.7/32&comment=auto")
-    expect(v1Path(addBody(VS3, "2001:db8::1", "mitigator seq=1 until x"))).toBe(
-      "/access/aclcontrol?addvs=block&vs=3&addr=2001:db8::1/128&comment=mitigator%20seq%3D1%20until%20x"
+    expect(v1Path(addBody(VS3, "2001:db8::1", "mitigator fm1 1 ads SSHDICT"))).toBe(
+      "/access/aclcontrol?addvs=block&vs=3&addr=2001:db8::1/128&comment=mitigator%20fm1%201%20ads%20SSHDICT"
     )
     expect(v1Path(removeBody(GLOBAL_SCOPE, "a&b=c#d"))).toBe("/access/aclcontrol?del=block&addr=a%26b%3Dc%23d")
   })
@@ -325,18 +329,19 @@ describe("LoadMaster wire: the tolerant APIv2 list parser (spec §4.2)", () => {
 
   it("pier62350's Acl string array", () => {
     const listing = v2List('{"code":200,"Acl":["203.0.113.7","198.51.100.0/24"],"status":"ok"}')
+    // Bare addresses: this list form carries no comments (null), so ownership rests on the ledger.
     expect(pairs(listing)).toEqual([
-      ["203.0.113.7", "203.0.113.7/32", ""],
-      ["198.51.100.0/24", "198.51.100.0/24", ""]
+      ["203.0.113.7", "203.0.113.7/32", null],
+      ["198.51.100.0/24", "198.51.100.0/24", null]
     ])
   })
 
   it("a single object where an array belongs, at every level", () => {
     expect(pairs(v2List('{"Blocklist":{"IP":{"addr":"203.0.113.7","comment":"one"}}}'))).toEqual([["203.0.113.7", "203.0.113.7/32", "one"]])
-    expect(pairs(v2List('{"IP":{"addr":"203.0.113.7"}}'))).toEqual([["203.0.113.7", "203.0.113.7/32", ""]])
-    expect(pairs(v2List('{"Acl":"203.0.113.7"}'))).toEqual([["203.0.113.7", "203.0.113.7/32", ""]])
+    expect(pairs(v2List('{"IP":{"addr":"203.0.113.7"}}'))).toEqual([["203.0.113.7", "203.0.113.7/32", null]])
+    expect(pairs(v2List('{"Acl":"203.0.113.7"}'))).toEqual([["203.0.113.7", "203.0.113.7/32", null]])
     expect(pairs(v2List('{"Blocklist":{"addr":"203.0.113.7","comment":"c"}}'))).toEqual([["203.0.113.7", "203.0.113.7/32", "c"]])
-    expect(pairs(v2List('{"Blocklist":[{"addr":"203.0.113.7"}]}'))).toEqual([["203.0.113.7", "203.0.113.7/32", ""]])
+    expect(pairs(v2List('{"Blocklist":[{"addr":"203.0.113.7"}]}'))).toEqual([["203.0.113.7", "203.0.113.7/32", null]])
   })
 
   it("a missing key, an empty list, an empty or null element: an empty list", () => {
@@ -383,8 +388,8 @@ describe("LoadMaster wire: the tolerant APIv2 list parser (spec §4.2)", () => {
       GLOBAL_SCOPE
     )
     expect(pairs(listing)).toEqual([
-      ["2001:DB8::1", "2001:db8::1/128", ""],
-      [" 192.0.2.5 ", "192.0.2.5/32", ""],
+      ["2001:DB8::1", "2001:db8::1/128", null],
+      [" 192.0.2.5 ", "192.0.2.5/32", null],
       ["2001:0db8:0000::/32", "2001:db8::/32", ""]
     ])
   })
@@ -467,12 +472,13 @@ describe("LoadMaster wire: the APIv1 list parser (spec §4.1)", () => {
 
   it("old firmware's bare <addr> children", () => {
     const xml = '<Response stat="200" code="ok"><Success><Data><Blacklist><addr>192.0.2.1</addr><addr>198.51.100.0/24</addr></Blacklist></Data></Success></Response>'
+    // No comments in this form at all (null), unlike an empty comment ("").
     expect(pairs(v1List(xml))).toEqual([
-      ["192.0.2.1", "192.0.2.1/32", ""],
-      ["198.51.100.0/24", "198.51.100.0/24", ""]
+      ["192.0.2.1", "192.0.2.1/32", null],
+      ["198.51.100.0/24", "198.51.100.0/24", null]
     ])
     const one = '<Response stat="200" code="ok"><Success><Data><Blacklist><addr>192.0.2.1</addr></Blacklist></Data></Success></Response>'
-    expect(pairs(v1List(one))).toEqual([["192.0.2.1", "192.0.2.1/32", ""]])
+    expect(pairs(v1List(one))).toEqual([["192.0.2.1", "192.0.2.1/32", null]])
   })
 
   it("the per-VS form", () => {
@@ -623,53 +629,88 @@ describe("LoadMaster wire: packet filter state", () => {
 })
 
 describe("LoadMaster wire: comments", () => {
-  const cause = { eventId: "4711", method: "SSHDICT", product: "ads", seq: 412 }
+  const cause = { instance: "fm1", seq: 4711, product: "ads", method: "SSHDICT" }
 
-  it("says who added the entry and until when, short and ASCII", () => {
-    const c = entryComment(cause, "2026-11-22T02:26:13.000Z")
-    expect(c).toBe("mitigator seq=412 ads:4711 SSHDICT until 2026-11-22T02:26Z")
+  it("names the marker, the instance, the deciding event, the product and the method, short and plain", () => {
+    const c = entryComment(cause)
+    expect(c).toBe("mitigator fm1 4711 ads SSHDICT")
     expect(c.startsWith(`${COMMENT_MARKER} `)).toBe(true)
     expect(isMitigatorComment(c)).toBe(true)
-    expect(entryComment({ ...cause, method: null, product: "ids" }, "2026-11-22T02:26Z")).toBe("mitigator seq=412 ids:4711 until 2026-11-22T02:26Z")
-    expect(entryComment(cause, "2026-11-22T02:26:00Z")).toBe("mitigator seq=412 ads:4711 SSHDICT until 2026-11-22T02:26Z")
+    expect(entryComment({ ...cause, method: null, product: "ids" })).toBe("mitigator fm1 4711 ids")
+    expect(commentMarker(c)).toEqual({ instance: "fm1", seq: 4711 })
   })
 
-  it("sanitises quotes, newlines, shell metacharacters, ANSI escapes and unicode", () => {
-    const nasty = { eventId: `1"; $(rm -rf /) \`id\` | & ; > < \n\r\t\u001b[31m'\\`, method: "SCÄNS😀\u202e", product: "ads", seq: 1 }
-    const c = entryComment(nasty, "2026-11-22T02:26:13Z")
-    expect(c).toMatch(SAFE)
+  it("reduces everything from the input to [A-Za-z0-9 ._-]: quotes, newlines, shell metacharacters, ANSI escapes, unicode", () => {
+    const nasty = { instance: "fm1", seq: 1, product: "ads", method: `SC"; $(rm -rf /) \`id\` | & ; > < \n\r\t\u001b[31m'\\ÄNS😀\u202e` }
+    const c = entryComment(nasty)
+    expect(c).toMatch(/^[A-Za-z0-9 ._-]*$/)
     expect(c.length).toBeLessThanOrEqual(64)
-    expect(c.startsWith("mitigator seq=1 ads:1__ _")).toBe(true)
-    expect(c.endsWith(" until 2026-11-22T02:26Z")).toBe(true)
+    expect(c.startsWith("mitigator fm1 1 ads SC__")).toBe(true)
     expect(c).not.toContain("\u001b")
     expect(sanitizeComment("SCÄNS😀\u202e")).toBe("SC_NS__")
     expect(sanitizeComment(`a"b'c\nd\u001b[0m`)).toBe("a_b_c_d__0m")
-    expect(sanitizeComment("ok: a=b/c.d-e_f 9")).toBe("ok: a=b/c.d-e_f 9")
+    expect(sanitizeComment("ok: a=b/c.d-e_f 9")).toBe("ok_ a_b_c.d-e_f 9")
     expect(sanitizeComment("x".repeat(100)).length).toBe(64)
   })
 
-  it("shortens the event part, never the marker or the expiry, to stay within 64 characters", () => {
-    const c = entryComment({ eventId: "9".repeat(80), method: "SSHDICT", product: "ads", seq: 123456789 }, "2026-11-22T02:26:13.000Z")
+  it("keeps within 64 characters with the marker, instance and seq first; a long instance is shortened with a hash", () => {
+    const long = "flowmon-collector-in-the-second-datacenter.example.org"
+    const c = entryComment({ instance: long, seq: 123456789012, product: "ads", method: "M".repeat(80) })
     expect(c.length).toBeLessThanOrEqual(64)
-    expect(c.startsWith("mitigator seq=123456789 ads:999")).toBe(true)
-    expect(c.endsWith(" until 2026-11-22T02:26Z")).toBe(true)
-    expect(isMitigatorComment(c)).toBe(true)
-    // An expiry that is not ISO is kept (sanitised) and the result still bounded.
-    const odd = entryComment(cause, "next tuesday; " + "z".repeat(100))
-    expect(odd.length).toBeLessThanOrEqual(64)
-    expect(odd).toMatch(SAFE)
-    expect(odd.startsWith("mitigator seq=412")).toBe(true)
+    const marker = commentMarker(c)!
+    expect(marker.seq).toBe(123456789012)
+    expect(marker.instance).toBe(commentInstance(long))
+    expect(commentInstance(long)).toHaveLength(24)
+    expect(commentInstance(long).startsWith("flowmon-collect-")).toBe(true)
+    // Two long names that share their beginning stay apart.
+    expect(commentInstance(`${long}-2`)).not.toBe(commentInstance(long))
+    expect(commentInstance("fm1")).toBe("fm1")
   })
 
-  it("operator comments carry the marker and the actor", () => {
-    expect(operatorComment("alice", "2026-11-22T02:26:13Z")).toBe("mitigator op=alice until 2026-11-22T02:26Z")
-    const c = operatorComment(`eve"; drop\n${"x".repeat(100)}`, "2026-11-22T02:26:13Z")
-    expect(c).toMatch(SAFE)
+  it("operator comments carry the marker, the instance, the request's seq and the actor", () => {
+    expect(operatorComment({ instance: "fm1", seq: 57, actor: "alice" })).toBe("mitigator fm1 57 op alice")
+    const c = operatorComment({ instance: "fm1", seq: 57, actor: `eve"; drop\n${"x".repeat(100)}` })
+    expect(c).toMatch(/^[A-Za-z0-9 ._-]*$/)
     expect(c.length).toBeLessThanOrEqual(64)
-    expect(c.startsWith("mitigator op=eve__ drop_")).toBe(true)
-    expect(c.endsWith(" until 2026-11-22T02:26Z")).toBe(true)
-    expect(operatorComment("  ", "2026-11-22T02:26Z")).toBe("mitigator op=unknown until 2026-11-22T02:26Z")
-    expect(isMitigatorComment(c)).toBe(true)
+    expect(c.startsWith("mitigator fm1 57 op eve__")).toBe(true)
+    expect(operatorComment({ instance: "fm1", seq: 57, actor: "  " })).toBe("mitigator fm1 57 op unknown")
+    expect(commentMarker(c)).toEqual({ instance: "fm1", seq: 57 })
+  })
+
+  it("reads the comments earlier versions wrote, so their entries stay owned after an upgrade", () => {
+    expect(commentMarker("mitigator seq=3 ads:9001 SSHDICT until 2026-12-02T07:02Z")).toEqual({ instance: null, seq: 3 })
+    expect(commentMarker("mitigator seq=57 op=alice until 2026-11-22T02:26Z")).toEqual({ instance: null, seq: 57 })
+    expect(commentMarker("mitigator op=alice until 2026-11-22T02:26Z")).toEqual({ instance: null, seq: null })
+    for (const other of ["", "admin permanent ticket 99", "ADS ID 9001 - SSHDICT", "Mitigator fm1 3", "hand-made seq=12", "mitigators fm1 3"]) {
+      expect(commentMarker(other), other).toBeUndefined()
+    }
+    expect(commentSeq("mitigator fm1 4711 ads SSHDICT")).toBe(4711)
+    expect(commentSeq("mitigator seq=3 ads:9001 SSHDICT until 2026-12-02T07:02Z")).toBe(3)
+    expect(commentSeq("mitigator op=alice until x")).toBeUndefined()
+  })
+
+  it("an entry is still ours only while it carries the marker it was added with", () => {
+    const written = "mitigator fm1 4711 ads SSHDICT"
+    expect(stillOurs(written, written)).toBe(true)
+    // The appliance may cut or pad a comment: the marker is what counts.
+    expect(stillOurs("  mitigator fm1 4711 ads SSH", written)).toBe(true)
+    // Re-made by hand, or by another instance or another decision: not ours.
+    expect(stillOurs("admin permanent ticket 99", written)).toBe(false)
+    expect(stillOurs("", written)).toBe(false)
+    expect(stillOurs("mitigator fm2 4711 ads SSHDICT", written)).toBe(false)
+    expect(stillOurs("mitigator fm1 4712 ads SSHDICT", written)).toBe(false)
+    // Written by an earlier version: its seq must match.
+    const old = "mitigator seq=3 ads:9001 SSHDICT until 2026-12-02T07:02Z"
+    expect(stillOurs(old, old)).toBe(true)
+    expect(stillOurs("mitigator seq=4 ads:9002 SSHDICT until 2026-12-02T07:02Z", old)).toBe(false)
+    // Taken over from another tool: that tool's comment must still be there.
+    expect(stillOurs("ADS ID 9001 - SSHDICT", "ADS ID 9001 - SSHDICT")).toBe(true)
+    expect(stillOurs("admin permanent ticket 99", "ADS ID 9001 - SSHDICT")).toBe(false)
+    // The ledger does not know the comment (adopted by an older version): the marker must be there.
+    expect(stillOurs(written, null)).toBe(true)
+    expect(stillOurs("admin permanent ticket 99", null)).toBe(false)
+    // A list form without comments: only the ledger can tell.
+    expect(stillOurs(null, written)).toBe(true)
   })
 
   it("recognises only its own comments", () => {
@@ -698,17 +739,5 @@ describe("LoadMaster wire: sameCidr", () => {
     expect(sameCidr("garbage", "garbage")).toBe(true)
     expect(sameCidr("garbage", "203.0.113.7")).toBe(false)
     expect(sameCidr("192.0.2.31/24", "192.0.2.0/24")).toBe(false)
-  })
-})
-
-describe("the event a comment names", () => {
-  it("reads seq=N from mitigator's own comments only", async () => {
-    const { commentSeq, entryComment, operatorComment } = await import("../../src/targets/loadmaster/wire.js")
-    expect(commentSeq(entryComment({ eventId: "4711", method: "SSHDICT", product: "ads", seq: 412 }, "2026-11-22T02:26:13Z"))).toBe(412)
-    expect(commentSeq(operatorComment("alice", "2026-11-22T02:26:13Z", 57))).toBe(57)
-    expect(operatorComment("alice", "2026-11-22T02:26:13Z", 57)).toBe("mitigator seq=57 op=alice until 2026-11-22T02:26Z")
-    expect(commentSeq(operatorComment("alice", "2026-11-22T02:26:13Z"))).toBeUndefined()
-    expect(commentSeq("hand-made seq=12")).toBeUndefined()
-    expect(commentSeq("")).toBeUndefined()
   })
 })

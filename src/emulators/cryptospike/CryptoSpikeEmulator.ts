@@ -9,7 +9,10 @@
  * - `POST {P}/audit/dashboard/file-activity/table?page=&size=&start=&end=` with the filter body
  *   (only `ips` is honoured) → `{items:[{id:<SID>, userId, userName, ip, time, path, action}], totalItems}`;
  * - `GET {P}/audit/users?page=&size=&search=&blocked=&orderBy=&sortDescending=` →
- *   `{items:[{userId, userIdType, resolvedState, userName, userPrincipalName, blocked}], totalItems, totalUnfilteredItems}`;
+ *   `{items:[{userId, userIdType, resolvedState, userName, userPrincipalName, blocked, blockUnblockInfo?}], totalItems, totalUnfilteredItems}`;
+ *   a blocked user carries `blockUnblockInfo: {comment, blockRuleMatches, csInstanceName}` of its
+ *   last block (the names of CryptoSpike's block events; whether the REST list carries them is
+ *   not attested: `blockInfo: "none"` leaves them out, as a list that does not tell);
  * - `POST {P}/analyzer/events/users/access` `{userId, userIdType:"WINDOWS", userAccessState, comment}`
  *   → 200 `{}`: `BLOCKED` blocks, the configured unblock state (default `UNBLOCKED`) unblocks;
  * - `GET {S}/status` (no auth) → `{"status":"OK","uptimeSeconds":n}`;
@@ -90,6 +93,8 @@ export interface CryptoSpikeEmulatorOptions {
   readonly seed?: CryptoSpikeSeed | undefined
   /** the `userAccessState` that unblocks (default "UNBLOCKED"); other values but BLOCKED are 400 */
   readonly unblockState?: string | undefined
+  /** default "blockUnblockInfo": user items tell who blocked last; "none": they do not */
+  readonly blockInfo?: "blockUnblockInfo" | "none" | undefined
   readonly faults?: CryptoSpikeFaults | undefined
   /** for the fault dice; default Math.random */
   readonly random?: (() => number) | undefined
@@ -141,6 +146,8 @@ export interface CryptoSpikeEmulatorHandle {
   readonly resetCounts: () => void
   /** an administrator blocks the user in the UI (blockedBy "admin"); throws for an unknown user */
   readonly blockByAdmin: (userId: string, comment?: string) => void
+  /** CryptoSpike blocks the user by itself (its own detection, blockedBy "cryptospike"); throws for an unknown user */
+  readonly blockByCryptoSpike: (userId: string, comment?: string) => void
   /** an administrator unblocks the user in the UI; throws for an unknown user */
   readonly unblockByAdmin: (userId: string) => void
   /** every login token issued so far stops working (as if their lifetime had passed) */
@@ -149,6 +156,9 @@ export interface CryptoSpikeEmulatorHandle {
 }
 
 export const DEFAULT_LOGIN_USER = "svc-mitigator"
+/** The comment and rule of a block CryptoSpike makes by itself, when none is given. */
+export const OWN_BLOCK_COMMENT = "Blocked by CryptoSpike: suspicious file activity"
+export const OWN_BLOCK_RULE = "Ransomware behaviour"
 export const DEFAULT_ACTIVITY_PAGE_SIZE = 50
 export const DEFAULT_USERS_PAGE_SIZE = 20
 
@@ -289,6 +299,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
   const login = options.login ?? { username: DEFAULT_LOGIN_USER, password: crypto.randomBytes(12).toString("base64url") }
   const lifetime = options.loginLifetimeSeconds ?? 3600
   const unblockState = options.unblockState ?? "UNBLOCKED"
+  const blockInfo = options.blockInfo ?? "blockUnblockInfo"
   if (unblockState === "BLOCKED") throw new Error("unblockState cannot be BLOCKED")
   checkFaults(options.faults ?? {})
   let faults: CryptoSpikeFaults = { ...options.faults }
@@ -469,7 +480,16 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
       resolvedState: "RESOLVED",
       userName: u.userName,
       userPrincipalName: u.userPrincipalName,
-      blocked: u.blocked
+      blocked: u.blocked,
+      ...(u.blocked && blockInfo === "blockUnblockInfo"
+        ? {
+            blockUnblockInfo: {
+              comment: u.comment ?? (u.blockedBy === "cryptospike" ? OWN_BLOCK_COMMENT : ""),
+              blockRuleMatches: u.blockedBy === "cryptospike" ? [OWN_BLOCK_RULE] : [],
+              csInstanceName: "cryptospike-emulator"
+            }
+          }
+        : {})
     }))
     return reply(200, { items, totalItems: found.length, totalUnfilteredItems: everyone.length })
   }
@@ -694,6 +714,10 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     blockByAdmin: (userId, comment) => {
       known(userId)
       setBlocked(userId, true, "admin", comment)
+    },
+    blockByCryptoSpike: (userId, comment) => {
+      known(userId)
+      setBlocked(userId, true, "cryptospike", comment ?? OWN_BLOCK_COMMENT)
     },
     unblockByAdmin: (userId) => {
       known(userId)

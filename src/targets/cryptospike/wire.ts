@@ -13,7 +13,7 @@
  * `items[0]` without an exact-match check, #10 `blocked=false` in the search), §8 client advice.
  */
 import { escapeBytes } from "../../domain/SafeText.js"
-import { CryptoSpikeError, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
+import { CryptoSpikeError, type BlockInfo, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -307,9 +307,33 @@ const blockedOf = (item: Record<string, unknown>): boolean | undefined => {
 }
 
 /**
+ * The current block of an item: `blockUnblockInfo.{comment, blockRuleMatches}` (the names of
+ * CryptoSpike's block events, spec §3.1), else a top-level `blockComment`; null when the item
+ * says nothing about who blocked it. Rule matches may be strings or objects with a name.
+ */
+const blockOf = (item: Record<string, unknown>): BlockInfo | null => {
+  const info = item["blockUnblockInfo"]
+  if (isRecord(info)) {
+    const matches = Array.isArray(info["blockRuleMatches"]) ? info["blockRuleMatches"] : []
+    const ruleMatches = matches.flatMap((m): string[] => {
+      if (typeof m === "string") return [m]
+      if (isRecord(m)) {
+        const name = m["name"] ?? m["ruleName"] ?? m["rule"]
+        return typeof name === "string" ? [name] : []
+      }
+      return []
+    })
+    return { comment: stringOr(info["comment"], ""), ruleMatches }
+  }
+  const comment = item["blockComment"]
+  return typeof comment === "string" ? { comment, ruleMatches: [] } : null
+}
+
+/**
  * A page of storage users. Name from `userName` or `username`; a missing principal name or type
  * is ""; `blocked` from the item when it says so, else `blockedByQuery` (true for the blocked
- * list, false for a search, which has no such filter). Items without `userId` are skipped.
+ * list, false for a search, which has no such filter); the current block's holder when the item
+ * tells (`blockOf`). Items without `userId` are skipped.
  */
 export const parseUsersPage = (body: unknown, blockedByQuery: boolean): Page<StorageUser> | CryptoSpikeError => {
   const page = itemsOf(body, "user list")
@@ -327,7 +351,8 @@ export const parseUsersPage = (body: unknown, blockedByQuery: boolean): Page<Sto
       userIdType: stringOr(item["userIdType"], ""),
       userName: stringOr(item["userName"], stringOr(item["username"], "")),
       userPrincipalName: stringOr(item["userPrincipalName"], ""),
-      blocked: blockedOf(item) ?? blockedByQuery
+      blocked: blockedOf(item) ?? blockedByQuery,
+      block: blockOf(item)
     })
   }
   return { rows, count: page.items.length, skipped, totalItems: page.totalItems }
@@ -408,6 +433,23 @@ const bound = (text: string, max: number): string => {
 }
 
 const length = (text: string): number => Array.from(text).length
+
+const firstLine = (text: string): string => text.trim().split("\n", 1)[0]!.trim()
+
+/**
+ * Whether a user's current block is still the one mitigator made (checked right before an
+ * unblock). `current`: the block as listed now, null where the list does not say who blocked
+ * (then only the ledger can tell: true). `written`: the comment mitigator blocked with. The
+ * first line (`mitigator seq=57: Flowmon ADS event 4711`) names the decision: a block made
+ * again by CryptoSpike, an administrator or another mitigator carries another first line, or
+ * CryptoSpike's rule matches.
+ */
+export const stillOursUser = (current: BlockInfo | null, written: string): boolean =>
+  current === null || (current.ruleMatches.length === 0 && firstLine(current.comment) === firstLine(written))
+
+/** Who holds a block that is not mitigator's, in words for the log and the output. */
+export const holderOf = (current: BlockInfo): string =>
+  current.ruleMatches.length > 0 ? `CryptoSpike (rules: ${current.ruleMatches.join(", ")})` : "someone else"
 
 /** What the audit comment of a block names (field names as in `FlowmonEventReceived`). */
 export interface AuditDetails {
