@@ -145,8 +145,8 @@ describe("fuzz: malformed Flowmon input", () => {
       expect(reconcile.code, reconcile.stdout + reconcile.stderr).toBe(0)
       const entries = emulator.entries("global")
       expect(entries).toHaveLength(GOOD + hostile(ws.dir).length)
-      for (const entry of entries) expect(entry.comment).toMatch(/^[A-Za-z0-9 _.:=\/-]{1,64}$/)
-      expect(entries.filter((e) => e.comment.includes(" op=")).length).toBe(hostile(ws.dir).length)
+      for (const entry of entries) expect(entry.comment).toMatch(/^[A-Za-z0-9 ._-]{1,64}$/)
+      expect(entries.filter((e) => / [0-9]+ op /.test(e.comment)).length).toBe(hostile(ws.dir).length)
 
       // CryptoSpike's audit comment carries the Flowmon text: one line per field whatever the text
       // holds, no other control characters.

@@ -69,7 +69,7 @@ describe("reconcile against the LoadMaster emulator", () => {
       const decided = ofType(events, "BlockDecided")
       for (const c of changed) {
         expect(c.payload).toMatchObject({ op: "add" })
-        expect(c.payload.comment).toMatch(/^mitigator seq=\d+ /)
+        expect(c.payload.comment).toBe(`mitigator fm1 ${c.payload.causeSeq} ads SSHDICT`)
         const decision = decided.find((d) => d.payload.target === c.payload.target && d.payload.subject.cidr === c.payload.cidr)
         expect(decision, `${c.payload.target} ${c.payload.cidr}`).toBeDefined()
         expect(c.payload.causeSeq).toBe(decision!.seq)
@@ -105,8 +105,8 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect(added.code, added.stdout + added.stderr).toBe(0)
       expect(addrs(emulator)).toEqual(["203.0.113.5/32", "203.0.113.9/32"])
       const comments = emulator.entries("global").map((e) => e.comment).sort()
-      expect(comments[0]).toMatch(/^mitigator seq=[0-9]+ op=alice until /)
-      expect(comments[1]).toMatch(/^mitigator seq=[0-9]+ op=bob until /)
+      expect(comments[0]).toMatch(/^mitigator [A-Za-z0-9._-]+ [0-9]+ op alice$/)
+      expect(comments[1]).toMatch(/^mitigator [A-Za-z0-9._-]+ [0-9]+ op bob$/)
 
       // Expiry: wait until just past `until` (bounded: the ttl is 2 s).
       const wait = Date.parse(until) + 300 - Date.now()

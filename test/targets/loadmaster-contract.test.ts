@@ -65,10 +65,10 @@ for (const profile of [
           (client) =>
             Effect.gen(function* () {
               const empty = yield* client.list(GLOBAL_SCOPE)
-              yield* client.add(GLOBAL_SCOPE, "192.0.2.31/32", "mitigator seq=1")
-              yield* client.add(GLOBAL_SCOPE, "198.51.100.0/24", "mitigator seq=2")
-              yield* client.add(GLOBAL_SCOPE, "2001:db8::a1/128", "mitigator seq=3")
-              yield* client.add(VS3, "192.0.2.31/32", "mitigator seq=4")
+              yield* client.add(GLOBAL_SCOPE, "192.0.2.31/32", "mitigator fm1 1 ads SCANS")
+              yield* client.add(GLOBAL_SCOPE, "198.51.100.0/24", "mitigator fm1 2 ads SCANS")
+              yield* client.add(GLOBAL_SCOPE, "2001:db8::a1/128", "mitigator fm1 3 ads SCANS")
+              yield* client.add(VS3, "192.0.2.31/32", "mitigator fm1 4 ads SCANS")
               const global = yield* client.list(GLOBAL_SCOPE)
               const vs = yield* client.list(VS3)
               yield* client.remove(GLOBAL_SCOPE, global.find((e) => e.cidr === "198.51.100.0/24")!)
@@ -80,7 +80,7 @@ for (const profile of [
         expect(result.empty).toEqual([])
         expect(result.global.map((e) => e.cidr)).toEqual(["192.0.2.31/32", "198.51.100.0/24", "2001:db8::a1/128"])
         // The pier shape carries no comments; the others do.
-        if (profile.listShape !== "pier") expect(result.global[0]!.comment).toBe("mitigator seq=1")
+        if (profile.listShape !== "pier") expect(result.global[0]!.comment).toBe("mitigator fm1 1 ads SCANS")
         expect(result.vs.map((e) => e.cidr)).toEqual(["192.0.2.31/32"])
         expect(result.after.map((e) => e.cidr)).toEqual(["192.0.2.31/32", "2001:db8::a1/128"])
         // Hosts go on the wire with a prefix (older firmware refuses bare hosts).
