@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { startCryptoSpikeEmulator } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
+import { startCryptoSpikeEmulator, type CryptoSpikeEmulatorOptions } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
 import { startLoadMasterEmulator, type LoadMasterEmulatorOptions } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
 import { runCli, tempDir, type RunResult } from "../support/cli.js"
 
@@ -14,12 +14,16 @@ interface Setup {
   readonly lmUrl?: string
   readonly tokenMode?: number
   readonly extraYaml?: string
+  /** entries already on the LoadMaster's global block list */
+  readonly lmEntries?: ReadonlyArray<{ readonly addr: string; readonly comment: string }>
+  readonly cs?: CryptoSpikeEmulatorOptions
 }
 
 /** Both emulators, a log made by `append`, key files and a config; then `doctor`. */
 const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: string; readonly secrets: ReadonlyArray<string> }> => {
   const lm = await startLoadMasterEmulator(setup.lm ?? {})
-  const cs = await startCryptoSpikeEmulator({})
+  const cs = await startCryptoSpikeEmulator(setup.cs ?? {})
+  for (const e of setup.lmEntries ?? []) lm.seed("global", e.addr, e.comment)
   try {
     const dir = tempDir("mitigator-doctor-")
     fs.writeFileSync(path.join(dir, "lm.key"), setup.lmKey ?? lm.apiKey, { mode: 0o600 })
@@ -40,7 +44,7 @@ const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: st
     expect(made.code, made.stderr).toBe(0)
     const run = await runCli(["doctor", "--db", db, "--config", config], { cwd: dir })
     // doctor only reads: nothing was put on the appliance.
-    expect(lm.entries({ kind: "global" })).toEqual([])
+    expect(lm.entries({ kind: "global" })).toEqual(setup.lmEntries ?? [])
     return { ...run, out: run.stdout + run.stderr, secrets: [lm.apiKey, cs.token] }
   } finally {
     await lm.close()
@@ -51,6 +55,23 @@ const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: st
 const failed = (out: string) => out.split("\n").filter((l) => l.startsWith("✖"))
 
 describe("mitigator doctor", () => {
+  it("warns, without failing, where a list cannot prove that an entry or a block is still mitigator's", async () => {
+    const blockedUser = { userId: "S-1-5-21-1-2-3-1001", userName: "CORP\\jdoe", userPrincipalName: "jdoe@corp.example", blockedBy: "cryptospike" as const }
+    const entry = { addr: "192.0.2.31/32", comment: "mitigator fm1 12 ads SSHDICT" }
+    const bare = await doctor({ lm: { listShape: "pier" }, lmEntries: [entry], cs: { blockInfo: "none", seed: { users: [blockedUser] } } })
+    expect(bare.code, bare.out).toBe(0)
+    expect(bare.out).toContain("! LoadMaster lists block entries without comments")
+    expect(bare.out).toMatch(/note: .*administrator deleted and re-made by hand .* cannot be told apart/)
+    expect(bare.out).toContain("! CryptoSpike lists blocked users without who blocked them")
+    expect(bare.out).toMatch(/doctor: all [0-9]+ checks passed \(2 with a warning\)/)
+
+    const told = await doctor({ lmEntries: [entry], cs: { seed: { users: [blockedUser] } } })
+    expect(told.code, told.out).toBe(0)
+    expect(told.out).toContain("✔ LoadMaster lists comments: every removal first checks that the entry still carries mitigator's marker")
+    expect(told.out).toContain("✔ CryptoSpike tells who blocked each user")
+    expect(told.out).not.toMatch(/^! /m)
+  })
+
   it("passes every check against healthy emulators, and prints no credential", async () => {
     const run = await doctor()
     expect(run.code, run.out).toBe(0)

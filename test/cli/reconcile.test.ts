@@ -137,6 +137,39 @@ describe("reconcile against the LoadMaster emulator", () => {
     })
   })
 
+  it("an entry an administrator re-made by hand is theirs: plan and reconcile say so, unblock removes nothing, status shows who holds it", async () => {
+    await withEmulator(async (emulator) => {
+      const w = lmWorkspace(emulator)
+      expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines(adsLine(1, "192.0.2.31")) })).code).toBe(0)
+      expect((await w.reconcile()).code).toBe(0)
+      expect(emulator.entries("global")).toEqual([{ addr: "192.0.2.31/32", comment: expect.stringMatching(/^mitigator fm1 [0-9]+ ads SSHDICT$/) }])
+      await deleteOnAppliance(emulator, "192.0.2.31/32")
+      emulator.seed("global", "192.0.2.31/32", "admin permanent ticket 99")
+
+      const planned = await w.plan()
+      expect(planned.code, planned.stderr).toBe(0)
+      expect(planned.stdout).toContain(
+        `! loadmaster:global 192.0.2.31/32 is held by someone else now (comment "admin permanent ticket 99"): no longer mitigator's, it will not be removed`
+      )
+      expect(planned.stdout).toContain("in sync: nothing to change")
+      const reconciled = await w.reconcile()
+      expect(reconciled.code, reconciled.stderr).toBe(0)
+      expect(reconciled.stdout).toContain("1 held by someone else now (left alone)")
+
+      // The operator lifts mitigator's block: the administrator's entry stays.
+      expect((await w.cmd(["unblock", "192.0.2.31", "--reason", "done"])).code).toBe(0)
+      emulator.resetCounts()
+      const lifted = await w.reconcile()
+      expect(lifted.code, lifted.stderr).toBe(0)
+      expect(emulator.counts()["del"] ?? 0).toBe(0)
+      expect(emulator.entries("global")).toEqual([{ addr: "192.0.2.31/32", comment: "admin permanent ticket 99" }])
+      const status = await w.cmd(["status"])
+      expect(status.stdout).toContain("Made by mitigator, held by someone else now (mitigator will not remove them):")
+      expect(status.stdout).toMatch(/loadmaster:global {2}192\.0\.2\.31\/32 {2}by someone else, comment "admin permanent ticket 99" \[seq [0-9]+\]/)
+      expect(JSON.parse((await w.cmd(["status", "--json"])).stdout).owned).toEqual([])
+    })
+  })
+
   it("never touches entries it does not own, even equal to desired ones", async () => {
     await withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
