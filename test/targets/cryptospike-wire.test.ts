@@ -10,6 +10,7 @@ import {
   classify,
   epochSeconds,
   exactUserMatch,
+  holderOf,
   joinUrl,
   LOGIN_HINT,
   LOGIN_PATH,
@@ -20,6 +21,7 @@ import {
   parseUsersPage,
   sanitizeComment,
   searchUsersPath,
+  stillOursUser,
   TOKEN_HINT,
   unblockBody,
   type AuditDetails,
@@ -238,6 +240,43 @@ describe("CryptoSpike wire: parsing", () => {
     }
   })
 
+  it("users: who holds the current block, from blockUnblockInfo (comment, rule matches) or a blockComment; null when the item does not say", () => {
+    const p = pageOf(
+      parseUsersPage(
+        {
+          items: [
+            { userId: "S-1", blocked: true, blockUnblockInfo: { comment: "mitigator seq=5: Flowmon ADS event 1", blockRuleMatches: [] } },
+            { userId: "S-2", blocked: true, blockUnblockInfo: { comment: "Blocked by CryptoSpike", blockRuleMatches: ["Ransomware", { name: "Honeypot" }, 7] } },
+            { userId: "S-3", blocked: true, blockUnblockInfo: {} },
+            { userId: "S-4", blocked: true, blockComment: "by hand" },
+            { userId: "S-5", blocked: true }
+          ]
+        },
+        true
+      )
+    )
+    expect(p.rows.map((u) => u.block)).toEqual([
+      { comment: "mitigator seq=5: Flowmon ADS event 1", ruleMatches: [] },
+      { comment: "Blocked by CryptoSpike", ruleMatches: ["Ransomware", "Honeypot"] },
+      { comment: "", ruleMatches: [] },
+      { comment: "by hand", ruleMatches: [] },
+      null
+    ])
+  })
+
+  it("a user's block is still mitigator's while its first line is the one mitigator wrote and no CryptoSpike rule made it", () => {
+    const written = "mitigator seq=57: Flowmon ADS event 4711\nMethod: SCANS\nBlocked until: 2026-01-10T12:00:00.000Z"
+    expect(stillOursUser({ comment: written, ruleMatches: [] }, written)).toBe(true)
+    // The appliance may cut a long comment: the first line names the decision.
+    expect(stillOursUser({ comment: "mitigator seq=57: Flowmon ADS event 4711\nMethod: SC", ruleMatches: [] }, written)).toBe(true)
+    expect(stillOursUser({ comment: "mitigator seq=58: Flowmon ADS event 4712", ruleMatches: [] }, written)).toBe(false)
+    expect(stillOursUser({ comment: "blocked pending HR", ruleMatches: [] }, written)).toBe(false)
+    expect(stillOursUser({ comment: written, ruleMatches: ["Ransomware"] }, written)).toBe(false)
+    expect(stillOursUser(null, written)).toBe(true)
+    expect(holderOf({ comment: "", ruleMatches: ["Ransomware", "Honeypot"] })).toBe("CryptoSpike (rules: Ransomware, Honeypot)")
+    expect(holderOf({ comment: "x", ruleMatches: [] })).toBe("someone else")
+  })
+
   it("users: userName or username; missing principal and type → \"\"; blocked from item else query", () => {
     const p = pageOf(
       parseUsersPage(
@@ -258,11 +297,11 @@ describe("CryptoSpike wire: parsing", () => {
       )
     )
     expect(p.rows).toEqual([
-      { userId: "S-1", userIdType: "WINDOWS", userName: "jdoe", userPrincipalName: "jdoe@corp.example", blocked: true },
-      { userId: "S-2", userIdType: "", userName: "asmith", userPrincipalName: "", blocked: true },
-      { userId: "S-3", userIdType: "", userName: "b", userPrincipalName: "", blocked: false },
-      { userId: "S-4", userIdType: "", userName: "c", userPrincipalName: "", blocked: true },
-      { userId: "S-5", userIdType: "", userName: "d", userPrincipalName: "", blocked: true }
+      { userId: "S-1", userIdType: "WINDOWS", userName: "jdoe", userPrincipalName: "jdoe@corp.example", blocked: true, block: null },
+      { userId: "S-2", userIdType: "", userName: "asmith", userPrincipalName: "", blocked: true, block: null },
+      { userId: "S-3", userIdType: "", userName: "b", userPrincipalName: "", blocked: false, block: null },
+      { userId: "S-4", userIdType: "", userName: "c", userPrincipalName: "", blocked: true, block: null },
+      { userId: "S-5", userIdType: "", userName: "d", userPrincipalName: "", blocked: true, block: null }
     ])
     expect(p.skipped).toBe(2)
     expect(p.count).toBe(7)
