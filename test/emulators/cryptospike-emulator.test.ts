@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as http from "node:http"
 import * as https from "node:https"
 import {
+  OWN_BLOCK_COMMENT,
+  OWN_BLOCK_RULE,
   startCryptoSpikeEmulator,
   type CryptoSpikeEmulatorHandle,
   type CryptoSpikeEmulatorOptions,
@@ -286,6 +288,33 @@ describe("block and unblock", () => {
     expect(cs.user(SID(2))?.blocked).toBe(false)
     expect(() => cs.blockByAdmin("S-1-nobody")).toThrow(/no user/)
     expect(cs.counts()).toMatchObject({ users: 1 })
+  })
+})
+
+describe("who blocked a user last", () => {
+  const blockedItem = async (cs: CryptoSpikeEmulatorHandle, sid: string) =>
+    (await call(cs, "GET", "/api/v1/audit/users?blocked=true&size=100")).json.items.find((u: any) => u.userId === sid)
+
+  it("lists a blocked user's last block: the API's comment, an administrator's, or CryptoSpike's own with its rule", async () => {
+    const cs = await start({ seed: SEED })
+    const blockCall = { userId: SID(1), userIdType: "WINDOWS", userAccessState: "BLOCKED", comment: "mitigator seq=1: Flowmon ADS event 9" }
+    expect((await call(cs, "POST", "/api/v1/analyzer/events/users/access", blockCall)).status).toBe(200)
+    expect((await blockedItem(cs, SID(1))).blockUnblockInfo).toMatchObject({ comment: "mitigator seq=1: Flowmon ADS event 9", blockRuleMatches: [] })
+    cs.blockByCryptoSpike(SID(1))
+    expect(cs.user(SID(1))).toMatchObject({ blocked: true, blockedBy: "cryptospike", comment: OWN_BLOCK_COMMENT })
+    expect((await blockedItem(cs, SID(1))).blockUnblockInfo).toMatchObject({ comment: OWN_BLOCK_COMMENT, blockRuleMatches: [OWN_BLOCK_RULE] })
+    cs.blockByAdmin(SID(1), "HR hold")
+    expect((await blockedItem(cs, SID(1))).blockUnblockInfo).toMatchObject({ comment: "HR hold", blockRuleMatches: [] })
+    // Not blocked: nothing to tell.
+    const all = (await call(cs, "GET", "/api/v1/audit/users?size=100")).json.items
+    expect(all.find((u: any) => u.userId === SID(2)).blockUnblockInfo).toBeUndefined()
+    expect(() => cs.blockByCryptoSpike("S-1-nobody")).toThrow(/no user/)
+  })
+
+  it("with blockInfo none, the list does not say who blocked", async () => {
+    const cs = await start({ seed: SEED, blockInfo: "none" })
+    cs.blockByCryptoSpike(SID(1))
+    expect((await blockedItem(cs, SID(1))).blockUnblockInfo).toBeUndefined()
   })
 })
 
