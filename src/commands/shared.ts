@@ -62,8 +62,8 @@ export const credential = (sources: SecretSources) =>
   )
 
 /** The log file: --db / MITIGATOR_DB, else the config's `database` (relative to the config file), else ./mitigator.db. */
-/** This mitigator's instance name: the config's `instance`, else the host name (append's --instance overrides it). */
-export const instanceOf = (cfg: AppConfig): string => cfg.instance ?? os.hostname()
+/** This mitigator's instance name, as `append` resolves it: env MITIGATOR_INSTANCE, else the config's `instance`, else the host name. */
+export const instanceOf = (cfg: AppConfig): string => process.env["MITIGATOR_INSTANCE"] || cfg.instance || os.hostname()
 
 export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
   Option.getOrElse(opts.db, () => besideConfig(cfg, cfg.database) ?? "./mitigator.db")

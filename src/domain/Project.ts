@@ -303,18 +303,20 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       // Adopted: ours again (it carries mitigator's marker, or an import took it over).
       if (p["kind"] === "adopted") {
         state.owned.set(key, { target: p["target"], cidr: p["cidr"], listed: p["listed"] ?? p["cidr"], seq: event.seq, comment: p["comment"] ?? null })
-      } else {
-        state.owned.delete(key)
-        state.heldByOthers.delete(key)
-      }
+      } else state.owned.delete(key)
+      state.heldByOthers.delete(key)
       state.takeOvers.delete(key)
       break
     }
     case "OwnershipLost": {
       const entry: string = p["cidr"] ?? p["userId"]
       const key = `${p["target"]}|${entry}`
-      if (p["userId"] !== null) state.ownedUsers.delete(p["userId"])
-      else state.owned.delete(key)
+      if (p["userId"] !== null) {
+        // The holder decides from now on: should they lift it, the reasons before do not block
+        // the user again; a new detection does.
+        state.ownedUsers.delete(p["userId"])
+        state.waivedUntilSeq.set(p["userId"], event.seq)
+      } else state.owned.delete(key)
       state.takeOvers.delete(key)
       state.heldByOthers.set(key, { target: p["target"], entry, holder: p["holder"], comment: p["comment"], seq: event.seq })
       break
@@ -338,6 +340,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       break
     case "UserBlockLifted":
       state.ownedUsers.delete(p["userId"])
+      state.heldByOthers.delete(`cryptospike|${p["userId"]}`)
       if (p["repair"] === false) state.waivedUntilSeq.set(p["userId"], event.seq)
       break
     case "AllowRequested":

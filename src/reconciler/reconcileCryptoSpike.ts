@@ -194,12 +194,14 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         figures: { desired: first.userBlocks.length, actual: null, drift: 0, applied: 0, failed: 1 }
       } satisfies CryptoSpikePassResult
     }
-    const blocked = new Set(listed.right.map((u) => u.userId))
+    // The blocked list, as the items themselves say (a server that ignores the filter lists others too).
+    const blockedNow = listed.right.filter((u) => u.blocked)
+    const blocked = new Set(blockedNow.map((u) => u.userId))
     const only = options.only
     const touches = (b: UserBlock) => only === undefined || b.seenAt.some((s) => only.has(`${s.ip}|${s.at}`))
     // Ownership is checked against each user's block as listed now: blocked again by someone
     // else since, it is theirs (recorded), and mitigator will never lift it.
-    const current = new Map(listed.right.map((u) => [u.userId, u.block]))
+    const current = new Map(blockedNow.map((u) => [u.userId, u.block]))
     const heldByOthers: Array<{ userId: string; holder: string; comment: string }> = []
     for (const o of only === undefined ? desired.ownedUserBlocks : []) {
       const block = current.get(o.userId)
@@ -207,6 +209,12 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       const held = { userId: o.userId, holder: holderOf(block), comment: printable(block.comment, SHOWN_COMMENT) }
       heldByOthers.push(held)
       events.push({ type: "OwnershipLost", dedupeKey: null, payload: { target: "cryptospike", cidr: null, ...held } })
+    }
+    // A user someone else held who is no longer blocked: they lifted it (nobody holds it now).
+    for (const held of only === undefined ? desired.heldByOthers : []) {
+      if (held.target === "cryptospike" && !blocked.has(held.entry)) {
+        events.push({ type: "UserBlockLifted", dedupeKey: null, payload: { userId: held.entry, repair: false } })
+      }
     }
     const owned = new Set(only === undefined ? desired.ownedUsers.filter((id) => !heldByOthers.some((h) => h.userId === id)) : [])
     const wanted = new Map(desired.userBlocks.filter(touches).map((b) => [b.userId, b]))

@@ -145,8 +145,9 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         if (named === undefined || named.seq !== marker.seq) return false
         const payload = named.payload as { target?: string; subject?: { kind?: string; cidr?: string }; cause?: { instance?: string } }
         if (payload.target !== e.target || payload.subject?.kind !== "ip" || payload.subject.cidr !== e.cidr) return false
-        if (named.type === "BlockRequested") return true
-        return named.type === "BlockDecided" && (marker.instance === null || commentInstance(payload.cause?.instance ?? "") === marker.instance)
+        // An operator block's comment carries the instance that reconciled it: this one.
+        const instance = named.type === "BlockRequested" ? options.instance : named.type === "BlockDecided" ? (payload.cause?.instance ?? "") : undefined
+        return instance !== undefined && (marker.instance === null || commentInstance(instance) === marker.instance)
       })
 
     // Ownership is checked against what is listed now: an owned entry listed only with comments
@@ -162,16 +163,20 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const lost = new Set<string>()
     for (const o of owned) {
       const listings = observedScopes.has(o.target) ? (listingsByKey.get(keyOf(o.target, o.cidr)) ?? []) : []
-      let ours = 0
-      for (const listing of listings) {
-        if (stillOurs(listing.comment, o.comment)) ours++
-        else if (yield* namesOurBlock(listing)) {
-          // Ours under another of this log's decisions (a pass that crashed before recording it).
-          ours++
-          events.push(adoption(listing))
-        } else foreignListings.add(listing)
+      const ours = listings.filter((listing) => stillOurs(listing.comment, o.comment))
+      for (const listing of listings) if (!ours.includes(listing)) foreignListings.add(listing)
+      // The ledger has no comment for it (adopted by an older version): what is listed now is
+      // what later passes check against.
+      const baseline = o.comment === null ? ours.find((l) => l.comment !== null && l.comment.trim() !== "") : undefined
+      if (baseline !== undefined) events.push(adoption(baseline))
+      if (listings.length === 0 || ours.length > 0) continue
+      // Ours under another of this log's decisions (a pass that crashed before recording it).
+      const retaken = yield* Effect.findFirst(listings, namesOurBlock)
+      if (retaken._tag === "Some") {
+        foreignListings.delete(retaken.value)
+        events.push(adoption(retaken.value))
+        continue
       }
-      if (listings.length === 0 || ours > 0) continue
       const comment = printable(listings.map((l) => l.comment ?? "").join(" | "), SHOWN_COMMENT)
       lost.add(keyOf(o.target, o.cidr))
       relinquished.push({ target: o.target, cidr: o.cidr, comment })
@@ -208,6 +213,12 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       } else if (!desiredKeys.has(key)) {
         events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: claim.target, cidr: claim.cidr, kind: "missing", repair: false } })
       }
+    }
+    // An entry someone else held that is gone from the list: nobody holds it now.
+    for (const held of state.heldByOthers) {
+      const key = keyOf(held.target, held.entry)
+      if (!observedScopes.has(held.target) || actual.has(key) || (only !== undefined && !only.has(key))) continue
+      events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: held.target, cidr: held.entry, kind: "missing", repair: desiredKeys.has(key) } })
     }
     const plan = planChanges(desired, observed, ownedKeys, observedScopes, (e) => !foreignListings.has(e))
     const unobserved = targets.filter((t) => !observedScopes.has(t))

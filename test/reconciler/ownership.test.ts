@@ -251,6 +251,87 @@ describe("LoadMaster: a removal first checks that the entry is still mitigator's
     })
   })
 
+  it("an entry taken over from another tool and adopted by an earlier version (no comment in its ledger) stays owned after an upgrade", async () => {
+    await withLoadMaster(async (emulator) => {
+      const w = workspace()
+      const imported = "198.51.100.7/32"
+      const other = "198.51.100.8/32"
+      // As the previous build recorded an `import` take-over and its adoption: no comment kept.
+      await w.at(
+        0,
+        Effect.flatMap(EventLog, (log) =>
+          log.append(
+            [imported, other].flatMap((cidr): NewEvent[] => [
+              {
+                type: "BlockRequested",
+                dedupeKey: null,
+                payload: {
+                  target: "loadmaster:global",
+                  subject: { kind: "ip", cidr },
+                  until: new Date(Date.now() + 6 * HOUR).toISOString(),
+                  ttl: "6h",
+                  actor: "import",
+                  reason: "taken over from lm-timeout.py",
+                  takeOver: { from: "lm-timeout.py", database: "/tmp/lm.db", event: "9001", ttlHours: 6 }
+                }
+              },
+              { type: "DriftObserved", dedupeKey: null, payload: { target: "loadmaster:global", cidr, kind: "adopted", repair: false, listed: cidr } }
+            ])
+          )
+        )
+      )
+      emulator.seed("global", imported, "ADS ID 9001 - SSHDICT")
+      emulator.seed("global", other, "ADS ID 9002 - SSHDICT")
+
+      // The first pass after the upgrade keeps them, and records what they carry as the baseline.
+      const first = await w.at(1, lmPass(emulator))
+      expect(first.relinquished).toEqual([])
+      const baselines = ofType(await w.events(), "DriftObserved").filter((e) => (e.payload as any).comment !== undefined)
+      expect(baselines.map((e) => [(e.payload as any).cidr, (e.payload as any).comment])).toEqual([
+        [imported, "ADS ID 9001 - SSHDICT"],
+        [other, "ADS ID 9002 - SSHDICT"]
+      ])
+      // From then on a re-made entry is told apart; the other is lifted when its block ends.
+      await adminRemake(emulator, other, "admin permanent ticket 99")
+      const expired = await w.at(7, lmPass(emulator))
+      expect(expired.plan.removes).toEqual([{ target: "loadmaster:global", cidr: imported, listed: imported }])
+      expect(expired.relinquished).toEqual([{ target: "loadmaster:global", cidr: other, comment: "admin permanent ticket 99" }])
+      expect(emulator.entries("global")).toEqual([{ addr: other, comment: "admin permanent ticket 99" }])
+    })
+  })
+
+  it("an entry someone else held that is then deleted is no longer shown as held; a block that wants it adds it again", async () => {
+    await withLoadMaster(async (emulator) => {
+      const w = workspace()
+      await w.at(0, detect(SIX_HOURS_GLOBAL))
+      await w.at(0, lmPass(emulator))
+      await adminRemake(emulator, HOST, "admin temporary")
+      await w.at(1, lmPass(emulator))
+      expect((await w.state(1)).heldByOthers).toHaveLength(1)
+      await deleteOnAppliance(emulator, HOST)
+
+      const again = await w.at(2, lmPass(emulator))
+      expect(again.plan.adds.map((a) => a.cidr)).toEqual([HOST])
+      const state = await w.state(2)
+      expect(state.heldByOthers).toEqual([])
+      expect(state.owned.map((o) => o.cidr)).toEqual([HOST])
+      expect(emulator.entries("global")).toEqual([{ addr: HOST, comment: expect.stringMatching(/^mitigator fm01 /) }])
+    })
+  })
+
+  it("firmware that lists comments empty leaves the ledger to decide: mitigator's entries are not given up", async () => {
+    await withLoadMaster(async (emulator) => {
+      const w = workspace()
+      await w.at(0, detect(SIX_HOURS_GLOBAL))
+      await w.at(0, lmPass(emulator))
+      // As if the appliance had dropped the comment.
+      await adminRemake(emulator, HOST, "")
+      const expired = await w.at(7, lmPass(emulator))
+      expect(expired.relinquished).toEqual([])
+      expect(expired.plan.removes).toHaveLength(1)
+    })
+  })
+
   it("where the list carries no comments, the ledger decides (doctor warns of it): mitigator's own entries are still lifted", async () => {
     await withLoadMaster(async (emulator) => {
       const w = workspace()
@@ -357,6 +438,30 @@ describe("CryptoSpike: an unblock first checks that the user's block is still mi
       expect(expired.toUnblock).toEqual([])
       expect(expired.heldByOthers).toEqual([{ userId: USER, holder: "someone else", comment: "blocked pending HR investigation" }])
       expect(emulator.user(USER)).toMatchObject({ blocked: true, blockedBy: "admin" })
+    })
+  })
+
+  it("once CryptoSpike holds the user, an administrator's unblock stands: the old detection does not block the user again, a new one does", async () => {
+    await withCryptoSpike(async (emulator) => {
+      const w = workspace()
+      await w.at(0, detect(USER_FOR_A_DAY, SOURCE, DETECTED))
+      await w.at(0, csPass(emulator))
+      emulator.blockByCryptoSpike(USER)
+      expect((await w.at(1, csPass(emulator))).heldByOthers).toHaveLength(1)
+      emulator.unblockByAdmin(USER)
+
+      const after = await w.at(2, csPass(emulator))
+      expect(after.toBlock).toEqual([])
+      expect(emulator.user(USER)!.blocked).toBe(false)
+      expect((await w.state(2)).heldByOthers).toEqual([])
+      expect(ofType(await w.events(), "UserBlockLifted").map((e) => e.payload)).toEqual([{ userId: USER, repair: false }])
+
+      // A new detection behind the same user blocks again.
+      emulator.seed({ fileActivity: [{ userId: USER, ip: SOURCE, time: "2026-12-01T12:00:00.000Z" }] })
+      await w.at(2, detect(USER_FOR_A_DAY, SOURCE, "2026-12-01T12:00:00.000Z"))
+      const blockedAgain = await w.at(2, csPass(emulator))
+      expect(blockedAgain.toBlock).toEqual([USER])
+      expect(emulator.user(USER)).toMatchObject({ blocked: true, blockedBy: "api" })
     })
   })
 

@@ -272,9 +272,23 @@ describe("CryptoSpike wire: parsing", () => {
     expect(stillOursUser({ comment: "mitigator seq=58: Flowmon ADS event 4712", ruleMatches: [] }, written)).toBe(false)
     expect(stillOursUser({ comment: "blocked pending HR", ruleMatches: [] }, written)).toBe(false)
     expect(stillOursUser({ comment: written, ruleMatches: ["Ransomware"] }, written)).toBe(false)
+    // The same comment with its newlines turned into blanks.
+    expect(stillOursUser({ comment: written.replace(/\n/g, "  "), ruleMatches: [] }, written)).toBe(true)
+    // Nothing said about who blocked: only the ledger can tell.
     expect(stillOursUser(null, written)).toBe(true)
+    expect(stillOursUser({ comment: " ", ruleMatches: [] }, written)).toBe(true)
+    expect(stillOursUser({ comment: "", ruleMatches: ["Ransomware"] }, written)).toBe(false)
+    // An operator's block (no seq): its first line.
+    const byOperator = "mitigator: Flowmon event operator\nMethod: n/a - blocked by alice: case 7"
+    expect(stillOursUser({ comment: byOperator, ruleMatches: [] }, byOperator)).toBe(true)
+    expect(stillOursUser({ comment: "mitigator: Flowmon event other", ruleMatches: [] }, byOperator)).toBe(false)
     expect(holderOf({ comment: "", ruleMatches: ["Ransomware", "Honeypot"] })).toBe("CryptoSpike (rules: Ransomware, Honeypot)")
     expect(holderOf({ comment: "x", ruleMatches: [] })).toBe("someone else")
+    // A rule name is the appliance's text: printable and bounded, a few of them.
+    const hostile = holderOf({ comment: "", ruleMatches: ["\u001b]0;pwned\u0007evil\u001b[2J", "x".repeat(5000), "c", "d", "e"] })
+    expect(hostile).not.toMatch(/[\u0000-\u001f\u007f]/)
+    expect(hostile.length).toBeLessThan(250)
+    expect(hostile).toContain("and 2 more")
   })
 
   it("users: userName or username; missing principal and type → \"\"; blocked from item else query", () => {

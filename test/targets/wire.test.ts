@@ -696,7 +696,6 @@ describe("LoadMaster wire: comments", () => {
     expect(stillOurs("  mitigator fm1 4711 ads SSH", written)).toBe(true)
     // Re-made by hand, or by another instance or another decision: not ours.
     expect(stillOurs("admin permanent ticket 99", written)).toBe(false)
-    expect(stillOurs("", written)).toBe(false)
     expect(stillOurs("mitigator fm2 4711 ads SSHDICT", written)).toBe(false)
     expect(stillOurs("mitigator fm1 4712 ads SSHDICT", written)).toBe(false)
     // Written by an earlier version: its seq must match.
@@ -706,11 +705,14 @@ describe("LoadMaster wire: comments", () => {
     // Taken over from another tool: that tool's comment must still be there.
     expect(stillOurs("ADS ID 9001 - SSHDICT", "ADS ID 9001 - SSHDICT")).toBe(true)
     expect(stillOurs("admin permanent ticket 99", "ADS ID 9001 - SSHDICT")).toBe(false)
-    // The ledger does not know the comment (adopted by an older version): the marker must be there.
+    // The ledger does not know the comment (adopted by an older version, an import's entry among
+    // them): the ledger decides, and the reconciler keeps what is listed now for the next time.
     expect(stillOurs(written, null)).toBe(true)
-    expect(stillOurs("admin permanent ticket 99", null)).toBe(false)
-    // A list form without comments: only the ledger can tell.
+    expect(stillOurs("fail2ban ban ticket 7", null)).toBe(true)
+    // A list form without comments, or firmware that lists them empty: only the ledger can tell.
     expect(stillOurs(null, written)).toBe(true)
+    expect(stillOurs("", written)).toBe(true)
+    expect(stillOurs("   ", written)).toBe(true)
   })
 
   it("recognises only its own comments", () => {

@@ -434,22 +434,40 @@ const bound = (text: string, max: number): string => {
 
 const length = (text: string): number => Array.from(text).length
 
-const firstLine = (text: string): string => text.trim().split("\n", 1)[0]!.trim()
+/** Blanks (newlines too: an appliance may return them as spaces) collapsed, for comparing. */
+const collapsed = (text: string): string => text.replace(/\s+/g, " ").trim()
+
+const firstLine = (text: string): string => collapsed(text.trim().split("\n", 1)[0]!)
+
+const MARKER_SEQ = /^\s*mitigator seq=([0-9]{1,15}):/
 
 /**
  * Whether a user's current block is still the one mitigator made (checked right before an
- * unblock). `current`: the block as listed now, null where the list does not say who blocked
- * (then only the ledger can tell: true). `written`: the comment mitigator blocked with. The
- * first line (`mitigator seq=57: Flowmon ADS event 4711`) names the decision: a block made
- * again by CryptoSpike, an administrator or another mitigator carries another first line, or
- * CryptoSpike's rule matches.
+ * unblock). `current`: the block as listed now; null where the list does not say who blocked, and
+ * an empty comment without CryptoSpike rules tells nothing either: then only the ledger can tell
+ * (true). `written`: the comment mitigator blocked with. Its first line names the decision
+ * (`mitigator seq=57: Flowmon ADS event 4711`); a block made again by CryptoSpike (rule
+ * matches), an administrator or another decision carries another.
  */
-export const stillOursUser = (current: BlockInfo | null, written: string): boolean =>
-  current === null || (current.ruleMatches.length === 0 && firstLine(current.comment) === firstLine(written))
+export const stillOursUser = (current: BlockInfo | null, written: string): boolean => {
+  if (current === null) return true
+  if (current.ruleMatches.length > 0) return false
+  if (current.comment.trim() === "") return true
+  const then = MARKER_SEQ.exec(written)
+  const now = MARKER_SEQ.exec(current.comment)
+  if (then !== null) return now !== null && now[1] === then[1]
+  return collapsed(current.comment).startsWith(firstLine(written))
+}
 
-/** Who holds a block that is not mitigator's, in words for the log and the output. */
-export const holderOf = (current: BlockInfo): string =>
-  current.ruleMatches.length > 0 ? `CryptoSpike (rules: ${current.ruleMatches.join(", ")})` : "someone else"
+const MAX_RULES_SHOWN = 3
+
+/** Who holds a block that is not mitigator's, in words for the log and the output (made printable, bounded). */
+export const holderOf = (current: BlockInfo): string => {
+  if (current.ruleMatches.length === 0) return "someone else"
+  const shown = current.ruleMatches.slice(0, MAX_RULES_SHOWN).map((r) => printable(r, 60))
+  const more = current.ruleMatches.length - shown.length
+  return `CryptoSpike (rules: ${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""})`
+}
 
 /** What the audit comment of a block names (field names as in `FlowmonEventReceived`). */
 export interface AuditDetails {

@@ -738,19 +738,19 @@ export const isMitigatorComment = (comment: string): boolean => {
 
 /**
  * Whether an entry as listed now is still the one mitigator put there (checked right before a
- * removal). `listed`: the comment the appliance lists now, null where its list form carries no
- * comments (then only the ledger can tell: true). `written`: the comment the ledger recorded for
- * the entry, null when it has none (entries adopted by older versions).
+ * removal). `listed`: the comment the appliance lists now; null where its list form carries no
+ * comments, and an empty one (firmware that drops comments lists them empty) tells nothing
+ * either: then only the ledger can tell (true). `written`: the comment the ledger recorded for the
+ * entry; null when it has none (adopted by an older version): the ledger decides (true), and the
+ * reconciler records the listed comment as the one to check from then on.
  * - written by mitigator: the listed comment must carry the same marker (instance and seq);
- * - taken over from another tool (its comment): the listed comment must be that comment still;
- * - unknown: the listed comment must at least be one of mitigator's.
+ * - taken over from another tool (its comment): the listed comment must be that comment still.
  */
 export const stillOurs = (listed: string | null, written: string | null): boolean => {
-  if (listed === null) return true
-  const now = commentMarker(listed)
-  if (written === null) return now !== undefined
+  if (listed === null || listed.trim() === "" || written === null) return true
   const then = commentMarker(written)
   if (then === undefined) return listed.trim() === written.trim()
+  const now = commentMarker(listed)
   return now !== undefined && now.instance === then.instance && now.seq === then.seq
 }
 
