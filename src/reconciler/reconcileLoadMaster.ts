@@ -108,7 +108,11 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr))
     const owned = state.owned.filter((o) => wanted(o.target, o.cidr))
     const takeOvers = state.takeOvers.filter((t) => wanted(t.target, t.cidr))
-    const targets = [...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target), ...takeOvers.map((t) => t.target)])].sort()
+    // Held by someone else: listed too, to see when nobody holds it any more.
+    const held = state.heldByOthers.filter((h) => wanted(h.target, h.entry))
+    const targets = [
+      ...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target), ...takeOvers.map((t) => t.target), ...held.map((h) => h.target)])
+    ].sort()
 
     const events: NewEvent[] = []
     const observed: ObservedEntry[] = []
@@ -215,10 +219,10 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
     }
     // An entry someone else held that is gone from the list: nobody holds it now.
-    for (const held of state.heldByOthers) {
-      const key = keyOf(held.target, held.entry)
-      if (!observedScopes.has(held.target) || actual.has(key) || (only !== undefined && !only.has(key))) continue
-      events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: held.target, cidr: held.entry, kind: "missing", repair: desiredKeys.has(key) } })
+    for (const h of held) {
+      const key = keyOf(h.target, h.entry)
+      if (!observedScopes.has(h.target) || actual.has(key)) continue
+      events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: h.target, cidr: h.entry, kind: "missing", repair: desiredKeys.has(key) } })
     }
     const plan = planChanges(desired, observed, ownedKeys, observedScopes, (e) => !foreignListings.has(e))
     const unobserved = targets.filter((t) => !observedScopes.has(t))
