@@ -83,6 +83,12 @@ export const parseCidr = (input: string): ParseResult<Cidr> => {
   return { ok: true, value: canonical(address.value.version, network, prefix) }
 }
 
+/**
+ * ::ffff:0:0/96 as an IPv6 block (parseCidr reads that text as 0.0.0.0/0): only an IPv6 network
+ * wider than /96 can overlap it, and such a network would block IPv4 addresses by another name.
+ */
+export const IPV4_MAPPED_RANGE: Cidr = make(6, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]), 96)
+
 /** The /32 or /128 block of one canonical address. */
 export const hostCidr = (address: string): Cidr => {
   const parsed = parseCidr(address)
