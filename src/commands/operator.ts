@@ -108,8 +108,10 @@ const force = Options.boolean("force").pipe(
 const refused = (message: string) => new UsageError({ message: `block: refused: ${message}` })
 
 /** How `cidr` touches `rail`, for the one line that refuses it. */
-const touching = (cidr: Cidr, rail: Rail): string =>
-  `${cidr.prefix === (cidr.version === 4 ? 32 : 128) ? cidr.text.slice(0, cidr.text.indexOf("/")) : cidr.text} ${contains(rail.cidr, cidr) ? "is inside" : "contains"} ${rail.label}, which is never blocked`
+const touching = (cidr: Cidr, rail: Rail): string => {
+  const what = cidr.prefix === (cidr.version === 4 ? 32 : 128) ? cidr.text.slice(0, cidr.text.indexOf("/")) : cidr.text
+  return contains(rail.cidr, cidr) ? `${what} is protected: ${rail.label} is never blocked` : `${what} contains ${rail.label}, which is never blocked`
+}
 
 /**
  * Refuses a block mitigator never makes: too wide (or wide without --force), or touching a
