@@ -259,6 +259,7 @@ describe("normalisation", () => {
         })),
         escalation: config.policy.escalation,
         allowlist: config.policy.allowlist.map((e) => (e.until === null ? e.cidr : e)),
+        neverBlock: config.policy.neverBlock ?? [],
         caps: config.policy.caps
       }
     })
