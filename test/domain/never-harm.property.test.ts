@@ -10,11 +10,11 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import { parseConfigText } from "../../src/config/parseConfig.js"
 import { parseIpAddress } from "../../src/domain/Address.js"
-import { hostCidr, parseCidr } from "../../src/domain/Cidr.js"
+import { contains, hostCidr, IPV4_MAPPED_RANGE, parseCidr, type Cidr } from "../../src/domain/Cidr.js"
 import { escalatedTtl, policyRails } from "../../src/domain/Decide.js"
 import { MAX_DURATION_MS, parseDuration } from "../../src/domain/Duration.js"
 import { policyHash, type Policy } from "../../src/domain/Policy.js"
-import { protectionOf } from "../../src/domain/Rails.js"
+import { BUILT_IN_RAILS, protectionOf } from "../../src/domain/Rails.js"
 import { adsEvent, decisionAt, durationMs, policy, rule } from "../support/scenario.js"
 
 const FIXED_WIDTH = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
@@ -129,6 +129,44 @@ describe("property: addresses", () => {
     )
   })
 })
+
+describe("property: rails", () => {
+  const builtIn: ReadonlyArray<Cidr> = [...BUILT_IN_RAILS.map((r) => parseCidr(r.cidr)).flatMap((r) => (r.ok ? [r.value] : [])), IPV4_MAPPED_RANGE]
+  /** Random blocks, their first byte often one a rail starts with; IPv4 written as IPv6 included. */
+  const firstByte = fc.oneof(fc.constantFrom(0, 127, 169, 224, 239, 240, 255, 0xfe, 0xff), fc.nat(255))
+  const masked = (bytes: ReadonlyArray<number>, prefix: number) =>
+    bytes.map((b, i) => (i * 8 >= prefix ? 0 : i * 8 + 8 <= prefix ? b : b & (0xff << (8 - (prefix - i * 8)))))
+  const randomCidr: fc.Arbitrary<Cidr> = fc.oneof(
+    fc.tuple(firstByte, fc.array(fc.nat(255), { minLength: 3, maxLength: 3 }), fc.integer({ min: 0, max: 32 })).map(([b0, rest, prefix]) =>
+      cidrOf(`${masked([b0, ...rest], prefix).join(".")}/${prefix}`)
+    ),
+    fc
+      .tuple(firstByte, fc.array(fc.oneof(fc.constant(0), fc.nat(255)), { minLength: 15, maxLength: 15 }), fc.integer({ min: 0, max: 128 }), fc.boolean())
+      .map(([b0, rest, prefix, mapped]) => {
+        const bytes = mapped ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...rest.slice(11)] : [b0, ...rest]
+        return cidrOf(`${bytesToV6(masked(bytes, prefix))}/${prefix}`)
+      })
+  )
+
+  it("protectionOf (with its shortcut) finds a built-in rail exactly when one overlaps the block", () => {
+    fc.assert(
+      fc.property(randomCidr, (c) => {
+        const naive = builtIn.some((rail) => contains(rail, c) || contains(c, rail))
+        expect(protectionOf(c) !== undefined, c.text).toBe(naive)
+      }),
+      { numRuns: 5000 }
+    )
+  })
+})
+
+const cidrOf = (text: string): Cidr => {
+  const parsed = parseCidr(text)
+  if (!parsed.ok) throw new Error(parsed.error)
+  return parsed.value
+}
+
+const bytesToV6 = (bytes: ReadonlyArray<number>): string =>
+  Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(":")
 
 describe("property: the config loader and the decider", () => {
   it("nothing throws; a config is refused naming the key, or every decision it makes is in force, fixed-width, after now; protected sources are never blocked", () => {
