@@ -8,7 +8,7 @@ import { escalatedTtl } from "../../src/domain/Decide.js"
 import { MAX_DURATION_MS, parseDuration } from "../../src/domain/Duration.js"
 import { importLegacyRows } from "../../src/domain/LegacyImport.js"
 import { FAR_FUTURE, instantAfter, isFixedWidthInstant, readInstant } from "../../src/domain/Time.js"
-import { adsEvent, blockKeys, decideAt, decided, durationMs, given, iso, minus, plus, policy, rule } from "../support/scenario.js"
+import { adsEvent, allowRequested, blockKeys, decideAt, decided, durationMs, given, iso, minus, plus, policy, rule } from "../support/scenario.js"
 
 const NOW = iso("2025-11-03T15:13:10Z")
 const GLOBAL = "loadmaster:global"
@@ -104,6 +104,15 @@ describe("projection: expiries as instants", () => {
     const state = given(decided(T, { cidr: "192.0.2.31/32", until: "+029405-06-01T12:00:00.000Z" })).at(plus(T, "1h"))
     expect(blockKeys(state)).toEqual([`${GLOBAL} 192.0.2.31/32`])
     expect(state.ipBlocks[0]!.until).toBe(FAR_FUTURE)
+  })
+
+  it("given an old log whose operator allow lasts until +029405-…, then the allow is in force and holds the block back", () => {
+    const state = given(
+      decided(T, { cidr: "192.0.2.31/32" }),
+      allowRequested(T, { cidr: "192.0.2.0/24", until: "+029405-06-01T12:00:00.000Z" })
+    ).at(plus(T, "1h"))
+    expect(state.ipBlocks).toEqual([])
+    expect(state.suppressed[0]!.allowedBy).toEqual({ cidr: "192.0.2.0/24", until: FAR_FUTURE, source: "operator" })
   })
 })
 
