@@ -113,7 +113,7 @@ export const generateLog = (
           const outcomes = yield* tx.append(events)
           rows += outcomes.length
           const stored = outcomes.flatMap((o, k) => (o._tag === "Stored" && k < payloads.length ? [{ seq: o.seq, event: payloads[k]! }] : []))
-          rows += (yield* recordDecisions(tx, active, stored)).length
+          rows += (yield* recordDecisions(tx, active, stored)).decided.length
           return rows
         })
       )

@@ -12,6 +12,7 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -30,6 +31,8 @@ import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from "../platform/LogFile.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
+import type { Rail } from "../domain/Rails.js"
+import { applianceRails } from "./appliances.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
@@ -43,6 +46,8 @@ export interface AppendSettings extends IngestOptions {
   /** the format of the per-line details in logFile */
   readonly logFormat: LogFormat
   readonly policy: ActivePolicy
+  /** the rails for the appliances' own addresses (awaited before the first decision; default none) */
+  readonly appliances?: Effect.Effect<ReadonlyArray<Rail>>
 }
 
 export interface AppendSummary {
@@ -51,6 +56,10 @@ export interface AppendSummary {
   rejected: number
   /** BlockDecided events recorded */
   decided: number
+  /** BlockWithheld events recorded: detections a rule matched whose source is protected */
+  withheld: number
+  /** the first of them: `127.0.0.1, loopback 127.0.0.0/8` */
+  firstWithheld: string | undefined
   /** the (target, CIDR) keys those decisions block: what an immediate apply puts on the targets */
   readonly touched: Set<string>
   /** the `${ip}|${at}` of the decisions to block the user behind an address (CryptoSpike) */
@@ -70,7 +79,17 @@ export const appendFromStdin = (settings: AppendSettings) =>
     const options = settings
     const log = yield* EventLog
     const stdin = yield* Stdin
-    const summary: AppendSummary = { stored: 0, duplicate: 0, rejected: 0, decided: 0, touched: new Set(), touchedUsers: new Set(), firstRejection: undefined }
+    const summary: AppendSummary = {
+      stored: 0,
+      duplicate: 0,
+      rejected: 0,
+      decided: 0,
+      withheld: 0,
+      firstWithheld: undefined,
+      touched: new Set(),
+      touchedUsers: new Set(),
+      firstRejection: undefined
+    }
     const deciding = settings.policy.policy.rules.length > 0
     const framer = new LineFramer()
 
@@ -101,8 +120,10 @@ export const appendFromStdin = (settings: AppendSettings) =>
             }
           }
         }
+        // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
+        const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
         // One transaction: the policy's activation, the events, and the blocks they call for.
-        const { outcomes, decided } = yield* log.transaction((tx) =>
+        const { outcomes, decided, withheld } = yield* log.transaction((tx) =>
           Effect.gen(function* () {
             yield* activateIfChanged(tx, settings.policy)
             const outcomes = yield* tx.append(events)
@@ -110,11 +131,13 @@ export const appendFromStdin = (settings: AppendSettings) =>
               const detection = recorded[i]?.detection
               return outcome._tag === "Stored" && detection !== undefined ? [{ seq: outcome.seq, event: detection }] : []
             })
-            const decided = yield* recordDecisions(tx, settings.policy, detections)
-            return { outcomes, decided }
+            const { decided, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
+            return { outcomes, decided, withheld }
           })
         )
         summary.decided += decided.length
+        summary.withheld += withheld.length
+        if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
         for (const d of decided) {
           if (d.subject.kind === "ip") summary.touched.add(keyOf(d.target, d.subject.cidr))
           else summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
@@ -138,6 +161,9 @@ export const appendFromStdin = (settings: AppendSettings) =>
             detail({ level: "info", msg: "stored", line, seq: outcome.seq, key })
           }
         })
+        for (const w of withheld) {
+          detail({ level: "info", msg: "not blocked: protected", seq: w.cause.seq, source: w.cause.source, rule: w.rule, protection: w.protection })
+        }
         if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)
       })
 
@@ -221,7 +247,9 @@ const applyUsersNow = (
   )
 
 export const formatSummary = (s: AppendSummary): string => {
-  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${s.decided > 0 ? `, ${s.decided} blocks decided` : ""}`
+  const decided = s.decided > 0 ? `, ${s.decided} blocks decided` : ""
+  const withheld = s.withheld > 0 ? `, ${s.withheld} not blocked: protected (first: ${s.firstWithheld})` : ""
+  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${decided}${withheld}`
   return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
 }
 
@@ -269,13 +297,24 @@ export const appendCommand = Command.make(
       // The config validated its own timezone already.
       const zone = parseTimeZone(Option.getOrUndefined(opts.timezone) ?? cfg.timezone ?? "UTC")
       if (!zone.ok) return yield* new UsageError({ message: zone.error })
+      // The appliances' addresses are resolved while stdin is read, and only when there is a
+      // policy to decide with (IP literals need no lookup).
+      const resolving =
+        cfg.source !== null && cfg.policy.rules.length > 0
+          ? yield* Effect.fork(
+              Effect.flatMap(applianceRails(cfg), ({ rails, warnings }) =>
+                Effect.as(Effect.forEach(warnings, (w) => Effect.logWarning(`mitigator append: ${w}`)), rails)
+              )
+            )
+          : undefined
       const settings: AppendSettings = {
         instance: Option.getOrUndefined(opts.instance) ?? cfg.instance ?? os.hostname(),
         timeZone: zone.value,
         format: opts.format,
         logFile: Option.getOrUndefined(opts.logFile),
         logFormat: fileFormat(opts),
-        policy: activePolicy(cfg.policy, cfg.source)
+        policy: activePolicy(cfg.policy, cfg.source),
+        ...(resolving === undefined ? {} : { appliances: Fiber.join(resolving) })
       }
       if (cfg.source === null) {
         yield* Effect.logWarning(
@@ -286,7 +325,13 @@ export const appendCommand = Command.make(
         yield* Console.error("mitigator append: reading Flowmon events from standard input (end with Ctrl-D)")
       }
       const { summary, failure } = yield* appendFromStdin(settings)
-      const counts = { stored: summary.stored, duplicate: summary.duplicate, rejected: summary.rejected, decided: summary.decided }
+      const counts = {
+        stored: summary.stored,
+        duplicate: summary.duplicate,
+        rejected: summary.rejected,
+        decided: summary.decided,
+        ...(summary.withheld > 0 ? { withheld: summary.withheld } : {})
+      }
       if (Option.isSome(failure)) {
         yield* Effect.logError(`mitigator append: ${formatSummary(summary)}; stopped by the error below, later lines were not recorded`).pipe(
           Effect.annotateLogs({ ...counts, error: failure.value.message })

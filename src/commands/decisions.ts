@@ -1,13 +1,16 @@
 /**
  * The decider's step inside `append`'s write transaction: activate the loaded policy when it
- * differs from the one in force, then record the blocks the policy calls for. Everything happens
- * under the same lock as the events themselves, so decisions and their causes commit together.
+ * differs from the one in force, then record the blocks the policy calls for (and those it holds
+ * back from protected sources). Everything happens under the same lock as the events themselves,
+ * so decisions and their causes commit together.
  */
 import * as Effect from "effect/Effect"
 import { decide, ruleMatches, type Detection } from "../domain/Decide.js"
 import { parseDuration } from "../domain/Duration.js"
-import type { BlockDecided, NewEvent } from "../domain/Events.js"
+import type { BlockDecided, BlockWithheld, NewEvent } from "../domain/Events.js"
 import { policyHash, type Policy } from "../domain/Policy.js"
+import type { Rail } from "../domain/Rails.js"
+import { isoAfter } from "../domain/Time.js"
 import type { LogTransaction } from "../eventlog/EventLog.js"
 
 export interface ActivePolicy {
@@ -31,39 +34,58 @@ export const activateIfChanged = (tx: LogTransaction, active: ActivePolicy) =>
     return true
   })
 
-/** Decides on the stored detections (in seq order) and appends the decisions; returns them. */
-export const recordDecisions = (tx: LogTransaction, active: ActivePolicy, detections: ReadonlyArray<Detection>) =>
+/** What the decider recorded for one batch of detections. */
+export interface RecordedDecisions {
+  readonly decided: ReadonlyArray<BlockDecided>
+  /** detections a rule matched whose source is protected by a never-block rail */
+  readonly withheld: ReadonlyArray<BlockWithheld>
+}
+
+/**
+ * Decides on the stored detections (in seq order) and appends the decisions, and a BlockWithheld
+ * for each protected source; `appliances` are the rails for the appliances' own addresses.
+ */
+export const recordDecisions = (
+  tx: LogTransaction,
+  active: ActivePolicy,
+  detections: ReadonlyArray<Detection>,
+  appliances: ReadonlyArray<Rail> = []
+) =>
   Effect.gen(function* () {
     const { policy, hash } = active
     const matching = detections.filter((d) => policy.rules.some((rule) => ruleMatches(rule, d.event)))
-    if (matching.length === 0) return [] as ReadonlyArray<BlockDecided>
+    if (matching.length === 0) return NONE
 
     const escalation = policy.escalation
     const earlier: ReadonlyMap<string, ReadonlyArray<string>> =
       escalation === null
         ? new Map()
-        : yield* tx.offencesSince(
-            [...new Set(matching.map((d) => d.event.source))],
-            new Date(Date.parse(tx.recordedAt) - windowMs(escalation.window)).toISOString()
-          )
+        : yield* tx.offencesSince([...new Set(matching.map((d) => d.event.source))], isoAfter(tx.recordedAt, -windowMs(escalation.window)))
     // Offences earlier in this same transaction count too (a burst from one source in one batch).
     const now = new Map<string, string[]>()
-    const decisions: NewEvent[] = []
+    const events: NewEvent[] = []
     const decided: BlockDecided[] = []
+    const withheld: BlockWithheld[] = []
     for (const detection of matching) {
       const source = detection.event.source
       const prior = [...(earlier.get(source) ?? []), ...(now.get(source) ?? [])]
-      const made = decide(policy, hash, detection, prior, tx.recordedAt)
-      if (made.length === 0) continue
+      const made = decide(policy, hash, detection, prior, tx.recordedAt, appliances)
+      if (made.withheld !== null) {
+        events.push({ type: "BlockWithheld", dedupeKey: null, payload: made.withheld })
+        withheld.push(made.withheld)
+      }
+      if (made.decided.length === 0) continue
       now.set(source, [...(now.get(source) ?? []), tx.recordedAt])
-      for (const payload of made) {
-        decisions.push({ type: "BlockDecided", dedupeKey: null, payload })
+      for (const payload of made.decided) {
+        events.push({ type: "BlockDecided", dedupeKey: null, payload })
         decided.push(payload)
       }
     }
-    if (decisions.length > 0) yield* tx.append(decisions)
-    return decided as ReadonlyArray<BlockDecided>
+    if (events.length > 0) yield* tx.append(events)
+    return { decided, withheld } as RecordedDecisions
   })
+
+const NONE: RecordedDecisions = { decided: [], withheld: [] }
 
 const windowMs = (text: string): number => {
   const parsed = parseDuration(text)

@@ -71,9 +71,14 @@ export const renderState = (state: DesiredState): string => {
     }
   }
   if (state.suppressed.length > 0) {
-    lines.push("Not blocked because the allowlist contains them:")
+    lines.push("Not blocked because the allowlist contains them, or they are protected:")
     for (const s of state.suppressed) {
-      lines.push(`  ${s.target}  ${s.cidr}  (allowlist ${s.allowedBy.source} ${s.allowedBy.cidr}${s.allowedBy.until === null ? "" : ` until ${s.allowedBy.until}`})`)
+      const by = s.allowedBy
+      lines.push(
+        by.source === "protected"
+          ? `  ${s.target}  ${s.cidr}  (protected: ${by.protection ?? by.cidr})`
+          : `  ${s.target}  ${s.cidr}  (allowlist ${by.source} ${by.cidr}${by.until === null ? "" : ` until ${by.until}`})`
+      )
     }
   }
   if (state.heldByOthers.length > 0) {

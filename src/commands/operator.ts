@@ -1,8 +1,13 @@
 /**
  * Operator commands, recorded as events like everything else (with who and why):
- * `mitigator block ADDR|CIDR --ttl D --reason R [--target T]`,
+ * `mitigator block ADDR|CIDR --ttl D --reason R [--target T] [--force]`,
  * `mitigator unblock ADDR|CIDR --reason R [--target T]`,
  * `mitigator allow CIDR --reason R [--ttl D]`.
+ *
+ * `block` refuses (exit 1, one line, nothing recorded) what mitigator never blocks: an address or
+ * network that touches a never-block rail (built in, the config's `policy.neverBlock`, the
+ * appliances' own addresses), a network wider than /8 (IPv4) or /32 (IPv6), and, without
+ * `--force`, one wider than /24 or /64.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -14,10 +19,13 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import { contains, parseCidr, type Cidr } from "../domain/Cidr.js"
-import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
+import { allowEntryInForce, cidrOf, policyRails } from "../domain/Decide.js"
 import { formatDuration, parseDuration } from "../domain/Duration.js"
 import type { NewEvent } from "../domain/Events.js"
+import { protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "../domain/Rails.js"
+import { instantAfter } from "../domain/Time.js"
 import { EventLog } from "../eventlog/EventLog.js"
+import { applianceRails } from "./appliances.js"
 import { configuredLog, globalOptions, LoadedConfig, UsageError } from "./shared.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -91,9 +99,46 @@ const warnIfAllowlisted = (cidr: Cidr, command: string) =>
     }
   })
 
+const force = Options.boolean("force").pipe(
+  Options.withDescription(
+    `allow a network wider than /${WIDTH_LIMITS[4].force} (IPv4) or /${WIDTH_LIMITS[6].force} (IPv6); wider than /${WIDTH_LIMITS[4].max} or /${WIDTH_LIMITS[6].max} is never blocked`
+  )
+)
+
+const refused = (message: string) => new UsageError({ message: `block: refused: ${message}` })
+
+/** How `cidr` touches `rail`, for the one line that refuses it. */
+const touching = (cidr: Cidr, rail: Rail): string => {
+  const what = cidr.prefix === (cidr.version === 4 ? 32 : 128) ? cidr.text.slice(0, cidr.text.indexOf("/")) : cidr.text
+  return contains(rail.cidr, cidr) ? `${what} is protected: ${rail.label} is never blocked` : `${what} contains ${rail.label}, which is never blocked`
+}
+
+/**
+ * Refuses a block mitigator never makes: too wide (or wide without --force), or touching a
+ * never-block rail. The appliances' names are looked up only when everything else passed.
+ */
+const checkBlock = (cidr: Cidr, forced: boolean) =>
+  Effect.gen(function* () {
+    const limits = WIDTH_LIMITS[cidr.version]
+    const width = widthOf(cidr)
+    if (width === "too-wide") {
+      return yield* refused(`${cidr.text} is wider than /${limits.max}, the widest block mitigator makes (even with --force)`)
+    }
+    if (width === "needs-force" && !forced) {
+      return yield* refused(`${cidr.text} is wider than /${limits.force}: give --force to block a network this wide`)
+    }
+    const cfg = yield* LoadedConfig
+    const configured = protectionOf(cidr, policyRails(cfg.policy))
+    if (configured !== undefined) return yield* refused(touching(cidr, configured))
+    const appliances = yield* applianceRails(cfg)
+    for (const warning of appliances.warnings) yield* Console.error(`mitigator block: warning: ${warning}`)
+    const appliance = protectionOf(cidr, appliances.rails)
+    if (appliance !== undefined) return yield* refused(touching(cidr, appliance))
+  })
+
 export const blockCommand = Command.make(
   "block",
-  { ...globalOptions, address, ttl: ttlOption, reason, target: target.pipe(Options.withDefault("loadmaster:global")), actor },
+  { ...globalOptions, address, ttl: ttlOption, reason, target: target.pipe(Options.withDefault("loadmaster:global")), force, actor },
   (opts) =>
     Effect.gen(function* () {
       const cidr = opts.address
@@ -102,6 +147,7 @@ export const blockCommand = Command.make(
           message: "block --target cryptospike blocks the user behind ONE address: give an address, not a network"
         })
       }
+      yield* checkBlock(cidr, opts.force)
       yield* warnIfAllowlisted(cidr, "block")
       const who = actorOf(opts.actor)
       const { seq, recordedAt } = yield* record((recordedAt) => ({
@@ -113,18 +159,20 @@ export const blockCommand = Command.make(
             opts.target === "cryptospike"
               ? { kind: "userBehindIp", ip: cidr.text.slice(0, cidr.text.indexOf("/")), at: recordedAt, userIdentity: "" }
               : { kind: "ip", cidr: cidr.text },
-          until: new Date(Date.parse(recordedAt) + opts.ttl).toISOString(),
+          until: instantAfter(Date.parse(recordedAt), opts.ttl),
           ttl: formatDuration(opts.ttl),
           actor: who,
           reason: opts.reason
         }
       }))
       yield* Console.log(
-        `mitigator block: recorded as seq ${seq}: ${cidr.text} on ${opts.target} until ${new Date(Date.parse(recordedAt) + opts.ttl).toISOString()} (by ${who})`
+        `mitigator block: recorded as seq ${seq}: ${cidr.text} on ${opts.target} until ${instantAfter(Date.parse(recordedAt), opts.ttl)} (by ${who})`
       )
     })
 ).pipe(
-  Command.withDescription("Block an address or network (recorded in the log; applied by reconcile)"),
+  Command.withDescription(
+    "Block an address or network (recorded in the log; applied by reconcile); never-block rails and width limits refuse what mitigator never blocks"
+  ),
   Command.provide((opts) => configuredLog(opts, true))
 )
 
@@ -160,14 +208,14 @@ export const allowCommand = Command.make(
         dedupeKey: null,
         payload: {
           cidr: opts.address.text,
-          until: Option.match(opts.ttl, { onNone: () => null, onSome: (ms) => new Date(Date.parse(recordedAt) + ms).toISOString() }),
+          until: Option.match(opts.ttl, { onNone: () => null, onSome: (ms) => instantAfter(Date.parse(recordedAt), ms) }),
           actor: who,
           reason: opts.reason
         }
       }))
       const until = Option.match(opts.ttl, {
         onNone: () => "for good",
-        onSome: (ms) => `until ${new Date(Date.parse(recordedAt) + ms).toISOString()}`
+        onSome: (ms) => `until ${instantAfter(Date.parse(recordedAt), ms)}`
       })
       yield* Console.log(`mitigator allow: recorded as seq ${seq}: ${opts.address.text} is never blocked ${until} (by ${who})`)
     })

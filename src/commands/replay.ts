@@ -40,7 +40,8 @@ export const describeEvent = (event: StoredEvent): string => {
       const policy = (p["policy"] ?? {}) as Payload
       const rules = Array.isArray(policy["rules"]) ? policy["rules"].length : 0
       const allow = Array.isArray(policy["allowlist"]) ? policy["allowlist"].length : 0
-      what = `policy ${str(p["hash"]).slice(0, 12)} from ${str(p["source"])}: ${rules} rules, ${allow} allowlist entries`
+      const never = Array.isArray(policy["neverBlock"]) ? policy["neverBlock"].length : 0
+      what = `policy ${str(p["hash"]).slice(0, 12)} from ${str(p["source"])}: ${rules} rules, ${allow} allowlist entries${never > 0 ? `, ${never} neverBlock entries` : ""}`
       break
     }
     case "BlockDecided":
@@ -53,6 +54,12 @@ export const describeEvent = (event: StoredEvent): string => {
           ? `rule ${str(p["rule"])}, offence ${str(p["offence"])}, cause seq ${str(cause["seq"])}`
           : `by ${str(p["actor"])}: ${str(p["reason"])}`
       what = `${what_} on ${str(p["target"])} for ${str(p["ttl"])} until ${str(p["until"])} (${why})`
+      break
+    }
+    case "BlockWithheld": {
+      const cause = (p["cause"] ?? {}) as Payload
+      const targets = Array.isArray(p["targets"]) ? (p["targets"] as unknown[]).map(str).join(", ") : ""
+      what = `not blocked: protected (${str(p["protection"])}): ${str(cause["source"])} on ${targets} (rule ${str(p["rule"])}, cause seq ${str(cause["seq"])})`
       break
     }
     case "UnblockRequested":

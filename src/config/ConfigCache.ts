@@ -12,7 +12,7 @@ import pkg from "../../package.json" with { type: "json" }
 import type { AppConfig } from "./AppConfig.js"
 
 // Bump when the normalised form of the config changes without a version change.
-const FORMAT = 1
+const FORMAT = 2
 
 interface CacheEntry {
   readonly format: number

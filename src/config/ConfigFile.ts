@@ -14,9 +14,10 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { parseCidr, compareCidr } from "../domain/Cidr.js"
-import { DURATION_HINT, formatDuration, parseDuration } from "../domain/Duration.js"
+import { checkDuration, DURATION_CEILING, DURATION_HINT, formatDuration, MAX_DURATION_TEXT, parseDuration } from "../domain/Duration.js"
 import {
   DEFAULT_CAPS,
+  MAX_ESCALATION_FACTOR,
   Policy,
   Rule,
   RuleAction,
@@ -98,16 +99,24 @@ const HttpUrl = Schema.String.pipe(
   })
 ).annotations(expecting("expected an http:// or https:// URL"))
 
-/** Durations, decoded to their canonical text (`90m` → `90m`, `120m` → `2h`). */
+/**
+ * Durations, decoded to their canonical text (`90m` → `90m`, `120m` → `2h`); at most
+ * MAX_DURATION (3650d, ten years).
+ */
 export const DurationText = Schema.transformOrFail(
   Schema.String.annotations({ message: () => DURATION_HINT }),
   Schema.String,
   {
     strict: true,
     decode: (text, _, ast) => {
-      const parsed = parseDuration(text)
-      if (parsed.ok) return ParseResult.succeed(formatDuration(parsed.value))
-      const message = parsed.error.endsWith(DURATION_HINT) ? DURATION_HINT : "expected a duration longer than zero"
+      const checked = checkDuration(text)
+      if (checked.ok) return ParseResult.succeed(formatDuration(checked.value))
+      const message =
+        checked.problem === DURATION_HINT
+          ? DURATION_HINT
+          : checked.problem === DURATION_CEILING
+            ? `expected a duration of at most ${MAX_DURATION_TEXT}`
+            : "expected a duration longer than zero"
       return ParseResult.fail(new ParseResult.Type(ast, text, message))
     },
     encode: ParseResult.succeed
@@ -432,8 +441,8 @@ const RuleSchema = Schema.transform(RuleFile, Rule, {
 
 const Escalation = Schema.Struct({
   window: DurationText,
-  factor: Schema.Number.pipe(Schema.finite(), Schema.greaterThanOrEqualTo(1)).annotations(
-    expecting("expected a number of at least 1")
+  factor: Schema.Number.pipe(Schema.finite(), Schema.between(1, MAX_ESCALATION_FACTOR)).annotations(
+    expecting(`expected a number from 1 to ${MAX_ESCALATION_FACTOR}`)
   ),
   maxTtl: DurationText
 }).annotations(mapping("expected a mapping with window, factor and maxTtl"))
@@ -447,12 +456,19 @@ const CidrText = Schema.transformOrFail(Schema.String.annotations({ message: () 
   encode: ParseResult.succeed
 })
 
+/** Never-block entries: sets (order and repeats carry no meaning), canonical and sorted. */
+const neverBlockSet = (entries: ReadonlyArray<string>): ReadonlyArray<string> =>
+  [...new Set(entries)].sort((a, b) => compareCidr(cidrOf(a), cidrOf(b)))
+
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/
 const WITH_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/
 const UNTIL_HINT = "expected an ISO time with a zone, like 2026-12-31T00:00:00Z, or a date like 2026-12-31 (00:00 UTC)"
 const UTC = "UTC" as TimeZone
 
-/** `2026-12-31T00:00:00Z`, `…+01:00`, or `2026-12-31` (00:00 UTC), decoded to a UTC ISO string. */
+/**
+ * `2026-12-31T00:00:00Z`, `…+01:00`, or `2026-12-31` (00:00 UTC), decoded to the fixed-width UTC
+ * ISO form every expiry has (`2026-12-31T00:00:00.000Z`): years 1970 to 9999.
+ */
 const UntilText = Schema.transformOrFail(Schema.String.annotations({ message: () => UNTIL_HINT }), Schema.String, {
   strict: true,
   decode: (text, _, ast) => {
@@ -515,8 +531,9 @@ const PolicyFile = Schema.Struct({
   rules: Schema.optionalWith(ListOf(RuleSchema, "rules"), { exact: true, default: () => [] }),
   escalation: Schema.optionalWith(Escalation, { exact: true }),
   allowlist: Schema.optionalWith(ListOf(AllowEntrySchema, "CIDRs or addresses"), { exact: true, default: () => [] }),
+  neverBlock: Schema.optionalWith(ListOf(CidrText, "CIDRs or addresses"), { exact: true, default: () => [] }),
   caps: Schema.optionalWith(CapsFile, { exact: true, default: (): Caps => DEFAULT_CAPS })
-}).annotations(mapping("expected a mapping with rules, escalation, allowlist or caps"))
+}).annotations(mapping("expected a mapping with rules, escalation, allowlist, neverBlock or caps"))
 
 /** The file's `policy:` section, decoded to the domain `Policy`. */
 export const PolicySection = Schema.transform(PolicyFile, Policy, {
@@ -525,11 +542,14 @@ export const PolicySection = Schema.transform(PolicyFile, Policy, {
     rules: f.rules,
     escalation: f.escalation ?? null,
     allowlist: [...f.allowlist].sort(compareAllow),
+    // Left out when empty: a policy without it keeps the hash it had before the key existed.
+    ...(f.neverBlock.length === 0 ? {} : { neverBlock: neverBlockSet(f.neverBlock) }),
     caps: f.caps
   }),
   encode: (p) => ({
     rules: p.rules,
     allowlist: p.allowlist,
+    neverBlock: p.neverBlock ?? [],
     caps: p.caps,
     ...(p.escalation === null ? {} : { escalation: p.escalation })
   })

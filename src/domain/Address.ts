@@ -5,8 +5,13 @@
  * `2001:db8::1` must be the same key, and the same entry on a remote ACL.
  * IPv4: dotted quad, decimal, no leading zeros (a leading zero is refused rather than read
  * as octal or decimal: both readings exist in the wild). IPv6: RFC 5952 (lower case, no
- * leading zeros, the longest run of two or more zero groups compressed, the first on a tie,
- * IPv4-mapped addresses written `::ffff:a.b.c.d`).
+ * leading zeros, the longest run of two or more zero groups compressed, the first on a tie).
+ *
+ * One canonical form per address: an IPv4 address written as IPv6 is IPv4. IPv4-mapped
+ * (`::ffff:10.0.0.5`, `::ffff:a00:5`, in ::ffff:0:0/96) and IPv4-compatible (`::10.0.0.5`, in
+ * ::/96, deprecated by RFC 4291; `::` and `::1` excepted, they are IPv6's own unspecified and
+ * loopback addresses) become the IPv4 address, so an allowlist of `10.0.0.0/8` or a never-block
+ * rail applies to them whatever form Flowmon, the config or an operator wrote.
  */
 import { quote } from "./SafeText.js"
 
@@ -79,13 +84,24 @@ const parseIpv6Groups = (text: string): number[] | string => {
   return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail]
 }
 
+/**
+ * The IPv4 address an IPv6 address stands for (its four bytes), when it is IPv4-mapped
+ * (::ffff:0:0/96) or IPv4-compatible (::/96 except `::` and `::1`); undefined otherwise.
+ */
+export const embeddedIpv4 = (groups: ReadonlyArray<number>): number[] | undefined => {
+  for (let i = 0; i < 5; i++) if (groups[i] !== 0) return undefined
+  const g5 = groups[5]!
+  const a = groups[6]!
+  const b = groups[7]!
+  if (g5 !== 0xffff && !(g5 === 0 && (a !== 0 || b > 1))) return undefined
+  return [a >> 8, a & 0xff, b >> 8, b & 0xff]
+}
+
+/**
+ * RFC 5952 text of 8 groups. Canonical addresses never reach it in ::ffff:0:0/96 (they are IPv4),
+ * so it has no mixed notation.
+ */
 export const formatIpv6 = (groups: ReadonlyArray<number>): string => {
-  // IPv4-mapped (::ffff:0:0/96): RFC 5952 section 5 recommends the mixed notation.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const a = groups[6]!
-    const b = groups[7]!
-    return `::ffff:${a >> 8}.${a & 0xff}.${b >> 8}.${b & 0xff}`
-  }
   let bestStart = -1
   let bestLength = 0
   for (let i = 0; i < 8; ) {
@@ -131,14 +147,47 @@ const fastIpv4 = (input: string): string | undefined => {
   return dots === 3 && digits > 0 ? input : undefined
 }
 
-/** Validates an IPv4 or IPv6 address and returns its canonical form. */
-export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
+/** An address as written: its version and bytes, before IPv4-in-IPv6 forms become IPv4. */
+export interface WrittenAddress {
+  readonly version: IpVersion
+  /** 4 or 16 bytes, network order */
+  readonly bytes: Uint8Array
+}
+
+const groupsToBytes = (groups: ReadonlyArray<number>): Uint8Array => {
+  const bytes = new Uint8Array(16)
+  groups.forEach((g, i) => {
+    bytes[2 * i] = g >> 8
+    bytes[2 * i + 1] = g & 0xff
+  })
+  return bytes
+}
+
+/**
+ * Validates an address and returns it as written (an IPv6 address stays IPv6 even when it stands
+ * for an IPv4 one): what a CIDR's prefix length is measured against. Use `parseIpAddress` for the
+ * canonical form.
+ */
+export const parseWrittenAddress = (input: string): ParseResult<WrittenAddress> => {
   if (input === "") return fail("empty address")
   if (input.includes(":")) {
     const groups = parseIpv6Groups(input)
     return typeof groups === "string"
       ? fail(`${quote(input)} is not a valid IPv6 address: ${groups}`)
-      : ok({ version: 6, text: formatIpv6(groups) })
+      : ok({ version: 6, bytes: groupsToBytes(groups) })
+  }
+  const octets = parseIpv4Octets(input)
+  return typeof octets === "string" ? fail(`${quote(input)} is not a valid IPv4 address: ${octets}`) : ok({ version: 4, bytes: Uint8Array.from(octets) })
+}
+
+/** Validates an IPv4 or IPv6 address and returns its canonical form (IPv4-in-IPv6 forms become IPv4). */
+export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
+  if (input === "") return fail("empty address")
+  if (input.includes(":")) {
+    const groups = parseIpv6Groups(input)
+    if (typeof groups === "string") return fail(`${quote(input)} is not a valid IPv6 address: ${groups}`)
+    const v4 = embeddedIpv4(groups)
+    return v4 === undefined ? ok({ version: 6, text: formatIpv6(groups) }) : ok({ version: 4, text: v4.join(".") })
   }
   const fast = fastIpv4(input)
   if (fast !== undefined) return ok({ version: 4, text: fast })
@@ -151,13 +200,7 @@ export const parseIpAddress = (input: string): ParseResult<IpAddress> => {
 /** The address as bytes (4 or 16), network order. */
 export const addressBytes = (address: IpAddress): Uint8Array => {
   if (address.version === 4) return Uint8Array.from(address.text.split(".").map(Number))
-  const groups = parseIpv6Groups(address.text) as number[]
-  const bytes = new Uint8Array(16)
-  groups.forEach((g, i) => {
-    bytes[2 * i] = g >> 8
-    bytes[2 * i + 1] = g & 0xff
-  })
-  return bytes
+  return groupsToBytes(parseIpv6Groups(address.text) as number[])
 }
 
 /** Canonical text of an address given as bytes. */

@@ -2,8 +2,12 @@
  * Address blocks. A single address is the block `/32` (IPv4) or `/128` (IPv6), so blocks on
  * hosts and on networks are keyed the same way. Canonical text: network address in canonical
  * form, then the prefix length (`192.0.2.0/24`, `2001:db8::a1/128`).
+ *
+ * As for addresses (Address.ts), IPv4 written as IPv6 is IPv4: a block inside ::ffff:0:0/96
+ * (IPv4-mapped) or ::/96 (IPv4-compatible) with a prefix of 96 or more is the IPv4 block with
+ * the prefix less 96 (`::ffff:10.0.0.0/104` is `10.0.0.0/8`); `::/128` and `::1/128` stay IPv6.
  */
-import { addressBytes, bytesToText, parseIpAddress, type IpVersion, type ParseResult } from "./Address.js"
+import { bytesToText, parseWrittenAddress, type IpVersion, type ParseResult } from "./Address.js"
 import { quote } from "./SafeText.js"
 
 export interface Cidr {
@@ -32,14 +36,31 @@ const masked = (bytes: Uint8Array, prefix: number): Uint8Array => {
 }
 
 /**
+ * The canonical block of `bytes/prefix` as written: IPv4 written as IPv6 (a prefix of 96 or more
+ * inside ::ffff:0:0/96 or ::/96, except the hosts `::` and `::1`) becomes IPv4.
+ */
+const canonical = (version: IpVersion, bytes: Uint8Array, prefix: number): Cidr => {
+  if (version === 6 && prefix >= 96) {
+    let zeros = true
+    for (let i = 0; i < 10 && zeros; i++) zeros = bytes[i] === 0
+    const mapped = zeros && bytes[10] === 0xff && bytes[11] === 0xff
+    const compatible = zeros && bytes[10] === 0 && bytes[11] === 0
+    const ownHost = prefix === 128 && bytes[12] === 0 && bytes[13] === 0 && bytes[14] === 0 && bytes[15]! <= 1
+    if (mapped || (compatible && !ownHost)) return make(4, bytes.slice(12), prefix - 96)
+  }
+  return make(version, bytes, prefix)
+}
+
+/**
  * Parses `ADDR` or `ADDR/PREFIX`. Host bits set under the prefix (`192.0.2.31/24`) are refused,
  * with the network it probably meant: a block wider than the user typed is not a guess to make.
+ * The prefix is measured against the address as written (`::ffff:10.0.0.0/104` is `10.0.0.0/8`).
  */
 export const parseCidr = (input: string): ParseResult<Cidr> => {
   const text = input.trim()
   const slash = text.indexOf("/")
   const addressText = slash === -1 ? text : text.slice(0, slash)
-  const address = parseIpAddress(addressText)
+  const address = parseWrittenAddress(addressText)
   if (!address.ok) return address
   const max = maxPrefix(address.value.version)
   let prefix = max
@@ -50,16 +71,23 @@ export const parseCidr = (input: string): ParseResult<Cidr> => {
     }
     prefix = Number(prefixText)
   }
-  const bytes = addressBytes(address.value)
+  const bytes = address.value.bytes
   const network = masked(bytes, prefix)
   if (!network.every((b, i) => b === bytes[i])) {
+    const host = canonical(address.value.version, bytes, max).text
     return {
       ok: false,
-      error: `${quote(text)} has host bits set: the network is ${bytesToText(network)}/${prefix}, the single address is ${address.value.text}`
+      error: `${quote(text)} has host bits set: the network is ${canonical(address.value.version, network, prefix).text}, the single address is ${host.slice(0, host.indexOf("/"))}`
     }
   }
-  return { ok: true, value: make(address.value.version, network, prefix) }
+  return { ok: true, value: canonical(address.value.version, network, prefix) }
 }
+
+/**
+ * ::ffff:0:0/96 as an IPv6 block (parseCidr reads that text as 0.0.0.0/0): only an IPv6 network
+ * wider than /96 can overlap it, and such a network would block IPv4 addresses by another name.
+ */
+export const IPV4_MAPPED_RANGE: Cidr = make(6, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]), 96)
 
 /** The /32 or /128 block of one canonical address. */
 export const hostCidr = (address: string): Cidr => {

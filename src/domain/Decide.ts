@@ -1,19 +1,25 @@
 /**
  * The decider: one Flowmon detection, the policy in force, and the source's earlier offences →
- * the blocks to record. Pure: the recording time is a parameter, history is passed in.
+ * the blocks to record. Pure: the recording time is a parameter, history is passed in, and so
+ * are the appliances' addresses (resolved by the command).
  *
  * - Rules are tried in order; the first that matches decides (as in an access list), and each of
- *   its actions becomes one `BlockDecided`.
+ *   its actions becomes one `BlockDecided`, on the source address alone (a /32 or /128).
+ * - A source protected by a never-block rail (built in, `policy.neverBlock`, an appliance's
+ *   address) gets no block: one `BlockWithheld` says which rail.
+ * - An allowlisted source gets no decision.
  * - A block lasts from the decision's recording time, not from Flowmon's detection time: an event
  *   re-run by hand from the event detail may be days old.
  * - Escalation: the n-th offence of one source inside the window gets ttl × factor^(n-1), capped
- *   at maxTtl (never below the rule's own ttl).
- * - An allowlisted source gets no decision.
+ *   at maxTtl (never below the rule's own ttl); it saturates at the cap whatever n and factor.
+ * - Expiries are fixed-width instants (Time.instantAfter): no duration or count can overflow them.
  */
 import { contains, hostCidr, parseCidr, type Cidr } from "./Cidr.js"
 import { formatDuration, parseDuration } from "./Duration.js"
-import type { BlockDecided, FlowmonEventReceived } from "./Events.js"
+import type { BlockDecided, BlockWithheld, DecisionCause, FlowmonEventReceived } from "./Events.js"
 import type { AllowEntry, Policy, Rule } from "./Policy.js"
+import { neverBlockRails, protectionOf, type Rail } from "./Rails.js"
+import { instantAfter } from "./Time.js"
 import { priorityRank } from "./Vocabulary.js"
 
 export interface Detection {
@@ -63,41 +69,93 @@ export const cidrOf = (text: string): Cidr => {
 export const allowedBy = (allowlist: ReadonlyArray<AllowEntry>, cidr: Cidr, now: string): AllowEntry | undefined =>
   allowlist.find((entry) => allowEntryInForce(entry, now) && contains(cidrOf(entry.cidr), cidr))
 
-/** Escalated ttl of the n-th offence (n ≥ 1), in milliseconds. */
+/**
+ * Escalated ttl of the n-th offence (n ≥ 1), in milliseconds: whole seconds, from the base ttl up
+ * to the cap. factor^(n-1) may overflow to Infinity: anything not below the cap is the cap.
+ */
 export const escalatedTtl = (policy: Policy, baseMs: number, offence: number): number => {
   const e = policy.escalation
-  if (e === null || offence <= 1) return baseMs
+  if (e === null || !(offence > 1)) return baseMs
   const cap = Math.max(ms(e.maxTtl), baseMs)
-  return Math.min(baseMs * Math.pow(e.factor, offence - 1), cap)
+  const grown = baseMs * Math.pow(e.factor, offence - 1)
+  return grown < cap ? Math.max(baseMs, Math.floor(grown / 1000) * 1000) : cap
 }
 
 /** How many earlier offences count: those recorded inside the escalation window before `now`. */
 export const offenceNumber = (policy: Policy, earlierOffences: ReadonlyArray<string>, now: string): number => {
   if (policy.escalation === null) return 1
-  const windowStart = new Date(Date.parse(now) - ms(policy.escalation.window)).toISOString()
+  const windowStart = instantAfter(Date.parse(now), -ms(policy.escalation.window))
   return 1 + earlierOffences.filter((at) => at > windowStart && at <= now).length
 }
+
+const neverBlockCache = new WeakMap<Policy, ReadonlyArray<Rail>>()
+/** The policy's `neverBlock` entries as rails (made once per policy). */
+export const policyRails = (policy: Policy): ReadonlyArray<Rail> => {
+  let rails = neverBlockCache.get(policy)
+  if (rails === undefined) {
+    rails = neverBlockRails(policy.neverBlock ?? [])
+    neverBlockCache.set(policy, rails)
+  }
+  return rails
+}
+
+/** What the decider makes of one detection. */
+export interface Decision {
+  /** one per action of the matching rule; none when no rule matches or the source is allowlisted or protected */
+  readonly decided: ReadonlyArray<BlockDecided>
+  /** set when a rule matched but the source is protected by a never-block rail */
+  readonly withheld: BlockWithheld | null
+}
+
+const NOTHING: Decision = { decided: [], withheld: null }
 
 /**
  * @param earlierOffences recording times of this source's earlier offences (one per detection
  *   that led to decisions), at least those inside the escalation window
  * @param now the recording time of the decision (UTC ISO)
+ * @param appliances rails for the appliances' own addresses (beside the built-in ones and the
+ *   policy's `neverBlock`)
  */
 export const decide = (
   policy: Policy,
   policyHash: string,
   detection: Detection,
   earlierOffences: ReadonlyArray<string>,
-  now: string
-): BlockDecided[] => {
+  now: string,
+  appliances: ReadonlyArray<Rail> = []
+): Decision => {
   const event = detection.event
   const rule = policy.rules.find((r) => ruleMatches(r, event))
-  if (rule === undefined) return []
+  if (rule === undefined) return NOTHING
   const source = hostCidr(event.source)
-  if (allowedBy(policy.allowlist, source, now) !== undefined) return []
+  const cause: DecisionCause = {
+    seq: detection.seq,
+    product: event.product,
+    instance: event.instance,
+    eventId: event.eventId,
+    method: event.method,
+    source: event.source,
+    detectedAt: event.detectedAt
+  }
+  const rails = policyRails(policy)
+  const rail = protectionOf(source, appliances.length === 0 ? rails : [...rails, ...appliances])
+  if (rail !== undefined) {
+    return {
+      decided: [],
+      withheld: {
+        targets: rule.actions.map((a) => a.target),
+        rule: rule.name,
+        reason: "protected",
+        protection: rail.label,
+        policyHash,
+        cause
+      }
+    }
+  }
+  if (allowedBy(policy.allowlist, source, now) !== undefined) return NOTHING
   const offence = offenceNumber(policy, earlierOffences, now)
   const nowMs = Date.parse(now)
-  return rule.actions.map((action): BlockDecided => {
+  const decided = rule.actions.map((action): BlockDecided => {
     const ttlMs = escalatedTtl(policy, ms(action.ttl), offence)
     return {
       target: action.target,
@@ -105,20 +163,13 @@ export const decide = (
         action.target === "cryptospike"
           ? { kind: "userBehindIp", ip: event.source, at: event.detectedAt, userIdentity: event.userIdentity }
           : { kind: "ip", cidr: source.text },
-      until: new Date(nowMs + ttlMs).toISOString(),
+      until: instantAfter(nowMs, ttlMs),
       ttl: formatDuration(ttlMs),
       rule: rule.name,
       offence,
       policyHash,
-      cause: {
-        seq: detection.seq,
-        product: event.product,
-        instance: event.instance,
-        eventId: event.eventId,
-        method: event.method,
-        source: event.source,
-        detectedAt: event.detectedAt
-      }
+      cause
     }
   })
+  return { decided, withheld: null }
 }

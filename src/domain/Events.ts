@@ -144,6 +144,23 @@ export const BlockDecided = Schema.Struct({
 export type BlockDecided = typeof BlockDecided.Type
 
 /**
+ * A rule matched, but its source is protected by a never-block rail (src/domain/Rails.ts): no
+ * block is decided, and this says so ("not blocked: protected (loopback 127.0.0.0/8)"). One per
+ * detection; it is not an offence (escalation counts only BlockDecided).
+ */
+export const BlockWithheld = Schema.Struct({
+  /** the targets the rule's actions name */
+  targets: Schema.Array(Target),
+  rule: Schema.String,
+  reason: Schema.Literal("protected"),
+  /** which rail: `loopback 127.0.0.0/8`, `neverBlock 192.0.2.53/32`, `appliance loadmaster lm.example (198.51.100.7)` */
+  protection: Schema.String,
+  policyHash: Schema.String,
+  cause: DecisionCause
+})
+export type BlockWithheld = typeof BlockWithheld.Type
+
+/**
  * An entry another tool put on a target, which mitigator takes over with this block (`import`):
  * the next reconcile that sees it adopts it instead of adding it again, and lifts it when the
  * block ends.
@@ -305,6 +322,7 @@ export const EventPayloads = {
   InputRejected,
   PolicyActivated,
   BlockDecided,
+  BlockWithheld,
   BlockRequested,
   UnblockRequested,
   AllowRequested,

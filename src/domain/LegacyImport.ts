@@ -9,9 +9,10 @@
  * lifted when the block ends) instead of being added a second time. Pure: time is a parameter.
  */
 import { parseCidr } from "./Cidr.js"
-import { formatDuration } from "./Duration.js"
+import { formatDuration, MAX_DURATION_MS, MAX_DURATION_TEXT } from "./Duration.js"
 import type { NewEventOf } from "./Events.js"
 import { quote, rejectedRaw } from "./SafeText.js"
+import { instantAfter } from "./Time.js"
 
 /** One row as SQLite returned it (the legacy schema declares types SQLite does not enforce). */
 export interface LegacyRow {
@@ -60,6 +61,9 @@ const checkRow = (row: LegacyRow): Checked => {
   }
   const ttlHours = wholeNumber(row.ttl)
   if (ttlHours === undefined) return { ok: false, reason: `ttl is ${show(row.ttl)}: expected the hours left, a whole number` }
+  if (ttlHours * HOUR > MAX_DURATION_MS) {
+    return { ok: false, reason: `ttl is ${ttlHours} hours: longer than the ceiling of ${MAX_DURATION_TEXT} (${MAX_DURATION_MS / HOUR} hours)` }
+  }
   return { ok: true, target, cidr: cidr.value.text, event, ttlHours }
 }
 
@@ -109,7 +113,7 @@ export const importLegacyRows = (
       payload: {
         target: checked.target,
         subject: { kind: "ip", cidr: checked.cidr },
-        until: new Date(Date.parse(importedAt) + left).toISOString(),
+        until: instantAfter(Date.parse(importedAt), left),
         ttl: left === 0 ? "0s" : formatDuration(left),
         actor: options.actor,
         reason: `imported from ${LEGACY_SOURCE} (ADS event ${checked.event}, ${checked.ttlHours} h left)`,

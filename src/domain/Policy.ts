@@ -41,8 +41,11 @@ export const Rule = Schema.Struct({
 export type Rule = typeof Rule.Type
 
 export const Escalation = Schema.Struct({
+  /** canonical duration text, at most MAX_DURATION */
   window: Schema.String,
+  /** from 1 to MAX_ESCALATION_FACTOR */
   factor: Schema.Number,
+  /** canonical duration text, at most MAX_DURATION */
   maxTtl: Schema.String
 })
 export type Escalation = typeof Escalation.Type
@@ -66,9 +69,18 @@ export const Policy = Schema.Struct({
   rules: Schema.Array(Rule),
   escalation: Schema.NullOr(Escalation),
   allowlist: Schema.Array(AllowEntry),
+  /**
+   * canonical CIDRs never blocked, beside the built-in rails (src/domain/Rails.ts); sorted, no
+   * repeats. Absent when empty: policies without it keep the hash they had before it existed,
+   * and PolicyActivated events recorded before it existed read as "none".
+   */
+  neverBlock: Schema.optionalWith(Schema.Array(Schema.String), { exact: true }),
   caps: Caps
 })
 export type Policy = typeof Policy.Type
+
+/** The largest escalation factor a policy may give (documented beside `policy.escalation`). */
+export const MAX_ESCALATION_FACTOR = 1000
 
 export const DEFAULT_CAPS: Caps = { maxAddsPerPass: 500, maxRemovesPerPass: 500, maxActivePerTarget: 10_000 }
 

@@ -9,6 +9,12 @@
  * - The allowlist in force (the policy's, as of the last PolicyActivated, plus operator `allow`s)
  *   suppresses the blocks it contains; a network block with an allowlisted address inside is
  *   split so that everything but that address stays blocked.
+ * - Never-block rails win over everything (src/domain/Rails.ts): a block that touches a built-in
+ *   rail or the policy's `neverBlock`, or that is wider than any block mitigator makes (an old log,
+ *   an old version's operator block), is suppressed whole (source "protected"), so a bad block
+ *   already in force is lifted.
+ * - Expiries are read as fixed-width instants (`readInstant`): an old version's `+029405-…` is in
+ *   force, not in the past.
  * - Blocks on "the user behind an IP" wait for the user to be resolved (CryptoSpike, later).
  *
  * Evaluation times must not precede the last folded event's recording time (recorded_at never
@@ -18,6 +24,8 @@ import { compareCidr, contains, exclude, type Cidr } from "./Cidr.js"
 import { allowEntryInForce, cidrOf } from "./Decide.js"
 import type { BlockSubject, DecisionCause, PolicyActivated } from "./Events.js"
 import type { AllowEntry } from "./Policy.js"
+import { neverBlockRails, protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "./Rails.js"
+import { readInstant } from "./Time.js"
 
 /** One recorded event, as the fold needs it. */
 export interface LoggedEvent {
@@ -52,7 +60,16 @@ export interface SuppressedBlock {
   readonly target: string
   readonly cidr: string
   readonly until: string
-  readonly allowedBy: { readonly cidr: string; readonly until: string | null; readonly source: "policy" | "operator" }
+  /**
+   * the allowlist entry that holds it back, or (source "protected") the never-block rail it
+   * touches, named in `protection` (`loopback 127.0.0.0/8`, `neverBlock 192.0.2.53/32`)
+   */
+  readonly allowedBy: {
+    readonly cidr: string
+    readonly until: string | null
+    readonly source: "policy" | "operator" | "protected"
+    readonly protection?: string
+  }
 }
 
 export interface PendingUserBlock {
@@ -173,6 +190,8 @@ interface Allow extends AllowEntry {
 export interface ProjectionState {
   policyHash: string | null
   policyAllowlist: ReadonlyArray<AllowEntry>
+  /** the policy's `neverBlock`, as of the last PolicyActivated */
+  policyNeverBlock: ReadonlyArray<Rail>
   operatorAllows: Allow[]
   readonly blocks: Map<string, Entry>
   readonly pending: Map<string, PendingEntry>
@@ -194,6 +213,7 @@ export interface ProjectionState {
 export const initialState = (): ProjectionState => ({
   policyHash: null,
   policyAllowlist: [],
+  policyNeverBlock: [],
   operatorAllows: [],
   blocks: new Map(),
   pending: new Map(),
@@ -260,14 +280,18 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
     case "PolicyActivated": {
       const activated = p as PolicyActivated
       state.policyHash = activated.hash
-      state.policyAllowlist = activated.policy.allowlist
+      state.policyAllowlist = activated.policy.allowlist.some((a) => a.until !== null && readInstant(a.until) !== a.until)
+        ? activated.policy.allowlist.map((a) => (a.until === null ? a : { ...a, until: readInstant(a.until) }))
+        : activated.policy.allowlist
+      // (absent in policies recorded before neverBlock existed)
+      state.policyNeverBlock = neverBlockRails(activated.policy.neverBlock ?? [])
       break
     }
     case "BlockDecided":
       addBlock(state, p["target"], p["subject"], {
         kind: "decision",
         seq: event.seq,
-        until: p["until"],
+        until: readInstant(p["until"]),
         rule: p["rule"],
         offence: p["offence"],
         cause: p["cause"]
@@ -277,7 +301,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       addBlock(state, p["target"], p["subject"], {
         kind: "operator",
         seq: event.seq,
-        until: p["until"],
+        until: readInstant(p["until"]),
         actor: p["actor"],
         reason: p["reason"]
       }, at)
@@ -346,7 +370,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
     case "AllowRequested":
       state.operatorAllows = [
         ...state.operatorAllows.filter((a) => allowEntryInForce(a, at)),
-        { cidr: p["cidr"], until: p["until"], source: "operator" }
+        { cidr: p["cidr"], until: p["until"] === null ? null : readInstant(p["until"]), source: "operator" }
       ]
       break
   }
@@ -372,6 +396,20 @@ const maxUntil = (reasons: ReadonlyArray<Reason>): string => reasons.reduce((m, 
 
 const bySeq = (a: Reason, b: Reason) => a.seq - b.seq
 
+/**
+ * Why a block must not be in force whatever the log says: it touches a never-block rail (built
+ * in, or the policy's `neverBlock`), or it is wider than the widest block mitigator makes.
+ */
+const protectedBy = (cidr: Cidr, neverBlock: ReadonlyArray<Rail>): SuppressedBlock["allowedBy"] | undefined => {
+  const rail = protectionOf(cidr, neverBlock)
+  if (rail !== undefined) return { cidr: rail.cidr.text, until: null, source: "protected", protection: rail.label }
+  if (widthOf(cidr) === "too-wide") {
+    const max = WIDTH_LIMITS[cidr.version].max
+    return { cidr: cidr.text, until: null, source: "protected", protection: `wider than /${max}, the widest block mitigator makes` }
+  }
+  return undefined
+}
+
 /** The desired state at `now` (not before the last folded event). */
 export const desiredAt = (state: ProjectionState, now: string): DesiredState => {
   const allows: Allow[] = [
@@ -395,6 +433,11 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
   for (const entry of state.blocks.values()) {
     const reasons = entry.reasons.filter((r) => r.until > now)
     if (reasons.length === 0) continue
+    const protection = protectedBy(entry.cidr, state.policyNeverBlock)
+    if (protection !== undefined) {
+      suppressed.push({ target: entry.target, cidr: entry.cidr.text, until: maxUntil(reasons), allowedBy: protection })
+      continue
+    }
     const covering = allowCidrs.find((a) => contains(a.cidr, entry.cidr))
     if (covering !== undefined) {
       suppressed.push({
@@ -424,7 +467,12 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
 
   const inForce = [...state.pending.values()]
     .map((e) => ({ e, reasons: e.reasons.filter((r) => r.until > now).sort(bySeq) }))
-    .filter(({ e, reasons }) => reasons.length > 0 && !allowCidrs.some((a) => contains(a.cidr, cidrOf(e.ip))))
+    .filter(
+      ({ e, reasons }) =>
+        reasons.length > 0 &&
+        protectedBy(cidrOf(e.ip), state.policyNeverBlock) === undefined &&
+        !allowCidrs.some((a) => contains(a.cidr, cidrOf(e.ip)))
+    )
   const pendingUserBlocks: PendingUserBlock[] = []
   const users = new Map<string, { user: Resolved; seenAt: Array<{ ip: string; at: string }>; reasons: Reason[] }>()
   for (const { e, reasons } of inForce) {

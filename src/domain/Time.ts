@@ -217,3 +217,42 @@ export const parseCefTime = (input: string, zone: TimeZone): ParseResult<string>
   if (/^\d{12,13}$/.test(text)) return ok(toIso(Number(text)))
   return fail(`${quote(input)} is not a CEF time (expected MMM dd yyyy HH:mm:ss)`)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Instants: expiries are fixed-width UTC ISO text (`YYYY-MM-DDTHH:MM:SS.sssZ`), so comparing the
+// text compares the instants. `new Date(ms).toISOString()` is not: past year 9999 it writes
+// `+029405-…` (which sorts before every year from 1970 on), and past year 275760 it throws.
+
+/** The latest instant mitigator writes: the last one with a four-digit year. */
+export const FAR_FUTURE = "9999-12-31T23:59:59.999Z"
+const FAR_FUTURE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+const EPOCH = "1970-01-01T00:00:00.000Z"
+
+/**
+ * `atMs + durationMs` as a fixed-width UTC ISO instant, saturating at 1970 and at FAR_FUTURE
+ * (an overflow or a NaN saturates at FAR_FUTURE). Every expiry mitigator computes comes from here.
+ */
+export const instantAfter = (atMs: number, durationMs: number): string => {
+  const ms = atMs + durationMs
+  if (!(ms < FAR_FUTURE_MS)) return FAR_FUTURE
+  if (ms <= 0) return EPOCH
+  return toIso(Math.floor(ms))
+}
+
+/** `at` (UTC ISO) plus `durationMs`, as `instantAfter`. */
+export const isoAfter = (at: string, durationMs: number): string => instantAfter(Date.parse(at), durationMs)
+
+/** Whether `text` has the form mitigator writes instants in: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
+export const isFixedWidthInstant = (text: string): boolean =>
+  text.length === 24 && text.charCodeAt(23) === 90 && text.charCodeAt(10) === 84 && text.charCodeAt(4) === 45 && text.charCodeAt(19) === 46
+
+/**
+ * An instant read from the log, as fixed-width text. Older versions wrote expiries past year 9999
+ * as `+029405-…`: such an expiry is read as FAR_FUTURE (in force), never as the past; so is one
+ * that cannot be read at all. Cheap for what is already fixed-width (everything written now).
+ */
+export const readInstant = (text: string): string => {
+  if (isFixedWidthInstant(text)) return text
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? FAR_FUTURE : instantAfter(ms, 0)
+}

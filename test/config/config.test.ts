@@ -259,6 +259,7 @@ describe("normalisation", () => {
         })),
         escalation: config.policy.escalation,
         allowlist: config.policy.allowlist.map((e) => (e.until === null ? e.cidr : e)),
+        neverBlock: config.policy.neverBlock ?? [],
         caps: config.policy.caps
       }
     })
@@ -434,7 +435,7 @@ policy:
       "  policy.rules[0].name: expected a non-empty string",
       "  policy.rules[0].actions[0].loadmaster.vs: expected a virtual service index: a whole number, 0 or more",
       "  policy.escalation.maxTtl: required key is missing",
-      "  policy.escalation.factor: expected a number of at least 1",
+      "  policy.escalation.factor: expected a number from 1 to 1000",
       "  policy.caps.maxAddsPerPass: expected a whole number greater than 0",
       "  policy.caps.maxRemovesPerPass: expected a whole number greater than 0"
     ])
@@ -449,7 +450,7 @@ policy:
       "policy.rules: expected a list of rules"
     ])
     expect(problems('timezone: ""')).toEqual(["timezone: expected an IANA time zone name such as Europe/Prague, or UTC"])
-    expect(problems("policy:\n")).toEqual(["policy: expected a mapping with rules, escalation, allowlist or caps"])
+    expect(problems("policy:\n")).toEqual(["policy: expected a mapping with rules, escalation, allowlist, neverBlock or caps"])
   })
 
   it("refuses duplicate keys, with their line", () => {

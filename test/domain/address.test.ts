@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { parseIpAddress } from "../../src/domain/Address.js"
+import { embeddedIpv4, parseIpAddress } from "../../src/domain/Address.js"
 
 const canonical = (s: string) => {
   const r = parseIpAddress(s)
@@ -32,9 +32,30 @@ describe("IP addresses", () => {
     expect(canonical("fe80::A1")).toBe("fe80::a1")
   })
 
-  it("writes IPv4-mapped IPv6 addresses in mixed notation", () => {
-    expect(canonical("::FFFF:192.0.2.1")).toBe("::ffff:192.0.2.1")
-    expect(canonical("0:0:0:0:0:ffff:c000:0201")).toBe("::ffff:192.0.2.1")
+  it("given an IPv4 address written as IPv4-mapped IPv6, then it is that IPv4 address", () => {
+    expect(canonical("::FFFF:192.0.2.1")).toBe("192.0.2.1")
+    expect(canonical("0:0:0:0:0:ffff:c000:0201")).toBe("192.0.2.1")
+    expect(canonical("::ffff:10.0.0.5")).toBe("10.0.0.5")
+    expect(canonical("::ffff:a00:5")).toBe("10.0.0.5")
+    expect(canonical("::ffff:0.0.0.0")).toBe("0.0.0.0")
+    expect(canonical("::ffff:127.0.0.1")).toBe("127.0.0.1")
+    expect(parseIpAddress("::ffff:10.0.0.5")).toEqual({ ok: true, value: { version: 4, text: "10.0.0.5" } })
+  })
+
+  it("given an IPv4-compatible IPv6 address (deprecated ::a.b.c.d), then it is the IPv4 address", () => {
+    expect(canonical("::10.0.0.5")).toBe("10.0.0.5")
+    expect(canonical("::a00:5")).toBe("10.0.0.5")
+    expect(canonical("::2")).toBe("0.0.0.2")
+    expect(canonical("::0.0.1.0")).toBe("0.0.1.0")
+  })
+
+  it("keeps IPv6's own unspecified and loopback addresses, and everything outside ::/96 and ::ffff:0:0/96, as IPv6", () => {
+    expect(parseIpAddress("::")).toEqual({ ok: true, value: { version: 6, text: "::" } })
+    expect(parseIpAddress("::1")).toEqual({ ok: true, value: { version: 6, text: "::1" } })
+    expect(canonical("::1:0:0")).toBe("::1:0:0")
+    expect(canonical("::fffe:a00:5")).toBe("::fffe:a00:5")
+    expect(canonical("::1:ffff:a00:5")).toBe("::1:ffff:a00:5")
+    expect(canonical("64:ff9b::a00:5")).toBe("64:ff9b::a00:5")
   })
 
   it("refuses malformed IPv6", () => {
@@ -52,7 +73,7 @@ describe("IP addresses", () => {
     for (let n = 0; n < 2000; n++) {
       // Many zero groups, so compression is exercised.
       const groups = Array.from({ length: 8 }, () => (next() % 3 === 0 ? next() % 65536 : 0))
-      if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) continue
+      if (embeddedIpv4(groups) !== undefined) continue // IPv4 written as IPv6: canonical as IPv4
       const full = groups.map((g) => g.toString(16).toUpperCase().padStart(4, "0")).join(":")
       const expected = new URL(`http://[${full}]/`).hostname.slice(1, -1)
       expect(canonical(full)).toBe(expected)

@@ -59,6 +59,46 @@ describe("CIDR blocks: parsing", () => {
     expect(parsed("192.0.2.0/24/8")).toMatch(/^invalid: /)
   })
 
+  it("given an IPv4 block written as IPv6 (mapped or compatible) with a prefix of 96 or more, then it is the IPv4 block", () => {
+    expect(parsed("::ffff:10.0.0.5")).toBe("10.0.0.5/32")
+    expect(parsed("::ffff:10.0.0.5/128")).toBe("10.0.0.5/32")
+    expect(parsed("::ffff:10.0.0.0/104")).toBe("10.0.0.0/8")
+    expect(parsed("::ffff:a00:0/104")).toBe("10.0.0.0/8")
+    expect(parsed("::ffff:0:0/96")).toBe("0.0.0.0/0")
+    expect(parsed("::10.0.0.0/104")).toBe("10.0.0.0/8")
+    expect(parsed("::/127")).toBe("0.0.0.0/31")
+    expect(cidr("::ffff:10.0.0.0/104").version).toBe(4)
+    // the prefix is measured against the address as written
+    expect(parsed("::ffff:10.0.0.5/33")).toMatch(/^invalid: .*host bits/)
+    expect(parsed("10.0.0.5/104")).toMatch(/from 0 to 32/)
+    expect(parsed("::ffff:10.0.0.5/104")).toBe("invalid: '::ffff:10.0.0.5/104' has host bits set: the network is 10.0.0.0/8, the single address is 10.0.0.5")
+  })
+
+  it("keeps IPv6 blocks wider than /96, and IPv6's own :: and ::1, as IPv6", () => {
+    expect(parsed("::/128")).toBe("::/128")
+    expect(parsed("::1/128")).toBe("::1/128")
+    expect(parsed("::/96")).toBe("0.0.0.0/0")
+    expect(parsed("::/95")).toBe("::/95")
+    expect(parsed("::fffe:0:0/95")).toBe("::fffe:0:0/95")
+    expect(cidr("::/0").version).toBe(6)
+  })
+
+  it("canonical text reads back as itself (random blocks, IPv4 written as IPv6 included)", () => {
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    for (let n = 0; n < 3000; n++) {
+      const groups = Array.from({ length: 8 }, (_, i) => (i === 5 && next() % 2 === 0 ? 0xffff : next() % 4 === 0 ? next() % 65536 : 0))
+      const prefix = next() % 129
+      const text = `${groups.map((g) => g.toString(16)).join(":")}/128`
+      const host = cidr(text)
+      const network = parseCidr(`${host.text.split("/")[0]}/${host.version === 4 ? Math.min(prefix, 32) : prefix}`)
+      for (const c of network.ok ? [host, network.value] : [host]) {
+        expect(parsed(c.text)).toBe(c.text)
+        expect(cidr(c.text).version).toBe(c.version)
+      }
+    }
+  })
+
   it("refuses what is not an address", () => {
     expect(parsed("192.0.2/24")).toMatch(/^invalid: /)
     expect(parsed("example.test")).toMatch(/^invalid: /)
@@ -86,9 +126,11 @@ describe("CIDR blocks: containment", () => {
     expect(contains(cidr("192.0.2.0/29"), cidr("192.0.2.8"))).toBe(false)
   })
 
-  it("IPv4 and IPv6 never contain each other (not even IPv4-mapped addresses)", () => {
-    expect(contains(cidr("0.0.0.0/0"), cidr("::ffff:192.0.2.1"))).toBe(false)
+  it("IPv4 and IPv6 never contain each other; an IPv4-mapped address is IPv4", () => {
     expect(contains(cidr("::/0"), cidr("192.0.2.1"))).toBe(false)
+    expect(contains(cidr("0.0.0.0/0"), cidr("2001:db8::1"))).toBe(false)
+    expect(contains(cidr("0.0.0.0/0"), cidr("::ffff:192.0.2.1"))).toBe(true)
+    expect(contains(cidr("192.0.2.0/24"), cidr("::ffff:c000:201"))).toBe(true)
   })
 
   it("IPv6 containment", () => {

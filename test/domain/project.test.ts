@@ -405,8 +405,15 @@ describe("projection: IPv6", () => {
   })
 
   it("an IPv4 allow never touches IPv6 blocks", () => {
-    const state = given(decided(T, { cidr: "::ffff:192.0.2.31/128" }), allowRequested(T, { cidr: "0.0.0.0/0" })).at(T)
-    expect(blockKeys(state)).toEqual([`${GLOBAL} ::ffff:192.0.2.31/128`])
+    const state = given(decided(T, { cidr: "2001:db8::c000:21f/128" }), allowRequested(T, { cidr: "0.0.0.0/0" })).at(T)
+    expect(blockKeys(state)).toEqual([`${GLOBAL} 2001:db8::c000:21f/128`])
+  })
+
+  it("given an old log that decided an IPv4-mapped address, then the block is the IPv4 address's, and an IPv4 allow lifts it", () => {
+    const old = given(decided(T, { cidr: "::ffff:192.0.2.31/128" })).at(T)
+    expect(blockKeys(old)).toEqual([`${GLOBAL} 192.0.2.31/32`])
+    const allowed = given(decided(T, { cidr: "::ffff:192.0.2.31/128" }), allowRequested(T, { cidr: "192.0.2.0/24" })).at(T)
+    expect(blockKeys(allowed)).toEqual([])
   })
 })
 

@@ -9,7 +9,7 @@
  * Every step carries its recording time; `given` numbers the steps (seq 1, 2, …) and refuses
  * recording times that go backwards, as the log does.
  */
-import { decide } from "../../src/domain/Decide.js"
+import { decide, type Decision } from "../../src/domain/Decide.js"
 import { parseDuration } from "../../src/domain/Duration.js"
 import type {
   AllowRequested,
@@ -22,6 +22,7 @@ import type {
   UnblockRequested
 } from "../../src/domain/Events.js"
 import { EMPTY_POLICY, policyHash, type Policy, type Rule, type RuleMatch } from "../../src/domain/Policy.js"
+import type { Rail } from "../../src/domain/Rails.js"
 import {
   desiredAt,
   evolve,
@@ -121,13 +122,21 @@ export const rule = (name: string, match: Partial<RuleMatch>, actions: ReadonlyA
 
 export const policy = (overrides: Partial<Policy> = {}): Policy => ({ ...EMPTY_POLICY, ...overrides })
 
-/** The decider, as `append` calls it: detection `seq`, recorded at `now`. */
-export const decideAt = (
-  p: Policy,
-  event: FlowmonEventReceived,
-  now: string,
-  options: { readonly seq?: number; readonly earlierOffences?: ReadonlyArray<string> } = {}
-): BlockDecided[] => decide(p, policyHash(p), { seq: options.seq ?? 1, event }, options.earlierOffences ?? [], now)
+export interface DecideOptions {
+  readonly seq?: number
+  readonly earlierOffences?: ReadonlyArray<string>
+  /** rails for the appliances' own addresses */
+  readonly appliances?: ReadonlyArray<Rail>
+}
+
+/** The decider, as `append` calls it: detection `seq`, recorded at `now`; the whole decision. */
+export const decisionAt = (p: Policy, event: FlowmonEventReceived, now: string, options: DecideOptions = {}): Decision =>
+  decide(p, policyHash(p), { seq: options.seq ?? 1, event }, options.earlierOffences ?? [], now, options.appliances ?? [])
+
+/** The blocks the decider decides (see `decisionAt` for what it withholds). */
+export const decideAt = (p: Policy, event: FlowmonEventReceived, now: string, options: DecideOptions = {}): BlockDecided[] => [
+  ...decisionAt(p, event, now, options).decided
+]
 
 // ---------------------------------------------------------------------------------------------
 // Log steps

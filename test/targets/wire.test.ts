@@ -734,7 +734,9 @@ describe("LoadMaster wire: sameCidr", () => {
     expect(sameCidr(" 198.51.100.0/24", "198.51.100.0/24 ")).toBe(true)
     expect(sameCidr("198.51.100.0/24", "198.51.100.0/25")).toBe(false)
     expect(sameCidr("203.0.113.7", "203.0.113.8")).toBe(false)
-    expect(sameCidr("::ffff:203.0.113.7", "203.0.113.7")).toBe(false)
+    // one canonical form: IPv4 written as IPv6 is IPv4
+    expect(sameCidr("::ffff:203.0.113.7", "203.0.113.7")).toBe(true)
+    expect(sameCidr("2001:db8::cb00:7107", "203.0.113.7")).toBe(false)
   })
 
   it("text that is not a block equals only the same text", () => {
