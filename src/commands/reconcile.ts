@@ -25,6 +25,7 @@ import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaste
 import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
+import { applianceRails } from "./appliances.js"
 import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
@@ -115,6 +116,9 @@ export const reconcileCommand = Command.make(
       const lockWait = parseDuration(opts.lockWait)
       if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
       const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey)
+      // Once per run (not per pass): a block of an appliance's own address is never applied.
+      const appliances = lm === undefined ? undefined : yield* applianceRails(cfg)
+      for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
       const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken)
       const settings = cfg.cryptospike
       const logFile = logPath(opts, cfg)
@@ -134,7 +138,8 @@ export const reconcileCommand = Command.make(
             force: opts.force,
             dryRun: opts.dryRun,
             concurrency: opts.concurrency,
-            instance: instanceOf(cfg)
+            instance: instanceOf(cfg),
+            protect: appliances?.rails ?? []
           })
           if (opts.dryRun) lines.push(...planLines(r))
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
@@ -207,7 +212,8 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
       const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-      const result = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg) })
+      const { rails } = yield* applianceRails(cfg)
+      const result = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg), protect: rails })
       Object.assign(out, {
         adds: result.plan.adds,
         removes: result.plan.removes,

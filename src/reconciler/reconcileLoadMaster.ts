@@ -18,6 +18,8 @@ import type { NewEvent } from "../domain/Events.js"
 import { checkCaps, keyOf, planChanges, type ObservedEntry, type Plan } from "../domain/Plan.js"
 import type { Caps } from "../domain/Policy.js"
 import type { IpBlock } from "../domain/Project.js"
+import { cidrOf } from "../domain/Decide.js"
+import { protectionOf, type Rail } from "../domain/Rails.js"
 import { desiredStateAt } from "../commands/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
@@ -37,6 +39,11 @@ export interface PassOptions {
   readonly only?: ReadonlySet<string>
   /** this mitigator's instance name: the comments of operator blocks carry it */
   readonly instance: string
+  /**
+   * the appliances' own addresses (resolved at start): never put on a block list, even when an
+   * old log or an import holds a block of them (the projection cannot know them)
+   */
+  readonly protect?: ReadonlyArray<Rail>
 }
 
 /** An entry mitigator made that someone else holds now (its comment is not mitigator's any more). */
@@ -105,7 +112,8 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
     const only = options.only
     const wanted = (target: string, cidr: string) => isLoadMaster(target) && (only === undefined || only.has(keyOf(target, cidr)))
-    const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr))
+    const protect = options.protect ?? []
+    const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined))
     const owned = state.owned.filter((o) => wanted(o.target, o.cidr))
     const takeOvers = state.takeOvers.filter((t) => wanted(t.target, t.cidr))
     // Held by someone else: listed too, to see when nobody holds it any more.

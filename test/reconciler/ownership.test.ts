@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { decide } from "../../src/domain/Decide.js"
 import type { NewEvent } from "../../src/domain/Events.js"
 import { DEFAULT_CAPS, type Policy } from "../../src/domain/Policy.js"
+import { applianceRail, type Rail } from "../../src/domain/Rails.js"
 import { EventLog, type StoredEvent } from "../../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
 import { desiredStateAt } from "../../src/commands/desiredState.js"
@@ -86,7 +87,7 @@ const detect = (policy: Policy, source = SOURCE, detectedAt = new Date().toISOSt
         const event = adsEvent({ source, detectedAt, eventId: `${Math.floor(Math.random() * 1e9)}` })
         const [stored] = yield* tx.append([{ type: "FlowmonEventReceived", dedupeKey: null, payload: event }])
         const decisions = decide(policy, "policy-under-test", { seq: stored!.seq, event }, [], tx.recordedAt)
-        yield* tx.append(decisions.map((payload): NewEvent => ({ type: "BlockDecided", dedupeKey: null, payload })))
+        yield* tx.append(decisions.decided.map((payload): NewEvent => ({ type: "BlockDecided", dedupeKey: null, payload })))
       })
     )
   })
@@ -106,7 +107,7 @@ const withLoadMaster = async <A>(body: (emulator: LoadMasterEmulatorHandle) => P
 }
 
 /** One reconcile pass against `emulator` (or a dry run: plan). */
-const lmPass = (emulator: LoadMasterEmulatorHandle, dryRun = false) =>
+const lmPass = (emulator: LoadMasterEmulatorHandle, dryRun = false, protect: ReadonlyArray<Rail> = []) =>
   Effect.scoped(
     Effect.gen(function* () {
       const log = yield* EventLog
@@ -119,7 +120,7 @@ const lmPass = (emulator: LoadMasterEmulatorHandle, dryRun = false) =>
         timeoutMs: 5000,
         retries: 4
       })
-      return yield* reconcilePass(log, lm, { caps: DEFAULT_CAPS, force: false, dryRun, concurrency: 2, instance: "fm-reconciler" })
+      return yield* reconcilePass(log, lm, { caps: DEFAULT_CAPS, force: false, dryRun, concurrency: 2, instance: "fm-reconciler", protect })
     })
   )
 
@@ -342,6 +343,26 @@ describe("LoadMaster: a removal first checks that the entry is still mitigator's
       expect(expired.plan.removes).toHaveLength(1)
       expect(emulator.entries("global")).toEqual([])
     }, "pier")
+  })
+})
+
+describe("LoadMaster: an appliance's own address never goes on a block list", () => {
+  it("a block of the CryptoSpike appliance's address in an old log is not applied, and lifted where mitigator had put it", async () => {
+    await withLoadMaster(async (emulator) => {
+      const w = workspace()
+      const cryptoSpike = "198.51.100.77"
+      // Decided by an earlier version, which had no appliance rails.
+      await w.at(0, detect(SIX_HOURS_GLOBAL, cryptoSpike))
+      await w.at(0, detect(SIX_HOURS_GLOBAL, SOURCE))
+      await w.at(0, lmPass(emulator))
+      expect(emulator.entries("global").map((e) => e.addr).sort()).toEqual([HOST, `${cryptoSpike}/32`])
+
+      const rails = [applianceRail("cryptospike", "cs.example", cryptoSpike)]
+      const guarded = await w.at(1, lmPass(emulator, false, rails))
+      expect(guarded.plan.removes).toEqual([{ target: "loadmaster:global", cidr: `${cryptoSpike}/32`, listed: `${cryptoSpike}/32` }])
+      expect(guarded.plan.adds).toEqual([])
+      expect(emulator.entries("global").map((e) => e.addr)).toEqual([HOST])
+    })
   })
 })
 
