@@ -20,13 +20,21 @@ describe("append killed at random moments", () => {
       // The log exists from the start (a first trial killed before creating it has nothing to verify).
       expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: "" })).code).toBe(0)
       const acknowledged = new Set<string>()
+      const linesOf = (trial: number) => Array.from({ length: LINES }, (_, i) => adsLine(trial * 1000 + i, `10.${trial}.${Math.floor(i / 4)}.${(i % 4) + 1}`))
+      const args = ["append", "--defer", "--instance", "fm1", "--db", ws.db, "--config", ws.config]
+      // 6 lines every 25 ms: the input arrives over ~250 ms after start-up. How long one whole
+      // append takes on this machine (loaded or not) is measured first, so that the kill lands
+      // anywhere from start-up to well after the end, however fast the machine is.
+      const calibration = TRIALS
+      const startedAt = Date.now()
+      const whole = await startAppendKillable(args, ws.dir, linesOf(calibration), 6, 25).done
+      const wholeMs = Date.now() - startedAt
+      expect(whole.code, "the calibrating append").toBe(0)
+      for (let i = 0; i < LINES; i++) acknowledged.add(`ads:fm1:${calibration * 1000 + i}`)
       let killed = 0
       for (let trial = 0; trial < TRIALS; trial++) {
-        const lines = Array.from({ length: LINES }, (_, i) => adsLine(trial * 1000 + i, `10.${trial}.${Math.floor(i / 4)}.${(i % 4) + 1}`))
-        // 6 lines every 25 ms: the input arrives over ~250 ms after start-up (~150 ms), and the
-        // kill lands anywhere from start-up to after the end.
-        const victim = startAppendKillable(["append", "--defer", "--instance", "fm1", "--db", ws.db, "--config", ws.config], ws.dir, lines, 6, 25)
-        const timer = setTimeout(victim.kill, 20 + Math.floor(random() * 500))
+        const victim = startAppendKillable(args, ws.dir, linesOf(trial), 6, 25)
+        const timer = setTimeout(victim.kill, 20 + Math.floor(random() * wholeMs * 1.5))
         const ended = await victim.done
         clearTimeout(timer)
         if (ended.code === 0) for (let i = 0; i < LINES; i++) acknowledged.add(`ads:fm1:${trial * 1000 + i}`)
@@ -50,7 +58,7 @@ describe("append killed at random moments", () => {
       const decided = new Set(events.filter((e) => e.type === "BlockDecided").map((e) => e.payload.cause.eventId))
       expect(stored.length).toBeGreaterThanOrEqual(acknowledged.size)
       expect(decided.size).toBe(stored.length)
-      console.log(`append crash trials: ${killed} killed, ${TRIALS - killed} finished; ${stored.length} events stored, ${acknowledged.size} acknowledged`)
+      console.log(`append crash trials: one append takes ${wholeMs} ms here; ${killed} killed, ${TRIALS - killed} finished; ${stored.length} events stored, ${acknowledged.size} acknowledged`)
 
       const converge = await ws.reconcile()
       expect(converge.code, converge.stdout + converge.stderr).toBe(0)

@@ -324,6 +324,8 @@ describe("status and replay --at", () => {
       pendingUserBlocks: [],
       owned: [],
       ownedUsers: [],
+      ownedUserBlocks: [],
+      heldByOthers: [],
       takeOvers: [],
       counts: {}
     })
