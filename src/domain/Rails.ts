@@ -15,7 +15,7 @@
  * Width limits: automatic decisions block single hosts only; an operator's block wider than /24
  * (IPv4) or /64 (IPv6) needs --force, and one wider than /8 or /32 is never made.
  */
-import { contains, IPV4_MAPPED_RANGE, parseCidr, type Cidr } from "./Cidr.js"
+import { IPV4_MAPPED_RANGE, overlaps, parseCidr, type Cidr } from "./Cidr.js"
 
 export interface Rail {
   readonly cidr: Cidr
@@ -65,8 +65,8 @@ export const applianceRail = (appliance: string, host: string, address: string):
  * contains it; for a network, a rail it contains or lies inside.
  */
 export const protectionOf = (cidr: Cidr, extra: ReadonlyArray<Rail> = []): Rail | undefined => {
-  if (!clearOfBuiltIn(cidr)) for (const rail of builtIn) if (contains(rail.cidr, cidr) || contains(cidr, rail.cidr)) return rail
-  for (const rail of extra) if (contains(rail.cidr, cidr) || contains(cidr, rail.cidr)) return rail
+  if (!clearOfBuiltIn(cidr)) for (const rail of builtIn) if (overlaps(rail.cidr, cidr)) return rail
+  for (const rail of extra) if (overlaps(rail.cidr, cidr)) return rail
   return undefined
 }
 

@@ -14,7 +14,7 @@ import Database from "better-sqlite3"
 import * as path from "node:path"
 import { jsonLines, runCli, summaryLine, tempDir, type RunOptions, type RunResult } from "../support/cli.js"
 import { policyYaml, writeConfig } from "../support/configs.js"
-import { adsJsonLine, adsLine, cefLine } from "../support/fixtures.js"
+import { adsJsonLine, adsLine, cefLine, RAIL_ADDRESSES } from "../support/fixtures.js"
 
 const workspace = () => {
   const dir = tempDir("mitigator-never-harm-")
@@ -35,18 +35,6 @@ const workspace = () => {
 
 const lines = (items: ReadonlyArray<string>) => items.join("\n") + "\n"
 
-/** The trial's nine addresses, and the rail each one is protected by. */
-const RAIL_ADDRESSES: ReadonlyArray<readonly [string, string]> = [
-  ["0.0.0.0", "unspecified 0.0.0.0/8"],
-  ["127.0.0.1", "loopback 127.0.0.0/8"],
-  ["::", "unspecified ::/128"],
-  ["::1", "loopback ::1/128"],
-  ["224.0.0.1", "multicast 224.0.0.0/4"],
-  ["ff02::1", "multicast ff00::/8"],
-  ["169.254.169.254", "link-local 169.254.0.0/16"],
-  ["fe80::1", "link-local fe80::/10"],
-  ["255.255.255.255", "broadcast 255.255.255.255/32"]
-]
 
 describe("never-block rails: detections", () => {
   it("given a rule that matches everything, when each rail address is sent as a detection, then all are stored, none is blocked, and the log says which rail", async () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { parseCidr, type Cidr } from "../../src/domain/Cidr.js"
 import { applianceRail, BUILT_IN_RAILS, protectionOf, widthOf } from "../../src/domain/Rails.js"
 import { adsEvent, allowRequested, blockKeys, blockRequested, decided, decisionAt, given, iso, plus, policy, policyActivated, rule } from "../support/scenario.js"
+import { RAIL_ADDRESSES } from "../support/fixtures.js"
 
 const NOW = iso("2025-11-03T15:13:10Z")
 const GLOBAL = "loadmaster:global"
@@ -18,18 +19,6 @@ const cidr = (s: string): Cidr => {
 
 const blockAll = policy({ rules: [rule("everything", {}, [[GLOBAL, "6h"], ["cryptospike", "6h"]])] })
 
-/** The trial: each of these, sent as a detection, was blocked. */
-const RAIL_ADDRESSES: ReadonlyArray<readonly [address: string, protection: string]> = [
-  ["0.0.0.0", "unspecified 0.0.0.0/8"],
-  ["127.0.0.1", "loopback 127.0.0.0/8"],
-  ["::", "unspecified ::/128"],
-  ["::1", "loopback ::1/128"],
-  ["224.0.0.1", "multicast 224.0.0.0/4"],
-  ["ff02::1", "multicast ff00::/8"],
-  ["169.254.169.254", "link-local 169.254.0.0/16"],
-  ["fe80::1", "link-local fe80::/10"],
-  ["255.255.255.255", "broadcast 255.255.255.255/32"]
-]
 
 describe("rails: a detection from a protected source", () => {
   it.each(RAIL_ADDRESSES)("given a rule that matches, when %s is the source, then no block is decided and the decision says protected (%s)", (source, protection) => {

@@ -39,3 +39,16 @@ export const adsJsonLine = (id: number) =>
 
 export const cefLine =
   "Nov  3 15:13:04 fm01 ADS[2069]: CEF:0|Flowmon Networks|Flowmon ADS Ultimate|13.00.00|SSHDICT|SSH attack|10|src=192.0.2.31 smac=02:00:00:00:00:01 start=Nov 03 2025 15:13:04 msg=Attack from a single attacker has been detected. dst=198.51.100.40 cs2=Default cs2Label=MethodInstanceName cn2=1 cn2Label=DataFeedID cn3=2 cn3Label=PerspectiveID"
+
+/** The "never harm" trial's nine addresses (each was blocked as a detection), and the rail that protects each. */
+export const RAIL_ADDRESSES: ReadonlyArray<readonly [address: string, protection: string]> = [
+  ["0.0.0.0", "unspecified 0.0.0.0/8"],
+  ["127.0.0.1", "loopback 127.0.0.0/8"],
+  ["::", "unspecified ::/128"],
+  ["::1", "loopback ::1/128"],
+  ["224.0.0.1", "multicast 224.0.0.0/4"],
+  ["ff02::1", "multicast ff00::/8"],
+  ["169.254.169.254", "link-local 169.254.0.0/16"],
+  ["fe80::1", "link-local fe80::/10"],
+  ["255.255.255.255", "broadcast 255.255.255.255/32"]
+]
