@@ -17,7 +17,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
 import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
@@ -37,7 +36,7 @@ import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } f
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
-import { configuredLog, ExitCode, globalOptions, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
+import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
 
 const BATCH_LINES = 2000
 
@@ -308,7 +307,7 @@ export const appendCommand = Command.make(
             )
           : undefined
       const settings: AppendSettings = {
-        instance: Option.getOrUndefined(opts.instance) ?? cfg.instance ?? os.hostname(),
+        instance: Option.getOrUndefined(opts.instance) ?? instanceOf(cfg),
         timeZone: zone.value,
         format: opts.format,
         logFile: Option.getOrUndefined(opts.logFile),
