@@ -58,6 +58,8 @@ policy:
   allowlist: [ 10.0.0.0/8 ]
 `
 
+const ADMIN_COMMENT = "admin permanent ticket 99"
+
 export const demoCommand = Command.make("demo", { keep }, (opts) =>
   Effect.gen(function* () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-demo-"))
@@ -122,11 +124,26 @@ export const demoCommand = Command.make("demo", { keep }, (opts) =>
     yield* show("   and CryptoSpike's blocked users (mallory was blocked by CryptoSpike itself: never touched)", blockedUsers().join("\n"))
     yield* show("3. `mitigator status`: what should be blocked, until when, and why", (yield* cli(["status"])).out)
 
-    yield* show(`4. Waiting ${TTL_SECONDS + 1} s for the blocks to expire, then \`mitigator reconcile\``, "…")
+    // Meanwhile an administrator deletes one of mitigator's entries and re-makes it by hand, for good.
+    const remade = yield* Effect.promise(() =>
+      fetch(`${lm.url}/accessv2`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ cmd: "aclcontrol", apikey: lm.apiKey, del: "block", addr: "203.0.113.45/32" })
+      }).then((r) => r.ok)
+    )
+    if (remade) lm.seed({ kind: "global" }, "203.0.113.45/32", ADMIN_COMMENT)
+    yield* show(
+      `4. An administrator re-makes 203.0.113.45 on the global list by hand ("${ADMIN_COMMENT}"); waiting ${TTL_SECONDS + 1} s for the blocks to expire, then \`mitigator reconcile\``,
+      "…"
+    )
     yield* Effect.sleep(`${TTL_SECONDS + 1} seconds`)
     const reconcile = yield* cli(["reconcile"])
     yield* show("   reconcile", reconcile.out)
-    yield* show("   the LoadMaster's block lists now", lmEntries().join("\n") || "(empty: every block mitigator made has been lifted)")
+    yield* show(
+      "   the LoadMaster's block lists now (what mitigator made is lifted; the administrator's entry is theirs: kept)",
+      lmEntries().join("\n") || "(empty)"
+    )
     yield* show("   CryptoSpike's blocked users now", blockedUsers().join("\n"))
 
     const verify = yield* cli(["verify"])
