@@ -73,6 +73,10 @@ export const jsonLines = (text: string): Array<{ seq: number; recordedAt: string
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l))
 
+/** Runs the CLI; `feed` gets its stdin to write to (and must end it). */
+export const runCliFed = (args: ReadonlyArray<string>, feed: (stdin: Writable) => void, options: Omit<RunOptions, "stdin"> = {}): Promise<RunResult> =>
+  spawnProcess(process.execPath, [BUNDLE, ...args], options, feed)
+
 /** Runs the CLI and writes `lines` to its stdin one at a time, `gapMs` apart (a slow producer). */
 export const runCliSlowly = (
   args: ReadonlyArray<string>,
