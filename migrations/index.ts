@@ -6,12 +6,14 @@ import m0001 from "./0001_create_events.js"
 import m0002 from "./0002_decision_indexes.js"
 import m0003 from "./0003_projection_index_target_changes.js"
 import m0004 from "./0004_projection_index_users.js"
+import m0005 from "./0005_projection_index_ownership.js"
 
 export const migrations = {
   "0001_create_events": m0001,
   "0002_decision_indexes": m0002,
   "0003_projection_index_target_changes": m0003,
-  "0004_projection_index_users": m0004
+  "0004_projection_index_users": m0004,
+  "0005_projection_index_ownership": m0005
 }
 
 export const latestMigrationId = Math.max(...Object.keys(migrations).map((k) => parseInt(k, 10)))

@@ -18,6 +18,7 @@ import {
   type EventLogService,
   type ReadPage,
   type StoredEvent,
+  PROJECTION_EVENT_TYPES,
   streamEvents
 } from "../../src/eventlog/EventLog.js"
 import { GENESIS_HASH, rowHash } from "../../src/eventlog/HashChain.js"
@@ -376,6 +377,19 @@ describe("SqliteEventLog.read", () => {
           expect(yield* log.verify).toMatchObject({ _tag: "Intact", count: 5 })
         })
       )
+    }))
+})
+
+describe("the projection's partial index", () => {
+  it.effect("covers every event type the projection reads, so a fold never scans the whole table", () =>
+    Effect.gen(function* () {
+      const filename = freshDb()
+      yield* withLog(filename, (log) => log.append([rejected(1)]))
+      const types = PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")
+      const plan = withRaw(filename, (raw) =>
+        raw.prepare(`EXPLAIN QUERY PLAN SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events WHERE seq > 0 AND type IN (${types}) ORDER BY seq LIMIT 10`).all()
+      ) as Array<{ detail: string }>
+      expect(plan.map((row) => row.detail).join("; ")).toMatch(/USING INDEX events_projection/)
     }))
 })
 
