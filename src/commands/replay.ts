@@ -14,7 +14,8 @@ import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseFlowmonTime, type TimeZone } from "../domain/Time.js"
 import { EventLog, streamEvents, type StoredEvent } from "../eventlog/EventLog.js"
 import { ttyProgress } from "../platform/Progress.js"
-import { desiredStateAt, renderState } from "./desiredState.js"
+import { desiredStateAt } from "../projection/desiredState.js"
+import { renderState } from "./renderState.js"
 import { configuredLog, globalOptions, UsageError } from "./shared.js"
 
 type Payload = Record<string, unknown>

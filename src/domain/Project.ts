@@ -377,6 +377,9 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
   return state
 }
 
+/** The fold's own code, as text: checkpoints made by other code are never used (src/projection). */
+export const foldCode = (): string => [initialState, sweep, live, addBlock, unblock, evolve].map(String).join("\n")
+
 /** The order of everything the projection lists: by target, then by address. */
 export const byTargetThenCidr = (a: { readonly target: string; readonly cidr: string }, b: { readonly target: string; readonly cidr: string }): number =>
   a.target < b.target ? -1 : a.target > b.target ? 1 : compareCidr(cidrOf(a.cidr), cidrOf(b.cidr))

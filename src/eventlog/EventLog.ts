@@ -78,6 +78,19 @@ export type VerifyResult =
   | { readonly _tag: "Intact"; readonly count: number; readonly head: { readonly seq: number; readonly hash: string } | null }
   | { readonly _tag: "Broken"; readonly seq: number; readonly reason: string; readonly checked: number }
 
+/** A saved state of the projection's fold (see src/projection/). */
+export interface Checkpoint {
+  /** the projection's version: a checkpoint of another version is never used */
+  readonly version: string
+  /** the last event folded into it */
+  readonly seq: number
+  readonly recordedAt: string
+  /** that event's hash: the checkpoint counts only while the row is as it was */
+  readonly eventHash: string
+  /** the serialised fold state */
+  readonly state: string
+}
+
 export interface EventLogService {
   /**
    * Appends atomically (all or none); events whose dedupe key is already present are not stored
@@ -94,21 +107,28 @@ export interface EventLogService {
   readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
   /** Walks the hash chain from the first row. */
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
+  /**
+   * The newest checkpoint of `version` whose event is still in the log with the same hash, and
+   * (with `notAfter`) that was recorded at or before that instant.
+   */
+  readonly latestCheckpoint: (version: string, notAfter?: string) => Effect.Effect<Checkpoint | undefined, EventLogError>
+  /** Saves a checkpoint (in a write transaction) and prunes old ones. */
+  readonly saveCheckpoint: (checkpoint: Checkpoint) => Effect.Effect<void, EventLogError>
 }
 
 export class EventLog extends Context.Tag("mitigator/EventLog")<EventLog, EventLogService>() {}
 
-/** Every event (optionally up to an instant), page by page: the SQLite driver cannot stream rows. */
+/** Every event (optionally after a seq, up to an instant), page by page: the SQLite driver cannot stream rows. */
 export const streamEvents = (
   log: EventLogService,
-  options: { readonly until?: string; readonly pageSize?: number; readonly only?: "projection" } = {}
+  options: { readonly until?: string; readonly pageSize?: number; readonly only?: "projection"; readonly afterSeq?: number } = {}
 ): Stream.Stream<StoredEvent, EventLogError> => {
   const limit = options.pageSize ?? 2000
   const filters = {
     ...(options.until === undefined ? {} : { until: options.until }),
     ...(options.only === undefined ? {} : { only: options.only })
   }
-  return Stream.paginateChunkEffect(0, (afterSeq: number) =>
+  return Stream.paginateChunkEffect(options.afterSeq ?? 0, (afterSeq: number) =>
     Effect.map(log.read({ afterSeq, limit, ...filters }), (rows) => {
       const last = rows[rows.length - 1]
       const next = last === undefined || rows.length < limit ? Option.none() : Option.some(last.seq)

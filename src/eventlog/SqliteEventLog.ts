@@ -34,6 +34,9 @@ export interface SqliteEventLogOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000
+/** Checkpoints kept beside the newest ones: one per this many events of the log. */
+const CHECKPOINT_BUCKET = 100_000
+const CHECKPOINTS_KEPT = 3
 const INSERT_CHUNK = 150
 const IN_CHUNK = 500
 
@@ -406,7 +409,44 @@ const make = (options: SqliteEventLogOptions) =>
       "verifying the event log"
     )
 
-    return EventLog.of({ append, transaction, read, verify })
+    const latestCheckpoint: EventLogService["latestCheckpoint"] = (version, notAfter) =>
+      withBusyRetry(
+        sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
+          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state FROM checkpoints c
+          JOIN events e ON e.seq = c.seq AND e.hash = c.event_hash
+          WHERE c.version = ${version} ${notAfter === undefined ? sql`` : sql`AND c.recorded_at <= ${notAfter}`}
+          ORDER BY c.seq DESC LIMIT 1`,
+        "read",
+        "reading the projection's checkpoint"
+      ).pipe(
+        Effect.map((rows) => {
+          const row = rows[0]
+          return row === undefined
+            ? undefined
+            : { version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state }
+        })
+      )
+
+    // Kept: the newest few, and the first of every CHECKPOINT_BUCKET events (for replay --at far back).
+    const saveCheckpoint: EventLogService["saveCheckpoint"] = (c) =>
+      withBusyRetry(
+        immediate(
+          Effect.gen(function* () {
+            yield* sql`
+              INSERT OR REPLACE INTO checkpoints (version, seq, recorded_at, event_hash, state)
+              VALUES (${c.version}, ${c.seq}, ${c.recordedAt}, ${c.eventHash}, ${c.state})`
+            yield* sql`DELETE FROM checkpoints WHERE version <> ${c.version}`
+            yield* sql`
+              DELETE FROM checkpoints WHERE version = ${c.version}
+                AND seq NOT IN (SELECT seq FROM checkpoints WHERE version = ${c.version} ORDER BY seq DESC LIMIT ${CHECKPOINTS_KEPT})
+                AND seq NOT IN (SELECT min(seq) FROM checkpoints WHERE version = ${c.version} GROUP BY seq / ${CHECKPOINT_BUCKET})`
+          })
+        ),
+        "write",
+        "saving the projection's checkpoint"
+      )
+
+    return EventLog.of({ append, transaction, read, verify, latestCheckpoint, saveCheckpoint })
   }).pipe(Effect.provide(Reactivity.layer))
 
 const toStored = (row: EventRow): StoredEvent => ({

@@ -15,7 +15,7 @@ import { DEFAULT_CAPS, type Policy } from "../../src/domain/Policy.js"
 import { applianceRail, type Rail } from "../../src/domain/Rails.js"
 import { EventLog, type StoredEvent } from "../../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
-import { desiredStateAt } from "../../src/commands/desiredState.js"
+import { desiredStateAt } from "../../src/projection/desiredState.js"
 import {
   OWN_BLOCK_RULE,
   startCryptoSpikeEmulator,

@@ -1,32 +1,6 @@
-/** Folding the log into the desired state, and showing it to a person. */
-import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
+/** Showing the desired state to a person. */
 import { formatDuration } from "../domain/Duration.js"
-import { desiredAt, evolve, initialState, type DesiredState, type Reason } from "../domain/Project.js"
-import { startProgress } from "../platform/Progress.js"
-import { streamEvents, type EventLogService } from "../eventlog/EventLog.js"
-
-/**
- * The desired state at `at` from the events recorded up to `at` (or at the last event recorded,
- * when the clock is behind it). Reads only the event types the projection uses.
- */
-export const desiredStateAt = (log: EventLogService, at: string, options: { readonly cutAt?: string } = {}) =>
-  Effect.gen(function* () {
-    const events = streamEvents(log, { only: "projection", pageSize: 5000, ...(options.cutAt === undefined ? {} : { until: options.cutAt }) })
-    const bar = yield* startProgress("reading the log")
-    // Counting only when a terminal shows it: the fold is the hot path of every pass.
-    let folded = 0
-    const counted =
-      bar === undefined
-        ? events
-        : Stream.mapChunks(events, (chunk) => {
-            folded += chunk.length
-            bar.update(folded)
-            return chunk
-          })
-    const state = yield* Stream.runFold(counted, initialState(), evolve).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
-    return desiredAt(state, state.lastRecordedAt > at ? state.lastRecordedAt : at)
-  })
+import type { DesiredState, Reason } from "../domain/Project.js"
 
 const why = (r: Reason): string =>
   r.kind === "decision"

@@ -1,0 +1,187 @@
+/**
+ * Checkpoints of the projection: a state restored from a checkpoint folds on exactly as the state
+ * it was made from, for random logs cut at random places; and, on a real log, a fold from the
+ * newest checkpoint plus the events after it equals a fold from scratch, now and as of any time.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fc from "effect/FastCheck"
+import * as path from "node:path"
+import type { NewEvent } from "../../src/domain/Events.js"
+import { desiredAt, evolve, initialState, project, type LoggedEvent } from "../../src/domain/Project.js"
+import { EventLog, type EventLogService } from "../../src/eventlog/EventLog.js"
+import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
+import { PROJECTION_VERSION, restoreState, serializeState } from "../../src/projection/Checkpoint.js"
+import { CHECKPOINT_EVERY, desiredStateAt, foldedState } from "../../src/projection/desiredState.js"
+import { tempDir } from "../support/cli.js"
+import { tamper } from "../eventlog/support.js"
+
+const T0 = Date.parse("2026-01-05T08:00:00.000Z")
+const MINUTE = 60_000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+const cidrs = ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.0/24", "198.51.100.7/32", "2001:db8::1/128", "10.0.0.0/8"]
+const users = ["S-1-5-21-1-1001", "S-1-5-21-1-1002"]
+const targets = ["loadmaster:global", "loadmaster:vs:3", "cryptospike"] as const
+
+/** One event of any type the projection folds, recorded at `at` as `seq`. */
+const anyEvent = fc.record({
+  kind: fc.integer({ min: 0, max: 12 }),
+  cidr: fc.constantFrom(...cidrs),
+  user: fc.constantFrom(...users),
+  target: fc.constantFrom(...targets),
+  ttlMin: fc.integer({ min: 1, max: 600 }),
+  flag: fc.boolean()
+})
+
+const payloadOf = (e: typeof anyEvent extends fc.Arbitrary<infer A> ? A : never, seq: number, at: number): Pick<LoggedEvent, "type" | "payload"> => {
+  const host = e.cidr.replace(/\/\d+$/, "")
+  const lm = e.target === "cryptospike" ? "loadmaster:global" : e.target
+  const until = iso(at + e.ttlMin * MINUTE)
+  const cause = { seq, product: "ads", instance: "fm1", eventId: String(seq), method: "SSHDICT", source: host, detectedAt: iso(at) }
+  const subject = e.target === "cryptospike" ? { kind: "userBehindIp", ip: host, at: iso(at - 5 * MINUTE), userIdentity: "" } : { kind: "ip", cidr: e.cidr }
+  switch (e.kind) {
+    case 0:
+    case 1:
+      return { type: "BlockDecided", payload: { target: e.target, subject, until, ttl: `${e.ttlMin}m`, rule: "r", offence: 1, policyHash: "h", cause } }
+    case 2:
+      return { type: "BlockRequested", payload: { target: e.target, subject, until, ttl: `${e.ttlMin}m`, actor: "alice", reason: "why" } }
+    case 3:
+      return { type: "UnblockRequested", payload: { cidr: e.cidr, target: e.flag ? null : e.target, actor: "alice", reason: "fp" } }
+    case 4:
+      return { type: "AllowRequested", payload: { cidr: e.cidr, until: e.flag ? null : until, actor: "alice", reason: "ok" } }
+    case 5:
+      return {
+        type: "PolicyActivated",
+        payload: {
+          hash: `p${seq}`,
+          policy: { rules: [], escalation: null, allowlist: e.flag ? [{ cidr: e.cidr, until }] : [], caps: { maxAddsPerPass: 1, maxRemovesPerPass: 1, maxActivePerTarget: 1 }, ...(e.flag ? {} : { neverBlock: [e.cidr] }) },
+          source: "c.yaml"
+        }
+      }
+    case 6:
+      return { type: "TargetChanged", payload: { target: lm, cidr: e.cidr, op: e.flag ? "add" : "remove", listed: e.cidr, comment: `mitigator fm1 ${seq} ads X`, causeSeq: seq } }
+    case 7:
+      return { type: "DriftObserved", payload: { target: lm, cidr: e.cidr, kind: e.flag ? "adopted" : "missing", repair: false, listed: e.cidr, ...(e.flag ? { comment: "c" } : {}) } }
+    case 8:
+      return e.flag
+        ? { type: "OwnershipLost", payload: { target: lm, cidr: e.cidr, userId: null, holder: "someone else", comment: "admin" } }
+        : { type: "OwnershipLost", payload: { target: "cryptospike", cidr: null, userId: e.user, holder: "CryptoSpike", comment: "" } }
+    case 9:
+      return { type: "UserResolved", payload: { ip: host, at: iso(at - 5 * MINUTE), userId: e.user, userName: "u", userPrincipalName: "u@x", via: "file-activity" } }
+    case 10:
+      return { type: "UserResolutionFailed", payload: { ip: host, at: iso(at - 5 * MINUTE), reason: e.flag ? "unknown" : "ambiguous", candidates: [] } }
+    case 11:
+      return { type: "UserBlockChanged", payload: { userId: e.user, op: e.flag ? "block" : "unblock", comment: `mitigator seq=${seq}: x`, causeSeq: seq } }
+    default:
+      return { type: "UserBlockLifted", payload: { userId: e.user, repair: e.flag } }
+  }
+}
+
+const randomLog = fc.array(fc.tuple(fc.integer({ min: 0, max: 120 }), anyEvent), { minLength: 1, maxLength: 40 }).map((drafts) => {
+  let at = T0
+  return drafts.map(([gap, e], i): LoggedEvent => {
+    at += gap * MINUTE
+    return { seq: i + 1, recordedAt: iso(at), ...payloadOf(e, i + 1, at) }
+  })
+})
+
+describe("a checkpoint of the fold", () => {
+  it("for random logs cut at random places: restored and folded on, it equals the fold from scratch, at any later time", () => {
+    fc.assert(
+      fc.property(randomLog, fc.nat(), fc.integer({ min: 0, max: 2000 }), (events, cutAt, laterMin) => {
+        const cut = cutAt % (events.length + 1)
+        const head = initialState()
+        for (const e of events.slice(0, cut)) evolve(head, e)
+        const restored = restoreState(serializeState(head))!
+        expect(restored).toEqual(head)
+        for (const e of events.slice(cut)) evolve(restored, e)
+        const scratch = events.reduce(evolve, initialState())
+        expect(serializeState(restored)).toBe(serializeState(scratch))
+        const last = events[events.length - 1]!.recordedAt
+        for (const t of [last, iso(Date.parse(last) + laterMin * MINUTE)]) {
+          expect(JSON.stringify(desiredAt(restored, t))).toBe(JSON.stringify(project(events, t)))
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("text that is not a checkpoint of this code restores nothing", () => {
+    expect(restoreState("not json")).toBeUndefined()
+    expect(restoreState("null")).toBeUndefined()
+    expect(restoreState(JSON.stringify({ revision: -1 }))).toBeUndefined()
+    expect(PROJECTION_VERSION).toMatch(/^[0-9a-f]{16}$/)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// On a real log
+
+/** `n` decisions on a few hundred addresses, 20 s apart, with an unblock and an allow among them. */
+const decisions = (n: number, from: number): NewEvent[] =>
+  Array.from({ length: n }, (_, k): NewEvent => {
+    const i = from + k
+    const host = `10.${(i >> 8) & 3}.${i & 255}.${(i % 7) + 1}`
+    if (i % 997 === 0) return { type: "UnblockRequested", dedupeKey: null, payload: { cidr: `10.0.0.0/16`, target: null, actor: "alice", reason: "fp" } }
+    if (i % 1511 === 0) return { type: "AllowRequested", dedupeKey: null, payload: { cidr: `10.1.0.0/16`, until: null, actor: "bob", reason: "lab" } }
+    return {
+      type: "BlockDecided",
+      dedupeKey: null,
+      payload: {
+        target: "loadmaster:global",
+        subject: { kind: "ip", cidr: `${host}/32` },
+        // Some in force when the test looks, most expired by then.
+        until: iso(Date.now() + (i % 3 === 0 ? (i % 5) + 1 : -1) * 3_600_000),
+        ttl: "1h",
+        rule: "r",
+        offence: 1,
+        policyHash: "h",
+        cause: { seq: i, product: "ads", instance: "fm1", eventId: String(i), method: "SSHDICT", source: host, detectedAt: iso(T0) }
+      }
+    }
+  })
+
+const run = <A, E>(db: string, f: (log: EventLogService) => Effect.Effect<A, E>) =>
+  Effect.runPromise(Effect.flatMap(EventLog, f).pipe(Effect.provide(SqliteEventLog.layer({ filename: db, create: true }))) as Effect.Effect<A, never>)
+
+const scratch = (log: EventLogService, at: string, cutAt?: string) =>
+  Effect.map(log.read({ afterSeq: 0, limit: 1_000_000, only: "projection", ...(cutAt === undefined ? {} : { until: cutAt }) }), (rows) => project(rows, at))
+
+describe("checkpoints on a real log", () => {
+  it("a fold leaves a checkpoint; the next folds start from it and agree with a fold from scratch, now and as of any time", async () => {
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    // Recorded in batches, so the log has many recording times.
+    for (let batch = 0; batch < 25; batch++) await run(db, (log) => log.append(decisions(1000, batch * 1000 + 1)))
+    let now = iso(Date.now())
+
+    const first = await run(db, (log) => desiredStateAt(log, now))
+    const saved = await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))
+    expect(saved?.seq).toBe(25_000)
+    expect(25_000).toBeGreaterThanOrEqual(CHECKPOINT_EVERY)
+    expect(first).toEqual(await run(db, (log) => scratch(log, now)))
+
+    // More events: the fold reads only those after the checkpoint, and agrees.
+    await run(db, (log) => log.append(decisions(300, 25_001)))
+    now = iso(Date.now())
+    const later = await run(db, (log) => desiredStateAt(log, now))
+    expect(later).toEqual(await run(db, (log) => scratch(log, now)))
+    expect(later.ipBlocks.length).toBeGreaterThan(100)
+
+    // replay --at: from the newest checkpoint recorded at or before T, or from scratch.
+    const times = await run(db, (log) => Effect.map(log.read({ afterSeq: 0, limit: 1_000_000 }), (rows) => rows.map((r) => r.recordedAt)))
+    for (const t of [times[0]!, times[4_999]!, times[12_345]!, times[24_999]!, times[25_150]!, now]) {
+      const asOf = await run(db, (log) => desiredStateAt(log, t, { cutAt: t }))
+      expect(asOf, `as of ${t}`).toEqual(await run(db, (log) => scratch(log, t, t)))
+    }
+  }, 120_000)
+
+  it("a checkpoint whose event row was edited is not used", async () => {
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
+    await run(db, (log) => foldedState(log))
+    const saved = (await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))!
+    tamper(db, (raw) => raw.prepare("UPDATE events SET hash = 'edited' WHERE seq = ?").run(saved.seq))
+    expect(await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))).toBeUndefined()
+  }, 60_000)
+})
