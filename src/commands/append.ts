@@ -25,7 +25,11 @@ import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
 import type { AppConfig } from "../config/loadConfig.js"
 import { reconcileLockWithin } from "../reconciler/lock.js"
-import { reconcilePass } from "../reconciler/reconcileLoadMaster.js"
+import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import { contains } from "../domain/Cidr.js"
+import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
+import { scopeOfTarget } from "../targets/LoadMasterAcl.js"
+import { entryComment } from "../targets/loadmaster/wire.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from "../platform/LogFile.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
@@ -59,8 +63,8 @@ export interface AppendSummary {
   withheld: number
   /** the first of them: `127.0.0.1, loopback 127.0.0.0/8` */
   firstWithheld: string | undefined
-  /** the (target, CIDR) keys those decisions block: what an immediate apply puts on the targets */
-  readonly touched: Set<string>
+  /** the LoadMaster adds those decisions call for (one per target and CIDR): what an immediate apply puts there */
+  readonly toApply: Map<string, ImmediateAdd>
   /** the `${ip}|${at}` of the decisions to block the user behind an address (CryptoSpike) */
   readonly touchedUsers: Set<string>
   firstRejection: string | undefined
@@ -85,7 +89,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
       decided: 0,
       withheld: 0,
       firstWithheld: undefined,
-      touched: new Set(),
+      toApply: new Map(),
       touchedUsers: new Set(),
       firstRejection: undefined
     }
@@ -122,7 +126,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
         // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
         const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
         // One transaction: the policy's activation, the events, and the blocks they call for.
-        const { outcomes, decided, withheld } = yield* log.transaction((tx) =>
+        const { outcomes, decided, seqs, withheld, allows } = yield* log.transaction((tx) =>
           Effect.gen(function* () {
             yield* activateIfChanged(tx, settings.policy)
             const outcomes = yield* tx.append(events)
@@ -130,17 +134,26 @@ export const appendFromStdin = (settings: AppendSettings) =>
               const detection = recorded[i]?.detection
               return outcome._tag === "Stored" && detection !== undefined ? [{ seq: outcome.seq, event: detection }] : []
             })
-            const { decided, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
-            return { outcomes, decided, withheld }
+            const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
+            // An operator's allow holds a block back (the projection's rule): not applied at once either.
+            const allows = decided.some((d) => d.subject.kind === "ip")
+              ? (yield* tx.operatorAllows).filter((a) => allowEntryInForce(a, tx.recordedAt))
+              : []
+            return { outcomes, decided, seqs, withheld, allows }
           })
         )
         summary.decided += decided.length
         summary.withheld += withheld.length
         if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
-        for (const d of decided) {
-          if (d.subject.kind === "ip") summary.touched.add(keyOf(d.target, d.subject.cidr))
-          else summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
-        }
+        decided.forEach((d, i) => {
+          if (d.subject.kind !== "ip") return void summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
+          const key = keyOf(d.target, d.subject.cidr)
+          if (scopeOfTarget(d.target) === undefined || summary.toApply.has(key)) return
+          if (allows.some((a) => contains(cidrOf(a.cidr), cidrOf((d.subject as { cidr: string }).cidr)))) return
+          const seq = seqs[i]!
+          const comment = entryComment({ instance: d.cause.instance, seq, product: d.cause.product, method: d.cause.method })
+          summary.toApply.set(key, { target: d.target, cidr: d.subject.cidr, comment, causeSeq: seq })
+        })
         const time = new Date().toISOString()
         const logLines: string[] = []
         const detail = (fields: LogFields) => {
@@ -181,31 +194,39 @@ export const appendFromStdin = (settings: AppendSettings) =>
 
 /**
  * Puts this run's new blocks on the LoadMaster now, so an attacker is blocked in well under a
- * second rather than at the next reconcile. Best effort within `timeoutMs`: storing already
- * succeeded, and whatever is not applied here the next reconcile applies.
+ * second rather than at the next reconcile: the adds its decisions call for, and nothing else (no
+ * fold, no list). Best effort within `timeoutMs`: storing already succeeded, and whatever is not
+ * applied here the next reconcile applies. More adds than `policy.caps.maxAddsPerPass` are left to
+ * reconcile, which holds them to the caps.
  */
 const applyNow = (
   cfg: AppConfig,
   opts: GlobalOptions & { readonly apiKey: Option.Option<string> },
-  instance: string,
-  touched: ReadonlySet<string>,
+  adds: ReadonlyArray<ImmediateAdd>,
   timeoutMs: number
 ) =>
   Effect.gen(function* () {
+    if (adds.length > cfg.policy.caps.maxAddsPerPass) {
+      return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
+    }
     const log = yield* EventLog
     yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-    return yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: false, concurrency: 4, only: touched, instance })
+    return yield* applyAtOnce(log, lm, adds, 4)
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
     Effect.matchEffect({
       onFailure: (e: { readonly message: string }) =>
         Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
-      onSuccess: (r) =>
-        r.converged
-          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster`)
-          : Effect.logWarning(`mitigator append: applied ${r.applied}, ${r.failed} failed or refused; the next reconcile retries`)
+      onSuccess: (r) => {
+        const present = r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : ""
+        return r.failed === 0
+          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
+          : Effect.logWarning(
+              `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries (${r.problems.slice(0, 2).join("; ")})`
+            )
+      }
     }),
     Effect.annotateLogs({ target: "loadmaster" })
   )
@@ -338,8 +359,8 @@ export const appendCommand = Command.make(
         return yield* failure.value
       }
       yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
-      if (!opts.defer && summary.touched.size > 0 && cfg.loadmaster !== undefined) {
-        yield* applyNow(cfg, opts, settings.instance, summary.touched, opts.applyTimeout)
+      if (!opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined) {
+        yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
       }
       if (!opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined) {
         yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)

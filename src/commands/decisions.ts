@@ -37,6 +37,8 @@ export const activateIfChanged = (tx: LogTransaction, active: ActivePolicy) =>
 /** What the decider recorded for one batch of detections. */
 export interface RecordedDecisions {
   readonly decided: ReadonlyArray<BlockDecided>
+  /** the seq each of `decided` was recorded as */
+  readonly seqs: ReadonlyArray<number>
   /** detections a rule matched whose source is protected by a never-block rail */
   readonly withheld: ReadonlyArray<BlockWithheld>
 }
@@ -81,11 +83,12 @@ export const recordDecisions = (
         decided.push(payload)
       }
     }
-    if (events.length > 0) yield* tx.append(events)
-    return { decided, withheld } as RecordedDecisions
+    const outcomes = events.length > 0 ? yield* tx.append(events) : []
+    const seqs = outcomes.flatMap((outcome, i) => (events[i]!.type === "BlockDecided" ? [outcome.seq] : []))
+    return { decided, seqs, withheld } as RecordedDecisions
   })
 
-const NONE: RecordedDecisions = { decided: [], withheld: [] }
+const NONE: RecordedDecisions = { decided: [], seqs: [], withheld: [] }
 
 const windowMs = (text: string): number => {
   const parsed = parseDuration(text)

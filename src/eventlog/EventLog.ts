@@ -64,6 +64,8 @@ export interface LogTransaction {
   readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
   /** the latest PolicyActivated event, if any */
   readonly latestPolicy: Effect.Effect<StoredEvent | undefined, EventLogError>
+  /** every operator `allow` ever recorded (its CIDR and until, null for good): few, and indexed */
+  readonly operatorAllows: Effect.Effect<ReadonlyArray<{ readonly cidr: string; readonly until: string | null }>, EventLogError>
   /**
    * For each source address: the recording times of its offences (detections that led to
    * decisions, one per detection) recorded after `since`.

@@ -305,6 +305,13 @@ const make = (options: SqliteEventLogOptions) =>
           "read",
           "reading the policy in force"
         ),
+        operatorAllows: sqlErrors(
+          sql<{ cidr: string; until: string | null }>`
+            SELECT json_extract(payload, '$.cidr') AS cidr, json_extract(payload, '$.until') AS until
+            FROM events WHERE type = 'AllowRequested' ORDER BY seq`,
+          "read",
+          "reading the operators' allows"
+        ),
         offencesSince: (sources, since) =>
           sqlErrors(
             Effect.gen(function* () {

@@ -15,8 +15,45 @@ describe("append without --defer", () => {
       expect(run.code).toBe(0)
       expect(run.stderr).toContain("applied at once: 1 change(s) on the LoadMaster")
       expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
+      // One add, and nothing else: no fold of the log and no list of the block lists on the way.
+      expect(emulator.counts()).toEqual({ add: 1 })
+      // Recorded as mitigator's, with the comment it carries.
+      const [changed] = (await ws.events()).filter((e) => e.type === "TargetChanged")
+      expect(changed!.payload).toMatchObject({ op: "add", cidr: "192.0.2.31/32", comment: emulator.entries("global")[0]!.comment })
+      expect(changed!.payload.comment).toMatch(/^mitigator fm1 [0-9]+ ads SSHDICT$/)
       // Nothing left for reconcile to do.
       expect((await ws.plan()).code).toBe(0)
+    }))
+
+  it("an address already on the list is no error: recorded, and the next reconcile decides whose it is", () =>
+    withEmulator(async (emulator) => {
+      const ws = lmWorkspace(emulator, { ttl: "1h" })
+      emulator.seed("global", "192.0.2.31/32", "by hand")
+      const run = await ws.cmd(["append", "--instance", "fm1"], { stdin: adsLine(1, "192.0.2.31") })
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stderr).toContain("applied at once: 0 change(s) on the LoadMaster; 1 already on the list (the next reconcile decides whose)")
+      const events = await ws.events()
+      expect(events.filter((e) => e.type === "TargetChanged")).toEqual([])
+      expect(events.filter((e) => e.type === "TargetChangeFailed").map((e) => e.payload)).toMatchObject([{ cidr: "192.0.2.31/32", op: "add", reason: "exists" }])
+      // Not mitigator's: reconcile neither adds nor, once unblocked, removes it.
+      expect((await ws.reconcile()).code).toBe(0)
+      expect((await ws.cmd(["unblock", "192.0.2.31", "--reason", "fp"])).code).toBe(0)
+      expect((await ws.reconcile()).code).toBe(0)
+      expect(emulator.entries("global")).toEqual([{ addr: "192.0.2.31/32", comment: "by hand" }])
+    }))
+
+  it("applies nothing an operator's allow holds back, and nothing over the caps (reconcile holds those to them)", () =>
+    withEmulator(async (emulator) => {
+      const ws = lmWorkspace(emulator, { ttl: "1h", caps: { maxAddsPerPass: 2 } })
+      expect((await ws.cmd(["allow", "192.0.2.0/24", "--reason", "lab"])).code).toBe(0)
+      const allowed = await ws.cmd(["append", "--instance", "fm1"], { stdin: adsLine(1, "192.0.2.31") })
+      expect(allowed.code, allowed.stderr).toBe(0)
+      expect(emulator.counts()["add"] ?? 0).toBe(0)
+
+      const burst = await ws.cmd(["append", "--instance", "fm1"], { stdin: [2, 3, 4].map((i) => adsLine(i, `198.51.100.${i}`)).join("\n") })
+      expect(burst.code, burst.stderr).toBe(0)
+      expect(burst.stderr).toContain("blocks not applied now (3 additions exceed maxAddsPerPass (2)); the next reconcile applies them")
+      expect(emulator.counts()["add"] ?? 0).toBe(0)
     }))
 
   it("still stores (exit 0) when the LoadMaster is down, and says reconcile will apply", () =>
