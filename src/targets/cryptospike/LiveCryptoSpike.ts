@@ -14,20 +14,16 @@
  * Lists are read page by page until a short page or `totalItems` (spec §6 #8: never only the
  * first page).
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../LoadMasterAcl.js"
-import { makePacer, transportFailure } from "../http.js"
+import { applianceHttpClient, makePacer, transportFailure } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -86,8 +82,7 @@ export const makeLiveCryptoSpike = (
     const timeoutMs = options.timeoutMs ?? 10_000
     const pageSize = Math.max(1, Math.floor(options.pageSize ?? Wire.DEFAULT_PAGE_SIZE))
     const agent = yield* Effect.mapError(agentOptions(base, options.tls, timeoutMs), fromTlsError)
-    const context = yield* Layer.build(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer(agent))))
-    const http = Context.get(context, HttpClient.HttpClient)
+    const http = yield* applianceHttpClient(agent)
     const pace = makePacer(options.rateLimit ?? 20)
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
     const authHint = options.auth.kind === "token" ? Wire.TOKEN_HINT : Wire.LOGIN_HINT

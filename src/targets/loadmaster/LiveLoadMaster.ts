@@ -6,18 +6,14 @@
  * 429); 401/403, 404 (API disabled) and 422 are reported at once, by reason.
  * The API key is added to the request at the last moment and appears in no log or error.
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type AclScope, type LoadMasterAclService } from "../LoadMasterAcl.js"
-import { makePacer, transportFailure } from "../http.js"
+import { applianceHttpClient, makePacer, transportFailure } from "../http.js"
 import { agentOptions } from "../tls.js"
 import * as Wire from "./wire.js"
 
@@ -41,8 +37,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const base = new URL(options.url)
     const timeoutMs = options.timeoutMs ?? 10_000
     const agent = yield* agentOptions(base, options.tls, timeoutMs)
-    const context = yield* Layer.build(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer(agent))))
-    const http = Context.get(context, HttpClient.HttpClient)
+    const http = yield* applianceHttpClient(agent)
     const pace = makePacer(options.rateLimit)
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
 
