@@ -26,6 +26,7 @@ import { reconcileCryptoSpikePass, type CryptoSpikePassResult } from "../reconci
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { applianceRails } from "./appliances.js"
+import { openProjection } from "../projection/desiredState.js"
 import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
@@ -132,6 +133,8 @@ export const reconcileCommand = Command.make(
         const logged: Array<Effect.Effect<void>> = []
         const targets: Record<string, TargetFigures> = {}
         let converged = true
+        // One fold per pass, for both targets (each catches it up with what the other recorded).
+        const projection = yield* openProjection(log)
         if (lm !== undefined) {
           const r = yield* reconcilePass(log, lm, {
             caps: cfg.policy.caps,
@@ -140,21 +143,26 @@ export const reconcileCommand = Command.make(
             concurrency: opts.concurrency,
             instance: instanceOf(cfg),
             protect: appliances?.rails ?? []
-          })
+          }, projection)
           if (opts.dryRun) lines.push(...planLines(r))
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
           Object.assign(targets, r.targets)
           converged &&= r.converged
         }
         if (cs !== undefined && settings !== undefined) {
-          const r = yield* reconcileCryptoSpikePass(log, cs, {
-            caps: cfg.policy.caps,
-            force: opts.force,
-            dryRun: opts.dryRun,
-            lookbackMs: settings.lookbackMs,
-            graceMs: settings.graceMs,
-            repairDrift: settings.repairDrift
-          })
+          const r = yield* reconcileCryptoSpikePass(
+            log,
+            cs,
+            {
+              caps: cfg.policy.caps,
+              force: opts.force,
+              dryRun: opts.dryRun,
+              lookbackMs: settings.lookbackMs,
+              graceMs: settings.graceMs,
+              repairDrift: settings.repairDrift
+            },
+            projection
+          )
           if (opts.dryRun) lines.push(...userPlanLines(r))
           logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
           targets["cryptospike"] = r.figures
@@ -207,13 +215,19 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     }
     let pending = 0
     let unreachable = false
+    const projection = yield* openProjection(log)
     const problems: string[] = []
     const out: Record<string, unknown> = {}
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
       const lm = yield* liveLoadMaster(cfg, opts.apiKey)
       const { rails } = yield* applianceRails(cfg)
-      const result = yield* reconcilePass(log, lm, { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg), protect: rails })
+      const result = yield* reconcilePass(
+        log,
+        lm,
+        { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg), protect: rails },
+        projection
+      )
       Object.assign(out, {
         adds: result.plan.adds,
         removes: result.plan.removes,
@@ -233,14 +247,12 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     const settings = cfg.cryptospike
     if (settings !== undefined) {
       const cs = yield* liveCryptoSpike(cfg, opts.csToken)
-      const r = yield* reconcileCryptoSpikePass(log, cs, {
-        caps: cfg.policy.caps,
-        force: false,
-        dryRun: true,
-        lookbackMs: settings.lookbackMs,
-        graceMs: settings.graceMs,
-        repairDrift: settings.repairDrift
-      })
+      const r = yield* reconcileCryptoSpikePass(
+        log,
+        cs,
+        { caps: cfg.policy.caps, force: false, dryRun: true, lookbackMs: settings.lookbackMs, graceMs: settings.graceMs, repairDrift: settings.repairDrift },
+        projection
+      )
       out["users"] = {
         toResolve: r.resolved + r.unresolved,
         toBlock: r.toBlock,

@@ -20,7 +20,7 @@ import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import type { Caps } from "../domain/Policy.js"
 import type { DesiredState, UserBlock } from "../domain/Project.js"
 import { activityWindow, fromActivity, fromNameSearch, type Resolution } from "../domain/ResolveUser.js"
-import { desiredStateAt } from "../projection/desiredState.js"
+import { catchUp, desiredOf, openProjection, type Projection } from "../projection/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import { auditComment, exactUserMatch, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
@@ -162,13 +162,19 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
     return { events, problems }
   })
 
-export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUsersService, options: CryptoSpikePassOptions) =>
+/**
+ * @param projection the pass's open fold (shared with the LoadMaster pass, so a pass folds the
+ *   log once); caught up with the log first, and again after the resolutions are recorded.
+ */
+export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUsersService, options: CryptoSpikePassOptions, projection?: Projection) =>
   Effect.gen(function* () {
     const now = () => Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
-    const first = yield* desiredStateAt(log, yield* now())
+    const open = projection ?? (yield* openProjection(log))
+    if (projection !== undefined) yield* catchUp(log, projection)
+    const first = desiredOf(open, yield* now())
     const resolution = yield* resolvePending(cs, first, options)
     if (!options.dryRun && resolution.events.length > 0) yield* log.append(resolution.events)
-    const desired = options.dryRun || resolution.events.length === 0 ? first : yield* desiredStateAt(log, yield* now())
+    const desired = options.dryRun || resolution.events.length === 0 ? first : desiredOf(yield* Effect.as(catchUp(log, open), open), yield* now())
     const resolved = resolution.events.filter((e) => e.type === "UserResolved").length
     const unresolved = resolution.events.length - resolved
 

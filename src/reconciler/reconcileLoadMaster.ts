@@ -20,7 +20,7 @@ import type { Caps } from "../domain/Policy.js"
 import type { IpBlock } from "../domain/Project.js"
 import { cidrOf } from "../domain/Decide.js"
 import { protectionOf, type Rail } from "../domain/Rails.js"
-import { desiredStateAt } from "../projection/desiredState.js"
+import { catchUp, desiredOf, openProjection, type Projection } from "../projection/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { commentInstance, commentMarker, entryComment, operatorComment, printable, stillOurs } from "../targets/loadmaster/wire.js"
@@ -105,10 +105,16 @@ const commentFor = (block: IpBlock | undefined, instance: string): string => {
     : operatorComment({ instance, seq: reason.seq, actor: reason.actor })
 }
 
-export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, options: PassOptions) =>
+/**
+ * @param projection the pass's open fold (shared with the CryptoSpike pass, so a pass folds the
+ *   log once); caught up with the log first. Without one, the log is folded here.
+ */
+export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, options: PassOptions, projection?: Projection) =>
   Effect.gen(function* () {
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const state = yield* desiredStateAt(log, now)
+    const open = projection ?? (yield* openProjection(log))
+    if (projection !== undefined) yield* catchUp(log, projection)
+    const state = desiredOf(open, now)
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
     const only = options.only
     const wanted = (target: string, cidr: string) => isLoadMaster(target) && (only === undefined || only.has(keyOf(target, cidr)))
