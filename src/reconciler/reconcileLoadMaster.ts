@@ -35,8 +35,6 @@ export interface PassOptions {
   readonly dryRun: boolean
   /** changes in flight at once (the client still paces the calls) */
   readonly concurrency: number
-  /** only these entries (`keyOf(target, cidr)`): append's immediate apply of its own decisions */
-  readonly only?: ReadonlySet<string>
   /** this mitigator's instance name: the comments of operator blocks carry it */
   readonly instance: string
   /**
@@ -116,14 +114,12 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     if (projection !== undefined) yield* catchUp(log, projection)
     const state = desiredOf(open, now)
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
-    const only = options.only
-    const wanted = (target: string, cidr: string) => isLoadMaster(target) && (only === undefined || only.has(keyOf(target, cidr)))
     const protect = options.protect ?? []
-    const desired = state.ipBlocks.filter((b) => wanted(b.target, b.cidr) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined))
-    const owned = state.owned.filter((o) => wanted(o.target, o.cidr))
-    const takeOvers = state.takeOvers.filter((t) => wanted(t.target, t.cidr))
+    const desired = state.ipBlocks.filter((b) => isLoadMaster(b.target) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined))
+    const owned = state.owned.filter((o) => isLoadMaster(o.target))
+    const takeOvers = state.takeOvers.filter((t) => isLoadMaster(t.target))
     // Held by someone else: listed too, to see when nobody holds it any more.
-    const held = state.heldByOthers.filter((h) => wanted(h.target, h.entry))
+    const held = state.heldByOthers.filter((h) => isLoadMaster(h.target))
     const targets = [
       ...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target), ...takeOvers.map((t) => t.target), ...held.map((h) => h.target)])
     ].sort()
@@ -213,7 +209,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     // crashed before recording it: take it back, or it could never be removed.
     for (const e of observed) {
       const key = keyOf(e.target, e.cidr)
-      if (ownedKeys.has(key) || lost.has(key) || (only !== undefined && !only.has(key))) continue
+      if (ownedKeys.has(key) || lost.has(key)) continue
       if (!(yield* namesOurBlock(e))) continue
       ownedKeys.add(key)
       events.push(adoption(e))
