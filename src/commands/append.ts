@@ -28,6 +28,7 @@ import { reconcileLockWithin } from "../reconciler/lock.js"
 import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
 import { contains } from "../domain/Cidr.js"
 import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
+import { readInstant } from "../domain/Time.js"
 import { scopeOfTarget } from "../targets/LoadMasterAcl.js"
 import { entryComment } from "../targets/loadmaster/wire.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
@@ -137,7 +138,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
             const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
             // An operator's allow holds a block back (the projection's rule): not applied at once either.
             const allows = decided.some((d) => d.subject.kind === "ip")
-              ? (yield* tx.operatorAllows).filter((a) => allowEntryInForce(a, tx.recordedAt))
+              ? (yield* tx.operatorAllows).filter((a) => allowEntryInForce({ ...a, until: a.until === null ? null : readInstant(a.until) }, tx.recordedAt))
               : []
             return { outcomes, decided, seqs, withheld, allows }
           })

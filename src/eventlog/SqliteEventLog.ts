@@ -442,11 +442,14 @@ const make = (options: SqliteEventLogOptions) =>
             yield* sql`
               INSERT OR REPLACE INTO checkpoints (version, seq, recorded_at, event_hash, state)
               VALUES (${c.version}, ${c.seq}, ${c.recordedAt}, ${c.eventHash}, ${c.state})`
-            yield* sql`DELETE FROM checkpoints WHERE version <> ${c.version}`
+            // Another version's (a build still running during an upgrade): only its newest stays.
+            yield* sql`
+              DELETE FROM checkpoints WHERE version <> ${c.version}
+                AND seq < (SELECT max(seq) FROM checkpoints AS newest WHERE newest.version = checkpoints.version)`
             yield* sql`
               DELETE FROM checkpoints WHERE version = ${c.version}
                 AND seq NOT IN (SELECT seq FROM checkpoints WHERE version = ${c.version} ORDER BY seq DESC LIMIT ${CHECKPOINTS_KEPT})
-                AND seq NOT IN (SELECT min(seq) FROM checkpoints WHERE version = ${c.version} GROUP BY seq / ${CHECKPOINT_BUCKET})`
+                AND seq NOT IN (SELECT min(seq) FROM checkpoints WHERE version = ${c.version} GROUP BY CAST(seq / ${CHECKPOINT_BUCKET} AS INTEGER))`
           })
         ),
         "write",

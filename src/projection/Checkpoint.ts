@@ -54,14 +54,19 @@ export const serializeState = (state: ProjectionState): string => {
   return JSON.stringify(snapshot)
 }
 
-/** The state a checkpoint holds; undefined when the text is not one this code wrote. */
+/**
+ * The state a checkpoint holds; undefined when the text is not one this code wrote (or was
+ * damaged): the caller then folds from scratch.
+ */
 export const restoreState = (text: string): ProjectionState | undefined => {
-  let s: Snapshot
   try {
-    s = JSON.parse(text) as Snapshot
+    return restore(JSON.parse(text) as Snapshot)
   } catch {
     return undefined
   }
+}
+
+const restore = (s: Snapshot): ProjectionState | undefined => {
   if (typeof s !== "object" || s === null || s.revision !== FOLD_REVISION) return undefined
   const state = initialState()
   state.policyHash = s.policyHash
@@ -86,6 +91,6 @@ export const restoreState = (text: string): ProjectionState | undefined => {
  * snapshot's) changes, so a checkpoint is used only by the code that made it.
  */
 export const PROJECTION_VERSION = createHash("sha256")
-  .update([String(FOLD_REVISION), foldCode(), ...[serializeState, restoreState, readInstant, neverBlockRails, cidrOf, allowEntryInForce].map(String)].join("\n"))
+  .update([String(FOLD_REVISION), foldCode(), ...[serializeState, restore, readInstant, neverBlockRails, cidrOf, allowEntryInForce].map(String)].join("\n"))
   .digest("hex")
   .slice(0, 16)

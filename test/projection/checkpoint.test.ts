@@ -14,7 +14,7 @@ import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
 import { PROJECTION_VERSION, restoreState, serializeState } from "../../src/projection/Checkpoint.js"
 import { CHECKPOINT_EVERY, desiredStateAt, foldedState } from "../../src/projection/desiredState.js"
 import { tempDir } from "../support/cli.js"
-import { tamper } from "../eventlog/support.js"
+import { tamper, withRaw } from "../eventlog/support.js"
 
 const T0 = Date.parse("2026-01-05T08:00:00.000Z")
 const MINUTE = 60_000
@@ -183,5 +183,26 @@ describe("checkpoints on a real log", () => {
     const saved = (await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))!
     tamper(db, (raw) => raw.prepare("UPDATE events SET hash = 'edited' WHERE seq = ?").run(saved.seq))
     expect(await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))).toBeUndefined()
+  }, 60_000)
+
+  it("keeps the newest three and the first of every 100,000 events; another version keeps only its newest", async () => {
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    const save = (version: string, seq: number) =>
+      run(db, (log) => log.saveCheckpoint({ version, seq, recordedAt: iso(T0 + seq), eventHash: "h", state: "{}" }))
+    await save("older-build", 5_000)
+    await save("older-build", 7_000)
+    for (const seq of [10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 120_000, 130_000]) await save(PROJECTION_VERSION, seq)
+    const rows = withRaw(db, (raw) => raw.prepare("SELECT version, seq FROM checkpoints ORDER BY version, seq").all()) as Array<{ version: string; seq: number }>
+    expect(rows.filter((r) => r.version === PROJECTION_VERSION).map((r) => r.seq)).toEqual([10_000, 60_000, 120_000, 130_000])
+    expect(rows.filter((r) => r.version === "older-build").map((r) => r.seq)).toEqual([7_000])
+  }, 60_000)
+
+  it("a damaged checkpoint is ignored: the fold starts from scratch and agrees", async () => {
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
+    await run(db, (log) => foldedState(log))
+    tamper(db, (raw) => raw.prepare("UPDATE checkpoints SET state = ?").run(JSON.stringify({ revision: 1, policyNeverBlock: ["not a cidr"] })))
+    const now = iso(Date.now())
+    expect(await run(db, (log) => desiredStateAt(log, now))).toEqual(await run(db, (log) => scratch(log, now)))
   }, 60_000)
 })
