@@ -8,6 +8,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Console from "effect/Console"
@@ -213,7 +214,7 @@ const applyNow = (
     const log = yield* EventLog
     yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-    return yield* applyAtOnce(log, lm, adds, 4)
+    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString())
   }).pipe(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
@@ -221,7 +222,10 @@ const applyNow = (
       onFailure: (e: { readonly message: string }) =>
         Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
       onSuccess: (r) => {
-        const present = r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : ""
+        const present =
+          (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
+          (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
+          (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
         return r.failed === 0
           ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
           : Effect.logWarning(

@@ -114,6 +114,11 @@ export interface EventLogService {
    * (with `notAfter`) that was recorded at or before that instant.
    */
   readonly latestCheckpoint: (version: string, notAfter?: string) => Effect.Effect<Checkpoint | undefined, EventLogError>
+  /**
+   * The newest ownership-ledger event (TargetChanged, DriftObserved, OwnershipLost) of `cidr` on
+   * `target`: whether mitigator holds that entry now, without folding the log.
+   */
+  readonly latestLedgerEvent: (target: string, cidr: string) => Effect.Effect<StoredEvent | undefined, EventLogError>
   /** Saves a checkpoint (in a write transaction) and prunes old ones. */
   readonly saveCheckpoint: (checkpoint: Checkpoint) => Effect.Effect<void, EventLogError>
 }

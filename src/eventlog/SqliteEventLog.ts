@@ -434,6 +434,18 @@ const make = (options: SqliteEventLogOptions) =>
         })
       )
 
+    // The same IN list and expressions as the partial index events_ledger (migration 0006), as literal text.
+    const ledgerTypes = sql.literal(`('TargetChanged', 'DriftObserved', 'OwnershipLost')`)
+    const latestLedgerEvent: EventLogService["latestLedgerEvent"] = (target, cidr) =>
+      withBusyRetry(
+        sql<EventRow>`
+          SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+          WHERE type IN ${ledgerTypes} AND json_extract(payload, '$.target') = ${target} AND json_extract(payload, '$.cidr') = ${cidr}
+          ORDER BY seq DESC LIMIT 1`,
+        "read",
+        "reading the ownership ledger"
+      ).pipe(Effect.map((rows) => rows.map(toStored)[0]))
+
     // Kept: the newest few, and the first of every CHECKPOINT_BUCKET events (for replay --at far back).
     const saveCheckpoint: EventLogService["saveCheckpoint"] = (c) =>
       withBusyRetry(
@@ -456,7 +468,7 @@ const make = (options: SqliteEventLogOptions) =>
         "saving the projection's checkpoint"
       )
 
-    return EventLog.of({ append, transaction, read, verify, latestCheckpoint, saveCheckpoint })
+    return EventLog.of({ append, transaction, read, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
   }).pipe(Effect.provide(Reactivity.layer))
 
 const toStored = (row: EventRow): StoredEvent => ({

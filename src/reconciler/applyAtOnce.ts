@@ -4,11 +4,16 @@
  * the first add depends on how long the log is. An add that succeeds is mitigator's (recorded as
  * TargetChanged); an address already on the list is recorded as such and left to the next
  * reconcile pass, which lists and decides whose it is; a failure is recorded and retried there.
+ * What the ledger says mitigator (or someone else) holds already is not added again, and what an
+ * operator lifted while this waited for the lock is left to reconcile.
  */
 import * as Effect from "effect/Effect"
 import type { NewEvent } from "../domain/Events.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
+import { contains } from "../domain/Cidr.js"
+import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
+import { readInstant } from "../domain/Time.js"
 
 /** One add a decision just made calls for, with the comment that names it. */
 export interface ImmediateAdd {
@@ -20,6 +25,10 @@ export interface ImmediateAdd {
 }
 
 export interface ImmediateResult {
+  /** on the list already as mitigator's (the ledger says so): nothing to do */
+  readonly ours: number
+  /** left to reconcile: lifted or re-decided since (an unblock, an allow, a new policy), or held by someone else */
+  readonly deferred: number
   readonly applied: number
   /** already on the list (whose it is, the next reconcile decides) */
   readonly present: number
@@ -33,8 +42,46 @@ const alreadyThere = (e: LoadMasterError): boolean => e.reason === "rejected" &&
 const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
   e.retryable ? "transient" : e.reason === "auth" || e.reason === "api-disabled" ? "auth" : "rejected"
 
-export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, adds: ReadonlyArray<ImmediateAdd>, concurrency: number) =>
+/** More events recorded since the decisions than this, and nothing is applied at once (reconcile sees it all). */
+const SINCE_LIMIT = 10_000
+
+/**
+ * The adds still to make, once the lock is held: an unblock, an allow or a new policy recorded
+ * since the decisions (while this waited for the lock) leaves the adds it touches to reconcile;
+ * an entry the ledger says mitigator holds already, or someone else holds now, is not added again.
+ */
+const stillToApply = (log: EventLogService, adds: ReadonlyArray<ImmediateAdd>, now: string) =>
   Effect.gen(function* () {
+    const first = Math.min(...adds.map((a) => a.causeSeq))
+    const since = yield* log.read({ afterSeq: first, limit: SINCE_LIMIT, only: "projection" })
+    if (since.length === SINCE_LIMIT || since.some((e) => e.type === "PolicyActivated")) return { adds: [], ours: 0, deferred: adds.length }
+    const lifted = (add: ImmediateAdd) =>
+      since.some((e) => {
+        const p = e.payload as { cidr?: string; target?: string | null; until?: string | null }
+        if (e.seq <= add.causeSeq || p.cidr === undefined || !contains(cidrOf(p.cidr), cidrOf(add.cidr))) return false
+        if (e.type === "UnblockRequested") return p.target === null || p.target === add.target
+        return e.type === "AllowRequested" && allowEntryInForce({ cidr: p.cidr, until: p.until == null ? null : readInstant(p.until) }, now)
+      })
+    const toMake: ImmediateAdd[] = []
+    let ours = 0
+    let deferred = 0
+    for (const add of adds) {
+      if (lifted(add)) {
+        deferred++
+        continue
+      }
+      const last = yield* log.latestLedgerEvent(add.target, add.cidr)
+      const p = last?.payload as { op?: string; kind?: string } | undefined
+      if (last?.type === "OwnershipLost") deferred++
+      else if (p?.op === "add" || p?.kind === "adopted") ours++
+      else toMake.push(add)
+    }
+    return { adds: toMake, ours, deferred }
+  })
+
+export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, requested: ReadonlyArray<ImmediateAdd>, concurrency: number, now: string) =>
+  Effect.gen(function* () {
+    const { adds, ours, deferred } = requested.length === 0 ? { adds: [], ours: 0, deferred: 0 } : yield* stillToApply(log, requested, now)
     const outcomes = yield* Effect.forEach(
       adds,
       (add) =>
@@ -66,6 +113,8 @@ export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, adds
     if (outcomes.length > 0) yield* log.append(outcomes)
     const failures = outcomes.flatMap((e) => (e.type === "TargetChangeFailed" && e.payload.reason !== "exists" ? [e.payload] : []))
     return {
+      ours,
+      deferred,
       applied: outcomes.filter((e) => e.type === "TargetChanged").length,
       present: outcomes.filter((e) => e.type === "TargetChangeFailed" && e.payload.reason === "exists").length,
       failed: failures.length,

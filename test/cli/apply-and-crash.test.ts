@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { jsonLines, runCli, startCliKillable } from "../support/crash.js"
 import { adsLine } from "../support/fixtures.js"
+import * as fs from "node:fs"
 import { addrs, lmWorkspace, withEmulator } from "../support/loadmaster.js"
 
 describe("append without --defer", () => {
@@ -40,6 +41,44 @@ describe("append without --defer", () => {
       expect((await ws.cmd(["unblock", "192.0.2.31", "--reason", "fp"])).code).toBe(0)
       expect((await ws.reconcile()).code).toBe(0)
       expect(emulator.entries("global")).toEqual([{ addr: "192.0.2.31/32", comment: "by hand" }])
+    }))
+
+  it("a repeat detection of a block mitigator holds already adds nothing and records nothing more", () =>
+    withEmulator(async (emulator) => {
+      const ws = lmWorkspace(emulator, { ttl: "1h" })
+      expect((await ws.cmd(["append", "--instance", "fm1"], { stdin: adsLine(1, "192.0.2.31") })).code).toBe(0)
+      const before = (await ws.events()).filter((e) => e.type.startsWith("Target")).length
+      emulator.resetCounts()
+      const again = await ws.cmd(["append", "--instance", "fm1"], { stdin: adsLine(2, "192.0.2.31") })
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stderr).toContain("applied at once: 0 change(s) on the LoadMaster; 1 already mitigator's")
+      expect(emulator.counts()).toEqual({})
+      expect((await ws.events()).filter((e) => e.type.startsWith("Target")).length).toBe(before)
+    }))
+
+  it("what an operator unblocks while append waits for the lock is not applied after all", () =>
+    withEmulator(async (emulator) => {
+      const ws = lmWorkspace(emulator, { ttl: "1h" })
+      // A reconcile pass (this test process) holds the lock while the detection comes in.
+      const lock = `${ws.db}.reconcile.lock`
+      fs.writeFileSync(lock, String(process.pid))
+      const waiting = ws.cmd(["append", "--instance", "fm1", "--apply-timeout", "120s"], { stdin: adsLine(1, "192.0.2.31") })
+      const deadline = Date.now() + 60_000
+      const decided = async () => {
+        const replay = await runCli(["replay", "--events", "--json", "--db", ws.db])
+        return replay.code === 0 && jsonLines(replay.stdout).some((e) => e.type === "BlockDecided")
+      }
+      while (!(await decided())) {
+        expect(Date.now(), "the detection to be recorded").toBeLessThan(deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect((await ws.cmd(["unblock", "192.0.2.31", "--reason", "false positive"])).code).toBe(0)
+      fs.rmSync(lock)
+      const run = await waiting
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stderr).toContain("1 left to the next reconcile")
+      expect(emulator.counts()["add"] ?? 0).toBe(0)
+      expect(emulator.entries("global")).toEqual([])
     }))
 
   it("applies nothing an operator's allow holds back, and nothing over the caps (reconcile holds those to them)", () =>

@@ -391,6 +391,21 @@ describe("the projection's partial index", () => {
       ) as Array<{ detail: string }>
       expect(plan.map((row) => row.detail).join("; ")).toMatch(/USING INDEX events_projection/)
     }))
+
+  it.effect("the ledger of one address (append's check before it applies at once) is read through its index", () =>
+    Effect.gen(function* () {
+      const filename = freshDb()
+      yield* withLog(filename, (log) => log.append([rejected(1)]))
+      const plan = withRaw(filename, (raw) =>
+        raw
+          .prepare(
+            `EXPLAIN QUERY PLAN SELECT seq FROM events WHERE type IN ('TargetChanged', 'DriftObserved', 'OwnershipLost')
+             AND json_extract(payload, '$.target') = 'loadmaster:global' AND json_extract(payload, '$.cidr') = '192.0.2.31/32' ORDER BY seq DESC LIMIT 1`
+          )
+          .all()
+      ) as Array<{ detail: string }>
+      expect(plan.map((row) => row.detail).join("; ")).toMatch(/USING INDEX events_ledger/)
+    }))
 })
 
 describe("streamEvents", () => {
