@@ -75,10 +75,6 @@ export const catchUp = (log: EventLogService, projection: Projection) => Effect.
 export const desiredOf = (projection: Projection, at: string): DesiredState =>
   desiredAt(projection.state, projection.state.lastRecordedAt > at ? projection.state.lastRecordedAt : at)
 
-/** The fold's state after the events recorded up to `cutAt` (see `openProjection`). */
-export const foldedState = (log: EventLogService, options: { readonly cutAt?: string } = {}) =>
-  Effect.map(openProjection(log, options), (p) => p.state)
-
 /**
  * The desired state at `at` from the events recorded up to `at` (or at the last event recorded,
  * when the clock is behind it). Reads only the event types the projection uses.

@@ -14,6 +14,7 @@ import type { EventLogService } from "../eventlog/EventLog.js"
 import { contains } from "../domain/Cidr.js"
 import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
 import { readInstant } from "../domain/Time.js"
+import { failure } from "./reconcileLoadMaster.js"
 
 /** One add a decision just made calls for, with the comment that names it. */
 export interface ImmediateAdd {
@@ -38,9 +39,6 @@ export interface ImmediateResult {
 }
 
 const alreadyThere = (e: LoadMasterError): boolean => e.reason === "rejected" && /already exist/i.test(e.message)
-
-const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
-  e.retryable ? "transient" : e.reason === "auth" || e.reason === "api-disabled" ? "auth" : "rejected"
 
 /** More events recorded since the decisions than this, and nothing is applied at once (reconcile sees it all). */
 const SINCE_LIMIT = 10_000
@@ -92,20 +90,21 @@ export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, requ
               dedupeKey: null,
               payload: { target: add.target, cidr: add.cidr, op: "add", listed: add.cidr, comment: add.comment, causeSeq: add.causeSeq }
             }),
-            onFailure: (e): NewEvent => ({
-              type: "TargetChangeFailed",
-              dedupeKey: null,
-              payload: alreadyThere(e)
+            onFailure: (e): NewEvent =>
+              alreadyThere(e)
                 ? {
-                    target: add.target,
-                    cidr: add.cidr,
-                    op: "add",
-                    errorClass: "rejected",
-                    reason: "exists",
-                    message: `${add.cidr} is already on ${add.target}: the next reconcile decides whose it is`
+                    type: "TargetChangeFailed",
+                    dedupeKey: null,
+                    payload: {
+                      target: add.target,
+                      cidr: add.cidr,
+                      op: "add",
+                      errorClass: "rejected",
+                      reason: "exists",
+                      message: `${add.cidr} is already on ${add.target}: the next reconcile decides whose it is`
+                    }
                   }
-                : { target: add.target, cidr: add.cidr, op: "add", errorClass: errorClass(e), reason: e.reason, message: e.message }
-            })
+                : failure(add.target, add.cidr, "add", e)
           })
         ),
       { concurrency }

@@ -71,7 +71,8 @@ export interface PassResult {
 const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
   e.retryable ? "transient" : e.reason === "auth" || e.reason === "api-disabled" ? "auth" : "rejected"
 
-const failure = (target: string, cidr: string | null, op: "add" | "remove" | "list", e: LoadMasterError): NewEvent => ({
+/** What a failed change or list records (the next pass retries it). */
+export const failure = (target: string, cidr: string | null, op: "add" | "remove" | "list", e: LoadMasterError): NewEvent => ({
   type: "TargetChangeFailed",
   dedupeKey: null,
   payload: { target, cidr, op, errorClass: errorClass(e), reason: e.reason, message: e.message }

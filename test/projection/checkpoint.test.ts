@@ -12,7 +12,7 @@ import { desiredAt, evolve, initialState, project, type LoggedEvent } from "../.
 import { EventLog, type EventLogService } from "../../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
 import { PROJECTION_VERSION, restoreState, serializeState } from "../../src/projection/Checkpoint.js"
-import { CHECKPOINT_EVERY, desiredStateAt, foldedState } from "../../src/projection/desiredState.js"
+import { CHECKPOINT_EVERY, desiredStateAt, openProjection } from "../../src/projection/desiredState.js"
 import { tempDir } from "../support/cli.js"
 import { tamper, withRaw } from "../eventlog/support.js"
 
@@ -179,7 +179,7 @@ describe("checkpoints on a real log", () => {
   it("a checkpoint whose event row was edited is not used", async () => {
     const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
     await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
-    await run(db, (log) => foldedState(log))
+    await run(db, (log) => openProjection(log))
     const saved = (await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))!
     tamper(db, (raw) => raw.prepare("UPDATE events SET hash = 'edited' WHERE seq = ?").run(saved.seq))
     expect(await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))).toBeUndefined()
@@ -200,7 +200,7 @@ describe("checkpoints on a real log", () => {
   it("a damaged checkpoint is ignored: the fold starts from scratch and agrees", async () => {
     const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
     await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
-    await run(db, (log) => foldedState(log))
+    await run(db, (log) => openProjection(log))
     tamper(db, (raw) => raw.prepare("UPDATE checkpoints SET state = ?").run(JSON.stringify({ revision: 1, policyNeverBlock: ["not a cidr"] })))
     const now = iso(Date.now())
     expect(await run(db, (log) => desiredStateAt(log, now))).toEqual(await run(db, (log) => scratch(log, now)))
