@@ -27,9 +27,7 @@ import { parseTimeZone } from "../domain/Time.js"
 import type { AppConfig } from "../config/loadConfig.js"
 import { reconcileLockWithin } from "../reconciler/lock.js"
 import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
-import { contains } from "../domain/Cidr.js"
-import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
-import { readInstant } from "../domain/Time.js"
+import { allowedBy, cidrOf } from "../domain/Decide.js"
 import { scopeOfTarget } from "../targets/LoadMasterAcl.js"
 import { entryComment } from "../targets/loadmaster/wire.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
@@ -128,7 +126,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
         // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
         const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
         // One transaction: the policy's activation, the events, and the blocks they call for.
-        const { outcomes, decided, seqs, withheld, allows } = yield* log.transaction((tx) =>
+        const { outcomes, decided, seqs, withheld, allows, recordedAt } = yield* log.transaction((tx) =>
           Effect.gen(function* () {
             yield* activateIfChanged(tx, settings.policy)
             const outcomes = yield* tx.append(events)
@@ -138,10 +136,8 @@ export const appendFromStdin = (settings: AppendSettings) =>
             })
             const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
             // An operator's allow holds a block back (the projection's rule): not applied at once either.
-            const allows = decided.some((d) => d.subject.kind === "ip")
-              ? (yield* tx.operatorAllows).filter((a) => allowEntryInForce({ ...a, until: a.until === null ? null : readInstant(a.until) }, tx.recordedAt))
-              : []
-            return { outcomes, decided, seqs, withheld, allows }
+            const allows = decided.some((d) => d.subject.kind === "ip") ? yield* tx.operatorAllows : []
+            return { outcomes, decided, seqs, withheld, allows, recordedAt: tx.recordedAt }
           })
         )
         summary.decided += decided.length
@@ -151,7 +147,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
           if (d.subject.kind !== "ip") return void summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
           const key = keyOf(d.target, d.subject.cidr)
           if (scopeOfTarget(d.target) === undefined || summary.toApply.has(key)) return
-          if (allows.some((a) => contains(cidrOf(a.cidr), cidrOf((d.subject as { cidr: string }).cidr)))) return
+          if (allowedBy(allows, cidrOf(d.subject.cidr), recordedAt) !== undefined) return
           const seq = seqs[i]!
           const comment = entryComment({ instance: d.cause.instance, seq, product: d.cause.product, method: d.cause.method })
           summary.toApply.set(key, { target: d.target, cidr: d.subject.cidr, comment, causeSeq: seq })

@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import { contains, parseCidr, type Cidr } from "../domain/Cidr.js"
-import { allowEntryInForce, cidrOf, policyRails } from "../domain/Decide.js"
+import { allowedBy, policyRails } from "../domain/Decide.js"
 import { formatDuration, parseDuration } from "../domain/Duration.js"
 import type { NewEvent } from "../domain/Events.js"
 import { protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "../domain/Rails.js"
@@ -91,7 +91,7 @@ const warnIfAllowlisted = (cidr: Cidr, command: string) =>
   Effect.gen(function* () {
     const cfg = yield* LoadedConfig
     const now = new Date().toISOString()
-    const entry = cfg.policy.allowlist.find((a) => allowEntryInForce(a, now) && contains(cidrOf(a.cidr), cidr))
+    const entry = allowedBy(cfg.policy.allowlist, cidr, now)
     if (entry !== undefined) {
       yield* Console.error(
         `mitigator ${command}: warning: ${cidr.text} is inside the allowlist entry ${entry.cidr}: it is recorded, but not blocked while that entry is in force`

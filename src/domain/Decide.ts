@@ -19,7 +19,7 @@ import { formatDuration, parseDuration } from "./Duration.js"
 import type { BlockDecided, BlockWithheld, DecisionCause, FlowmonEventReceived } from "./Events.js"
 import type { AllowEntry, Policy, Rule } from "./Policy.js"
 import { neverBlockRails, protectionOf, type Rail } from "./Rails.js"
-import { instantAfter } from "./Time.js"
+import { instantAfter, readInstant } from "./Time.js"
 import { priorityRank } from "./Vocabulary.js"
 
 export interface Detection {
@@ -49,7 +49,8 @@ export const ruleMatches = (rule: Rule, event: FlowmonEventReceived): boolean =>
   return true
 }
 
-export const allowEntryInForce = (entry: AllowEntry, now: string): boolean => entry.until === null || entry.until > now
+/** Whether an allow is in force at `now`; its expiry read as an instant (an old log's `+029405-…` is in force). */
+export const allowEntryInForce = (entry: AllowEntry, now: string): boolean => entry.until === null || readInstant(entry.until) > now
 
 const cidrCache = new Map<string, Cidr>()
 /** Parsed canonical CIDR text (the log and the policy only hold canonical text). */

@@ -13,7 +13,6 @@ import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMaste
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { contains } from "../domain/Cidr.js"
 import { allowEntryInForce, cidrOf } from "../domain/Decide.js"
-import { readInstant } from "../domain/Time.js"
 import { failure } from "./reconcileLoadMaster.js"
 
 /** One add a decision just made calls for, with the comment that names it. */
@@ -58,7 +57,7 @@ const stillToApply = (log: EventLogService, adds: ReadonlyArray<ImmediateAdd>, n
         const p = e.payload as { cidr?: string; target?: string | null; until?: string | null }
         if (e.seq <= add.causeSeq || p.cidr === undefined || !contains(cidrOf(p.cidr), cidrOf(add.cidr))) return false
         if (e.type === "UnblockRequested") return p.target === null || p.target === add.target
-        return e.type === "AllowRequested" && allowEntryInForce({ cidr: p.cidr, until: p.until == null ? null : readInstant(p.until) }, now)
+        return e.type === "AllowRequested" && allowEntryInForce({ cidr: p.cidr, until: p.until ?? null }, now)
       })
     const toMake: ImmediateAdd[] = []
     let ours = 0

@@ -4,7 +4,8 @@
  * text compares the instants; an old log's `+029405-…` expiry is in force, not in the past.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { escalatedTtl } from "../../src/domain/Decide.js"
+import { allowedBy, allowEntryInForce, escalatedTtl } from "../../src/domain/Decide.js"
+import { parseCidr } from "../../src/domain/Cidr.js"
 import { MAX_DURATION_MS, parseDuration } from "../../src/domain/Duration.js"
 import { importLegacyRows } from "../../src/domain/LegacyImport.js"
 import { FAR_FUTURE, instantAfter, isFixedWidthInstant, readInstant } from "../../src/domain/Time.js"
@@ -128,5 +129,17 @@ describe("import: the legacy ttl is bounded too", () => {
     )
     expect(events[0]).toMatchObject({ type: "InputRejected", payload: { reason: "row 1: ttl is 999999999999 hours: longer than the ceiling of 3650d (10 years) (87600 hours)" } })
     expect(events[1]).toMatchObject({ type: "BlockRequested", payload: { subject: { kind: "ip", cidr: "203.0.113.8/32" }, until: "2035-11-01T15:13:10.000Z" } })
+  })
+})
+
+describe("an allow's expiry is read as an instant wherever it is checked", () => {
+  it("an old version's +029405-… allow is in force (append's immediate apply and the projection agree)", () => {
+    const now = "2026-12-02T04:00:00.000Z"
+    const old = { cidr: "192.0.2.0/24", until: "+029405-01-01T00:00:00.000Z" }
+    expect(allowEntryInForce(old, now)).toBe(true)
+    expect(allowEntryInForce({ ...old, until: "2026-12-01T00:00:00.000Z" }, now)).toBe(false)
+    const host = parseCidr("192.0.2.31")
+    if (!host.ok) throw new Error(host.error)
+    expect(allowedBy([old], host.value, now)).toEqual(old)
   })
 })
