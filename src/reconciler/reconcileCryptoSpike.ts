@@ -173,8 +173,12 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
     if (projection !== undefined) yield* catchUp(log, projection)
     const first = desiredOf(open, yield* now())
     const resolution = yield* resolvePending(cs, first, options)
-    if (!options.dryRun && resolution.events.length > 0) yield* log.append(resolution.events)
-    const desired = options.dryRun || resolution.events.length === 0 ? first : desiredOf(yield* Effect.as(catchUp(log, open), open), yield* now())
+    const recordsResolutions = !options.dryRun && resolution.events.length > 0
+    if (recordsResolutions) {
+      yield* log.append(resolution.events)
+      yield* catchUp(log, open)
+    }
+    const desired = recordsResolutions ? desiredOf(open, yield* now()) : first
     const resolved = resolution.events.filter((e) => e.type === "UserResolved").length
     const unresolved = resolution.events.length - resolved
 
