@@ -8,25 +8,20 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import * as Duration from "effect/Duration"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as fs from "node:fs"
 import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
 import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
 import { parseDuration } from "../domain/Duration.js"
 import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
-import type { AppConfig } from "../config/loadConfig.js"
-import { reconcileLockWithin } from "../reconciler/lock.js"
-import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import type { ImmediateAdd } from "../reconciler/applyAtOnce.js"
 import { allowedBy, cidrOf } from "../domain/Decide.js"
 import { scopeOfTarget } from "../targets/LoadMasterAcl.js"
 import { entryComment } from "../targets/loadmaster/wire.js"
@@ -35,12 +30,10 @@ import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from ".
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { Stdin, StdinLive } from "../platform/Stdin.js"
 import type { Rail } from "../domain/Rails.js"
-import { applianceRails } from "./appliances.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
-import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
-import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
-import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
-import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
+import { tokenOption } from "./cryptospike.js"
+import { apiKeyOption } from "./loadmaster.js"
+import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, UsageError } from "./shared.js"
 
 const BATCH_LINES = 2000
 
@@ -190,83 +183,6 @@ export const appendFromStdin = (settings: AppendSettings) =>
     return { summary, failure: result._tag === "Left" ? Option.some(result.left) : Option.none<EventLogError | UsageError>() }
   })
 
-/**
- * Puts this run's new blocks on the LoadMaster now, so an attacker is blocked in well under a
- * second rather than at the next reconcile: the adds its decisions call for, and nothing else (no
- * fold, no list). Best effort within `timeoutMs`: storing already succeeded, and whatever is not
- * applied here the next reconcile applies. More adds than `policy.caps.maxAddsPerPass` are left to
- * reconcile, which holds them to the caps.
- */
-const applyNow = (
-  cfg: AppConfig,
-  opts: GlobalOptions & { readonly apiKey: Option.Option<string> },
-  adds: ReadonlyArray<ImmediateAdd>,
-  timeoutMs: number
-) =>
-  Effect.gen(function* () {
-    if (adds.length > cfg.policy.caps.maxAddsPerPass) {
-      return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
-    }
-    const log = yield* EventLog
-    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
-    const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString())
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) =>
-        Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
-      onSuccess: (r) => {
-        const present =
-          (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
-          (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
-          (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
-        return r.failed === 0
-          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
-          : Effect.logWarning(
-              `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries (${r.problems.slice(0, 2).join("; ")})`
-            )
-      }
-    }),
-    Effect.annotateLogs({ target: "loadmaster" })
-  )
-
-/** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
-const applyUsersNow = (
-  cfg: AppConfig,
-  opts: GlobalOptions & { readonly csToken: Option.Option<string> },
-  touched: ReadonlySet<string>,
-  timeoutMs: number
-) =>
-  Effect.gen(function* () {
-    const settings = cfg.cryptospike!
-    const log = yield* EventLog
-    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
-    const cs = yield* liveCryptoSpike(cfg, opts.csToken)
-    return yield* reconcileCryptoSpikePass(log, cs, {
-      caps: cfg.policy.caps,
-      force: false,
-      dryRun: false,
-      lookbackMs: settings.lookbackMs,
-      graceMs: settings.graceMs,
-      repairDrift: settings.repairDrift,
-      only: touched
-    })
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) =>
-        Effect.logWarning(`mitigator append: users not blocked now (${e.message}); the next reconcile does it`),
-      onSuccess: (r) =>
-        r.converged
-          ? Effect.logInfo(`mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`)
-          : Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
-    }),
-    Effect.annotateLogs({ target: "cryptospike" })
-  )
-
 export const formatSummary = (s: AppendSummary): string => {
   const decided = s.decided > 0 ? `, ${s.decided} blocks decided` : ""
   const withheld = s.withheld > 0 ? `, ${s.withheld} not blocked: protected (first: ${s.firstWithheld})` : ""
@@ -323,8 +239,11 @@ export const appendCommand = Command.make(
       const resolving =
         cfg.source !== null && cfg.policy.rules.length > 0
           ? yield* Effect.fork(
-              Effect.flatMap(applianceRails(cfg), ({ rails, warnings }) =>
-                Effect.as(Effect.forEach(warnings, (w) => Effect.logWarning(`mitigator append: ${w}`)), rails)
+              Effect.promise(() => import("./appliances.js")).pipe(
+                Effect.flatMap(({ applianceRails }) => applianceRails(cfg)),
+                Effect.flatMap(({ rails, warnings }) =>
+                  Effect.as(Effect.forEach(warnings, (w) => Effect.logWarning(`mitigator append: ${w}`)), rails)
+                )
               )
             )
           : undefined
@@ -360,11 +279,13 @@ export const appendCommand = Command.make(
         return yield* failure.value
       }
       yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
-      if (!opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined) {
-        yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
-      }
-      if (!opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined) {
-        yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
+      const lm = !opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined
+      const cs = !opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined
+      if (lm || cs) {
+        // Loaded only when there is something to apply: a deferred append never loads HTTP or TLS.
+        const { applyNow, applyUsersNow } = yield* Effect.promise(() => import("./applyNow.js"))
+        if (lm) yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
+        if (cs) yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
       }
       if (summary.rejected > 0) return yield* new ExitCode({ code: 3 })
     })

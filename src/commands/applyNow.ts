@@ -1,0 +1,94 @@
+/**
+ * The immediate apply of \`append\`: its new blocks on the LoadMaster and the users behind its
+ * addresses on CryptoSpike, now rather than at the next reconcile. A module of its own so that an
+ * append with nothing to apply never loads the HTTP and TLS stack.
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type { AppConfig } from "../config/loadConfig.js"
+import { EventLog } from "../eventlog/EventLog.js"
+import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
+import { reconcileLockWithin } from "../reconciler/lock.js"
+import { liveCryptoSpike } from "./cryptospike.js"
+import { liveLoadMaster } from "./loadmaster.js"
+import { logPath, type GlobalOptions } from "./shared.js"
+
+/**
+ * Puts this run's new blocks on the LoadMaster now, so an attacker is blocked in well under a
+ * second rather than at the next reconcile: the adds its decisions call for, and nothing else (no
+ * fold, no list). Best effort within `timeoutMs`: storing already succeeded, and whatever is not
+ * applied here the next reconcile applies. More adds than `policy.caps.maxAddsPerPass` are left to
+ * reconcile, which holds them to the caps.
+ */
+export const applyNow = (
+  cfg: AppConfig,
+  opts: GlobalOptions & { readonly apiKey: Option.Option<string> },
+  adds: ReadonlyArray<ImmediateAdd>,
+  timeoutMs: number
+) =>
+  Effect.gen(function* () {
+    if (adds.length > cfg.policy.caps.maxAddsPerPass) {
+      return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
+    }
+    const log = yield* EventLog
+    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
+    const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString())
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
+    Effect.matchEffect({
+      onFailure: (e: { readonly message: string }) =>
+        Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
+      onSuccess: (r) => {
+        const present =
+          (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
+          (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
+          (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
+        return r.failed === 0
+          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
+          : Effect.logWarning(
+              `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries (${r.problems.slice(0, 2).join("; ")})`
+            )
+      }
+    }),
+    Effect.annotateLogs({ target: "loadmaster" })
+  )
+
+/** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
+export const applyUsersNow = (
+  cfg: AppConfig,
+  opts: GlobalOptions & { readonly csToken: Option.Option<string> },
+  touched: ReadonlySet<string>,
+  timeoutMs: number
+) =>
+  Effect.gen(function* () {
+    const settings = cfg.cryptospike!
+    const log = yield* EventLog
+    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
+    const cs = yield* liveCryptoSpike(cfg, opts.csToken)
+    return yield* reconcileCryptoSpikePass(log, cs, {
+      caps: cfg.policy.caps,
+      force: false,
+      dryRun: false,
+      lookbackMs: settings.lookbackMs,
+      graceMs: settings.graceMs,
+      repairDrift: settings.repairDrift,
+      only: touched
+    })
+  }).pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
+    Effect.matchEffect({
+      onFailure: (e: { readonly message: string }) =>
+        Effect.logWarning(`mitigator append: users not blocked now (${e.message}); the next reconcile does it`),
+      onSuccess: (r) =>
+        r.converged
+          ? Effect.logInfo(`mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`)
+          : Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
+    }),
+    Effect.annotateLogs({ target: "cryptospike" })
+  )
