@@ -7,17 +7,15 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
-import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
+import type { FramedLine } from "../domain/LineFramer.js"
 import { parseDuration } from "../domain/Duration.js"
 import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
@@ -28,7 +26,7 @@ import { entryComment } from "../targets/loadmaster/wire.js"
 import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from "../platform/LogFile.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
-import { Stdin, StdinLive } from "../platform/Stdin.js"
+import { readBatches, Stdin, StdinLive } from "../platform/Stdin.js"
 import type { Rail } from "../domain/Rails.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
 import { tokenOption } from "./cryptospike.js"
@@ -87,9 +85,8 @@ export const appendFromStdin = (settings: AppendSettings) =>
       firstRejection: undefined
     }
     const deciding = settings.policy.policy.rules.length > 0
-    const framer = new LineFramer()
 
-    const recordBatch = (lines: Chunk.Chunk<FramedLine>) =>
+    const recordBatch = (lines: ReadonlyArray<FramedLine>) =>
       Effect.gen(function* () {
         // What the summary and the log file need of each event, kept small: the payloads
         // themselves are made one chunk at a time while the log writes them.
@@ -170,16 +167,17 @@ export const appendFromStdin = (settings: AppendSettings) =>
         if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)
       })
 
-    const result = yield* stdin.pipe(
-      Stream.mapError((e) => new UsageError({ message: `reading standard input: ${e.message}` })),
-      Stream.mapConcat((bytes) => framer.push(bytes)),
-      Stream.concat(Stream.suspend(() => Stream.fromIterable(framer.end()))),
-      // Lines that arrive together are recorded together; a slow producer still gets each line
-      // recorded promptly.
-      Stream.groupedWithin(BATCH_LINES, "20 millis"),
-      Stream.runForEach(recordBatch),
-      Effect.either
-    )
+    const result = yield* readBatches(
+      stdin,
+      {
+        max: BATCH_LINES,
+        // Lines that arrive together are recorded together; a slow producer still gets each line
+        // recorded promptly.
+        windowMs: 20,
+        onReadError: (e) => new UsageError({ message: `reading standard input: ${e instanceof Error ? e.message : String(e)}` })
+      },
+      recordBatch
+    ).pipe(Effect.either)
     return { summary, failure: result._tag === "Left" ? Option.some(result.left) : Option.none<EventLogError | UsageError>() }
   })
 
