@@ -17,12 +17,24 @@ for (const stale of ["mitigator.cjs.cache"]) fs.rmSync(path.join(dist, stale), {
 
 const common = { bundle: true, platform: "node", target: "node20", legalComments: "none", logLevel: "warning" } as const
 
+// better-sqlite3 stays outside the bundle (a native addon), loaded through a shim that requires
+// the addon by its path (see better-sqlite3.cjs).
+const betterSqlite3Shim = path.join(root, "src/build/better-sqlite3.cjs")
+const betterSqlite3: esbuild.Plugin = {
+  name: "better-sqlite3",
+  setup: (build) => {
+    build.onResolve({ filter: /^better-sqlite3(\/.*)?$/ }, (args) =>
+      args.path === "better-sqlite3" && args.importer !== betterSqlite3Shim ? { path: betterSqlite3Shim } : { path: args.path, external: true }
+    )
+  }
+}
+
 await esbuild.build({
   ...common,
   entryPoints: [path.join(root, "src/bin.ts")],
   format: "cjs",
   outfile: path.join(dist, "mitigator.cjs"),
-  external: ["better-sqlite3"]
+  plugins: [betterSqlite3]
 })
 await esbuild.build({
   ...common,
