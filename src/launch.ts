@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 /**
- * The installed entry point (dist/mitigator.mjs). Flowmon starts one `append` per detection, so
- * start-up time matters: this loads the bundled CLI (dist/mitigator.cjs) with V8's code cache
- * (dist/mitigator.cjs.cache, made by `npm run build` from a real `append` run), which skips
+ * The installed entry point (dist/mitigator.cjs). Flowmon starts one `append` per detection, so
+ * start-up time matters: this loads the bundled CLI (dist/mitigator-cli.cjs) with V8's code cache
+ * (dist/mitigator-cli.cjs.cache, made by `npm run build` from a real `append` run), which skips
  * parsing and compiling most of the bundle: about 200 ms → 140 ms per start on the reference
- * machine. A missing or rejected cache (another Node version) only costs speed: the bundle is
+ * machine. It is CommonJS, not an ES module: Node 20 sets up its ES module loader for an .mjs
+ * entry, which cost another 15-40 ms per start. A missing or rejected cache (another Node version) only costs speed: the bundle is
  * compiled as usual and a fresh cache is written beside it when the directory is writable.
  */
 import * as fs from "node:fs"
 import Module, { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
 
-const bundle = fileURLToPath(new URL("./mitigator.cjs", import.meta.url))
+const bundle = path.join(__dirname, "mitigator-cli.cjs")
 const cacheFile = `${bundle}.cache`
 
 const readCache = (): Buffer | undefined => {

@@ -1,6 +1,7 @@
 /**
- * `npm run build`: the CLI bundle (dist/mitigator.cjs, better-sqlite3 external: it loads a
- * native addon), the launcher users run (dist/mitigator.mjs), and the V8 code cache the launcher
+ * `npm run build`: the CLI bundle (dist/mitigator-cli.cjs, better-sqlite3 external: it loads a
+ * native addon), the launcher users run (dist/mitigator.cjs; dist/mitigator.mjs, the entry point of
+ * earlier versions, runs it), and the V8 code cache the launcher
  * loads it with, produced by a real `append` so the hot path's functions are in it.
  */
 import * as esbuild from "esbuild"
@@ -25,7 +26,7 @@ const run = (command: string, args: ReadonlyArray<string>, options: { readonly i
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const dist = path.join(root, "dist")
 fs.mkdirSync(dist, { recursive: true })
-for (const stale of ["mitigator.cjs.cache"]) fs.rmSync(path.join(dist, stale), { force: true })
+for (const stale of ["mitigator.cjs.cache", "mitigator-cli.cjs.cache"]) fs.rmSync(path.join(dist, stale), { force: true })
 
 // Whitespace and syntax minified (a smaller file to read at every start); names kept, so a bug's stack trace still reads.
 const common = { bundle: true, platform: "node", target: "node20", legalComments: "none", logLevel: "warning", minifyWhitespace: true, minifySyntax: true } as const
@@ -46,16 +47,18 @@ await esbuild.build({
   ...common,
   entryPoints: [path.join(root, "src/bin.ts")],
   format: "cjs",
-  outfile: path.join(dist, "mitigator.cjs"),
+  outfile: path.join(dist, "mitigator-cli.cjs"),
   plugins: [betterSqlite3]
 })
 await esbuild.build({
   ...common,
   entryPoints: [path.join(root, "src/launch.ts")],
-  format: "esm",
-  outfile: path.join(dist, "mitigator.mjs")
+  format: "cjs",
+  outfile: path.join(dist, "mitigator.cjs")
 })
-fs.chmodSync(path.join(dist, "mitigator.mjs"), 0o755)
+fs.chmodSync(path.join(dist, "mitigator.cjs"), 0o755)
+// Where earlier versions were started: scripts and units that name it keep working.
+fs.writeFileSync(path.join(dist, "mitigator.mjs"), '#!/usr/bin/env node\n// The entry point of earlier versions: dist/mitigator.cjs is faster to start.\nimport "./mitigator.cjs"\n', { mode: 0o755 })
 
 // The code cache is made by the run Flowmon makes most: an `append` whose rule blocks the source,
 // applied at once over TLS to a LoadMaster (the emulator), so the immediate apply's functions
@@ -80,7 +83,7 @@ try {
     "1", "2025-11-03 15:13:05", "2025-11-03 15:12:40", "SSHDICT", "SSH attack", "Security issues", "High",
     "Attack from a single attacker has been detected.", "22", "6", "192.0.2.31", " ", "198.51.100.40", "LAN", " "
   ].join("\t")
-  const { stderr } = await run(process.execPath, [path.join(dist, "mitigator.mjs"), "append", "--db", path.join(warm, "warm.db"), "--config", config, "--instance", "build"], {
+  const { stderr } = await run(process.execPath, [path.join(dist, "mitigator.cjs"), "append", "--db", path.join(warm, "warm.db"), "--config", config, "--instance", "build"], {
     input: `${sample}\n`,
     env: { ...process.env, MITIGATOR_WRITE_CODE_CACHE: "1" }
   })
@@ -89,4 +92,4 @@ try {
   await emulator.close()
   fs.rmSync(warm, { recursive: true, force: true })
 }
-if (!fs.existsSync(path.join(dist, "mitigator.cjs.cache"))) throw new Error("the code cache was not written")
+if (!fs.existsSync(path.join(dist, "mitigator-cli.cjs.cache"))) throw new Error("the code cache was not written")

@@ -32,7 +32,7 @@ const top = path.join(stage, name)
 const copy = (from: string, to: string) => fs.cpSync(path.join(root, from), path.join(top, to), { recursive: true, preserveTimestamps: true })
 
 try {
-  for (const file of ["mitigator.mjs", "mitigator.cjs", "mitigator.cjs.cache"]) {
+  for (const file of ["mitigator.cjs", "mitigator.mjs", "mitigator-cli.cjs", "mitigator-cli.cjs.cache"]) {
     if (!fs.existsSync(path.join(root, "dist", file))) throw new Error(`dist/${file} is missing: run npm run build first`)
     copy(`dist/${file}`, `dist/${file}`)
   }

@@ -1,4 +1,4 @@
-/** Builds dist/mitigator.mjs once before the suite: CLI tests run the bundle users get. */
+/** Builds dist/ once before the suite: CLI tests run the bundle users get. */
 import { execFileSync } from "node:child_process"
 
 export default function setup(): void {

@@ -7,7 +7,7 @@ import type { Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { onTestFinished } from "vitest"
 
-export const BUNDLE = fileURLToPath(new URL("../../dist/mitigator.mjs", import.meta.url))
+export const BUNDLE = fileURLToPath(new URL("../../dist/mitigator.cjs", import.meta.url))
 
 export interface RunResult {
   readonly code: number | null
