@@ -50,7 +50,11 @@ const childEnv = (rssPrefix: string | undefined): NodeJS.ProcessEnv => {
   return rssPrefix === undefined ? env : { ...env, NODE_OPTIONS: `--require ${JSON.stringify(hook)}`, MITIGATOR_BENCH_RSS: rssPrefix }
 }
 
-/** The largest peak any Node process of the run reported (a launcher may start more than one). */
+/**
+ * The peak RSS of the command: the sum of each of its Node processes' own peaks (one today; a
+ * launcher that starts another Node process and waits for it holds both, so the sum is the
+ * honest upper bound).
+ */
 const readPeak = (prefix: string): number => {
   const dir = path.dirname(prefix)
   const base = path.basename(prefix) + "."
@@ -58,7 +62,7 @@ const readPeak = (prefix: string): number => {
   for (const name of fs.readdirSync(dir)) {
     if (!name.startsWith(base)) continue
     const file = path.join(dir, name)
-    peakKiB = Math.max(peakKiB, Number(fs.readFileSync(file, "utf8")) || 0)
+    peakKiB += Number(fs.readFileSync(file, "utf8")) || 0
     fs.rmSync(file)
   }
   if (peakKiB === 0) throw new Error("no peak RSS reported by the measured process (did NODE_OPTIONS --require reach it?)")
