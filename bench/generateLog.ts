@@ -23,7 +23,7 @@ const DAY = 86_400_000
  * transactions for 30 days). Sleeps (busy retries) stay real.
  */
 const settableClock = () => {
-  let now = 0
+  let now = Date.now() // until the first transaction sets it (opening the log, migrating it)
   const live = Clock.make()
   const clock: Clock.Clock = {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
