@@ -1,15 +1,14 @@
 /**
  * Builds a realistic event log for the fold benchmark through the real write path (the same
  * transaction, decider and escalation lookups `append` uses), with recording times spread over
- * the days before now (30 by default; a TestClock stepped forward), so that most blocks have expired by now,
- * as on a real appliance.
+ * the days before `endsAt` (now by default; 30 days by default; a clock set forward by hand), so
+ * that most blocks have expired by then, as on a real appliance.
  *
  * Mix: detections from `sources` distinct addresses; 40% SSH brute force (two actions), 60% scans
  * (one action); escalation on; a few operator commands. About `events` rows in all (2.4 per detection).
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as TestClock from "effect/TestClock"
-import * as TestContext from "effect/TestContext"
 import { activateIfChanged, activePolicy, recordDecisions } from "../src/commands/decisions.js"
 import type { BlockSubject, FlowmonEventReceived, NewEvent } from "../src/domain/Events.js"
 import type { Policy } from "../src/domain/Policy.js"
@@ -17,6 +16,25 @@ import { EventLog } from "../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../src/eventlog/SqliteEventLog.js"
 
 const DAY = 86_400_000
+
+/**
+ * A clock the generator sets by hand. Not TestClock: its setTime waits for other fibers through
+ * real timers, a few ms per transaction, which made generating a log mostly idle time (~4,300
+ * transactions for 30 days). Sleeps (busy retries) stay real.
+ */
+const settableClock = () => {
+  let now = Date.now() // until the first transaction sets it (opening the log, migrating it)
+  const live = Clock.make()
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => now,
+    currentTimeMillis: Effect.sync(() => now),
+    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+    sleep: (duration) => live.sleep(duration)
+  }
+  return { clock, set: (ms: number) => void (now = ms) }
+}
 
 const policy: Policy = {
   rules: [
@@ -75,21 +93,22 @@ const detection = (i: number, sources: number, at: string): FlowmonEventReceived
 
 export const generateLog = (
   filename: string,
-  options: { readonly events: number; readonly sources: number; readonly days?: number }
-) =>
-  Effect.gen(function* () {
+  options: { readonly events: number; readonly sources: number; readonly days?: number; readonly endsAt?: number }
+) => {
+  const time = settableClock()
+  return Effect.gen(function* () {
     const log = yield* EventLog
     const active = activePolicy(policy, "bench/generateLog.ts")
     // 2.4 rows per detection on average (the detection, 1.4 decisions).
     const detections = Math.ceil(options.events / 2.4)
     const days = options.days ?? 30
-    const start = Date.now() - days * DAY
+    const start = (options.endsAt ?? Date.now()) - days * DAY
     const step = (days * DAY) / detections
     // One transaction (one recording time) per ~10 simulated minutes.
     const batch = Math.max(1, Math.min(2000, Math.floor(600_000 / step)))
     let written = 0
     for (let first = 0; first < detections; first += batch) {
-      yield* TestClock.setTime(Math.floor(start + first * step))
+      time.set(Math.floor(start + first * step))
       const count = Math.min(batch, detections - first)
       written += yield* log.transaction((tx) =>
         Effect.gen(function* () {
@@ -119,7 +138,8 @@ export const generateLog = (
       )
     }
     return written
-  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })), Effect.provide(TestContext.TestContext))
+  }).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true })), Effect.withClock(time.clock))
+}
 
 /** `count` one-day operator blocks, the i-th on `target` for `subject(i)`, in one transaction. */
 const requestOperatorBlocks = (filename: string, count: number, target: string, subject: (i: number) => BlockSubject, reason: string) =>
