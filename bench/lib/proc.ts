@@ -12,10 +12,10 @@ export const root = fileURLToPath(new URL("../..", import.meta.url))
 
 /**
  * The argv that starts the installed CLI with `args`. The ONE place that knows the entry point
- * (today `node dist/mitigator.mjs`, a launcher that loads the bundle with its code cache): when
+ * (today `node dist/mitigator.cjs`, a launcher that loads the bundle with its code cache): when
  * it changes, every figure follows.
  */
-export const mitigatorArgs = (...args: ReadonlyArray<string>): string[] => [process.execPath, path.join(root, "dist", "mitigator.mjs"), ...args]
+export const mitigatorArgs = (...args: ReadonlyArray<string>): string[] => [process.execPath, path.join(root, "dist", "mitigator.cjs"), ...args]
 
 /** A plain Node process running `script` (a floor, or `-e 0`): the same Node as mitigator's. */
 export const nodeArgs = (...args: ReadonlyArray<string>): string[] => [process.execPath, ...args]
