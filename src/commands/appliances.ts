@@ -7,7 +7,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { lookup } from "node:dns/promises"
 import type { AppConfig } from "../config/loadConfig.js"
 import { parseIpAddress } from "../domain/Address.js"
 import { applianceRail, type Rail } from "../domain/Rails.js"
@@ -42,7 +41,11 @@ export const needsLookup = (cfg: AppConfig): boolean => appliancesOf(cfg).some((
 const resolveOne = (appliance: { readonly name: string; readonly host: string }, timeoutMs: number) => {
   const literal = parseIpAddress(appliance.host)
   if (literal.ok) return Effect.succeed({ rails: [applianceRail(appliance.name, appliance.host, literal.value.text)], warnings: [] })
-  return Effect.tryPromise({ try: () => lookup(appliance.host, { all: true, verbatim: true }), catch: (e) => e }).pipe(
+  // The resolver is loaded only for a name: an address literal (the usual config) needs none.
+  return Effect.tryPromise({
+    try: () => import("node:dns/promises").then((dns) => dns.lookup(appliance.host, { all: true, verbatim: true })),
+    catch: (e) => e
+  }).pipe(
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: (): unknown => new Error(`no answer within ${timeoutMs} ms`) }),
     Effect.map((found) => {
       const addresses = new Set<string>()
