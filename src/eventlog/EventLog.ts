@@ -134,6 +134,8 @@ export interface EventLogService {
     step: (event: FoldedEvent) => void,
     progress?: (folded: number) => void
   ) => Effect.Effect<FoldEnd, EventLogError>
+  /** The recording time of the newest event the projection reads (PROJECTION_EVENT_TYPES), if any. */
+  readonly newestProjectionTime: Effect.Effect<string | undefined, EventLogError>
   /** Walks the hash chain from the first row. */
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
   /**

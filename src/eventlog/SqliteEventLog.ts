@@ -379,6 +379,12 @@ const make = (options: SqliteEventLogOptions) =>
         })
       )
 
+    const newestProjectionTime: EventLogService["newestProjectionTime"] = withBusyRetry(
+      sql<{ recorded_at: string }>`SELECT recorded_at FROM events WHERE type IN ${projectionTypes} ORDER BY seq DESC LIMIT 1`,
+      "read",
+      "reading the event log"
+    ).pipe(Effect.map((rows) => rows[0]?.recorded_at))
+
     const verify: EventLogService["verify"] = withBusyRetry(
       Effect.gen(function* () {
         let previousHash = GENESIS_HASH
@@ -482,7 +488,7 @@ const make = (options: SqliteEventLogOptions) =>
     })
     yield* Effect.addFinalizer(() => Effect.sync(foldReader.close))
 
-    return EventLog.of({ append, transaction, read, fold: foldReader.fold, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
+    return EventLog.of({ append, transaction, read, fold: foldReader.fold, newestProjectionTime, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
   }).pipe(Effect.provide(Reactivity.layer))
 
 const toStored = (row: EventRow): StoredEvent => ({

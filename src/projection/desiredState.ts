@@ -3,7 +3,7 @@
  * whole log where there is none). Used by the commands and the reconciler alike.
  */
 import * as Effect from "effect/Effect"
-import { desiredAt, evolve, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
+import { desiredAt, evolveWithHorizon, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
 import { startProgress } from "../platform/Progress.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { PROJECTION_VERSION, restoreState, serializeState } from "./Checkpoint.js"
@@ -18,19 +18,29 @@ export interface Projection {
 }
 
 /**
+ * The fold's horizon: a projection is never evaluated before its last event, and without a cut
+ * the fold reaches the newest event (at least: later ones are recorded no earlier), so what
+ * expires by that event's time need not be kept. With a cut, the last event folded is not known
+ * beforehand, and everything is kept.
+ */
+const horizonOf = (log: EventLogService, cutAt: string | undefined) =>
+  cutAt === undefined ? Effect.map(log.newestProjectionTime, (t) => t ?? "") : Effect.succeed("")
+
+/**
  * Folds the events after `projection.lastSeq` (up to `cutAt`) into it, as the log reads them.
  * `lastSeq` moves with each event, so a read that fails half-way leaves a projection that is
  * still whole, and catching up later folds no event twice.
  */
 const foldOn = (log: EventLogService, projection: Projection, cutAt: string | undefined) =>
   Effect.gen(function* () {
+    const horizon = yield* horizonOf(log, cutAt)
     const bar = yield* startProgress("reading the log")
     const state = projection.state
     const end = yield* log
       .fold(
         { only: "projection", afterSeq: projection.lastSeq, ...(cutAt === undefined ? {} : { until: cutAt }) },
         (event) => {
-          evolve(state, event)
+          evolveWithHorizon(state, event, horizon)
           projection.lastSeq = event.seq
         },
         bar === undefined ? undefined : (folded) => bar.update(folded)

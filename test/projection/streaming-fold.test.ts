@@ -3,7 +3,8 @@
  * events of every type the projection reads, among events it does not, recorded at many times,
  * it hands over exactly the events a page-by-page read returns, for any range; and the projection
  * it builds equals the fold of those events, now and as of any time. Small batches make the
- * reads cross batch boundaries.
+ * reads cross batch boundaries. A fold that drops what expires by its horizon (the newest event's
+ * time) is evaluated the same as one that keeps everything.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -15,9 +16,10 @@ import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import * as path from "node:path"
 import type { NewEvent } from "../../src/domain/Events.js"
-import { project, type LoggedEvent } from "../../src/domain/Project.js"
+import { desiredAt, evolveWithHorizon, initialState, project, type LoggedEvent } from "../../src/domain/Project.js"
 import { EventLog, type EventLogService, type FoldedEvent, type FoldRange } from "../../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
+import { restoreState, serializeState } from "../../src/projection/Checkpoint.js"
 import { desiredOf, openProjection } from "../../src/projection/desiredState.js"
 import { tempDir } from "../support/cli.js"
 import { iso, MINUTE, randomLog } from "./randomEvents.js"
@@ -65,6 +67,28 @@ const scenario = fc.record({
   afterSeq: fc.nat({ max: 60 }),
   cut: fc.option(fc.nat({ max: 45 }), { nil: undefined }),
   laterMin: fc.integer({ min: 0, max: 2000 })
+})
+
+describe("a fold that knows its horizon", () => {
+  it("keeps nothing that could be in force at or after it: for random logs and horizons up to the last event, the state is the same then and later", () => {
+    fc.assert(
+      fc.property(randomLog, fc.nat(), fc.nat({ max: 600 }), fc.nat(), fc.integer({ min: 0, max: 2000 }), (events, pick, earlierMin, cutAt, laterMin) => {
+        const horizon = iso(Date.parse(events[pick % events.length]!.recordedAt) - earlierMin * MINUTE)
+        const last = events[events.length - 1]!.recordedAt
+        if (horizon > last) return
+        // A checkpoint half-way, restored, folded on with the same horizon.
+        const cut = cutAt % (events.length + 1)
+        const head = initialState()
+        for (const e of events.slice(0, cut)) evolveWithHorizon(head, e, horizon)
+        const state = restoreState(serializeState(head))!
+        for (const e of events.slice(cut)) evolveWithHorizon(state, e, horizon)
+        for (const t of [last, iso(Date.parse(last) + laterMin * MINUTE)]) {
+          expect(JSON.stringify(desiredAt(state, t))).toBe(JSON.stringify(project(events, t)))
+        }
+      }),
+      { numRuns: 1000 }
+    )
+  })
 })
 
 describe("the streaming fold", () => {
