@@ -18,7 +18,9 @@
  * - Blocks on "the user behind an IP" wait for the user to be resolved (CryptoSpike, later).
  *
  * Evaluation times must not precede the last folded event's recording time (recorded_at never
- * decreases along seq), which lets the fold forget contributions that have already expired.
+ * decreases along seq), which lets the fold forget contributions that have already expired; and
+ * a fold that knows the recording time of the last event it will fold (its horizon) need never
+ * keep those that expire by then: on a long log, nearly all of them.
  */
 import { compareCidr, contains, exclude, type Cidr } from "./Cidr.js"
 import { allowEntryInForce, cidrOf } from "./Decide.js"
@@ -158,7 +160,8 @@ export interface DesiredState {
 
 interface Entry {
   readonly target: string
-  readonly cidr: Cidr
+  /** canonical text: parsed (cidrOf) only where it is compared, as most entries expire unread */
+  readonly cidr: string
   reasons: Reason[]
 }
 
@@ -250,20 +253,20 @@ const addBlock = (state: ProjectionState, target: string, subject: BlockSubject,
   if (subject.kind === "ip") {
     const key = `${target}|${subject.cidr}`
     const entry = state.blocks.get(key)
-    if (entry === undefined) state.blocks.set(key, { target, cidr: cidrOf(subject.cidr), reasons: [reason] })
-    else entry.reasons = [...live(entry.reasons, at), reason]
+    if (entry === undefined) state.blocks.set(key, { target, cidr: subject.cidr, reasons: [reason] })
+    else (entry.reasons = live(entry.reasons, at)).push(reason)
   } else {
     const key = `${subject.ip}|${subject.at}`
     const entry = state.pending.get(key)
     if (entry === undefined) state.pending.set(key, { ip: subject.ip, at: subject.at, userIdentity: subject.userIdentity, reasons: [reason] })
-    else entry.reasons = [...live(entry.reasons, at), reason]
+    else (entry.reasons = live(entry.reasons, at)).push(reason)
   }
 }
 
 const unblock = (state: ProjectionState, cidrText: string, target: string | null): void => {
   const area = cidrOf(cidrText)
   for (const [key, entry] of state.blocks) {
-    if ((target === null || entry.target === target) && contains(area, entry.cidr)) state.blocks.delete(key)
+    if ((target === null || entry.target === target) && contains(area, cidrOf(entry.cidr))) state.blocks.delete(key)
   }
   if (target === null || target === "cryptospike") {
     for (const [key, entry] of state.pending) if (contains(area, cidrOf(entry.ip))) state.pending.delete(key)
@@ -271,7 +274,13 @@ const unblock = (state: ProjectionState, cidrText: string, target: string | null
 }
 
 /** Applies one event (in seq order). Unknown event types leave the state as it is. */
-export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionState => {
+export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionState => evolveWithHorizon(state, event, "")
+
+/**
+ * As `evolve`, knowing a time that no evaluation of the state will precede (the recording time of
+ * the last event the fold will reach, or earlier): contributions that expire by then are not kept.
+ */
+export const evolveWithHorizon = (state: ProjectionState, event: LoggedEvent, horizon: string): ProjectionState => {
   const at = event.recordedAt
   state.lastRecordedAt = at
   if (++state.sinceSweep >= SWEEP_EVERY) sweep(state, at)
@@ -287,28 +296,20 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
       state.policyNeverBlock = neverBlockRails(activated.policy.neverBlock ?? [])
       break
     }
-    case "BlockDecided":
-      addBlock(state, p["target"], p["subject"], {
-        kind: "decision",
-        seq: event.seq,
-        until: readInstant(p["until"]),
-        rule: p["rule"],
-        offence: p["offence"],
-        cause: p["cause"]
-      }, at)
+    case "BlockDecided": {
+      const until = readInstant(p["until"])
+      if (until <= horizon) break
+      addBlock(state, p["target"], p["subject"], { kind: "decision", seq: event.seq, until, rule: p["rule"], offence: p["offence"], cause: p["cause"] }, at)
       break
-    case "BlockRequested":
-      addBlock(state, p["target"], p["subject"], {
-        kind: "operator",
-        seq: event.seq,
-        until: readInstant(p["until"]),
-        actor: p["actor"],
-        reason: p["reason"]
-      }, at)
+    }
+    case "BlockRequested": {
+      const until = readInstant(p["until"])
+      if (until > horizon) addBlock(state, p["target"], p["subject"], { kind: "operator", seq: event.seq, until, actor: p["actor"], reason: p["reason"] }, at)
       if (p["takeOver"] !== undefined && p["subject"].kind === "ip") {
         state.takeOvers.set(`${p["target"]}|${p["subject"].cidr}`, { target: p["target"], cidr: p["subject"].cidr, seq: event.seq })
       }
       break
+    }
     case "UnblockRequested":
       unblock(state, p["cidr"], p["target"])
       break
@@ -378,7 +379,7 @@ export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionSt
 }
 
 /** The fold's own code, as text: checkpoints made by other code are never used (src/projection). */
-export const foldCode = (): string => [initialState, sweep, live, addBlock, unblock, evolve].map(String).join("\n")
+export const foldCode = (): string => [initialState, sweep, live, addBlock, unblock, evolve, evolveWithHorizon].map(String).join("\n")
 
 /** The order of everything the projection lists: by target, then by address. */
 export const byTargetThenCidr = (a: { readonly target: string; readonly cidr: string }, b: { readonly target: string; readonly cidr: string }): number =>
@@ -436,29 +437,30 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
   for (const entry of state.blocks.values()) {
     const reasons = entry.reasons.filter((r) => r.until > now)
     if (reasons.length === 0) continue
-    const protection = protectedBy(entry.cidr, state.policyNeverBlock)
+    const cidr = cidrOf(entry.cidr)
+    const protection = protectedBy(cidr, state.policyNeverBlock)
     if (protection !== undefined) {
-      suppressed.push({ target: entry.target, cidr: entry.cidr.text, until: maxUntil(reasons), allowedBy: protection })
+      suppressed.push({ target: entry.target, cidr: cidr.text, until: maxUntil(reasons), allowedBy: protection })
       continue
     }
-    const covering = allowCidrs.find((a) => contains(a.cidr, entry.cidr))
+    const covering = allowCidrs.find((a) => contains(a.cidr, cidr))
     if (covering !== undefined) {
       suppressed.push({
         target: entry.target,
-        cidr: entry.cidr.text,
+        cidr: cidr.text,
         until: maxUntil(reasons),
         allowedBy: { cidr: covering.allow.cidr, until: covering.allow.until, source: covering.allow.source }
       })
       continue
     }
-    const holes = allowCidrs.filter((a) => contains(entry.cidr, a.cidr))
+    const holes = allowCidrs.filter((a) => contains(cidr, a.cidr))
     if (holes.length === 0) {
-      put(entry.target, entry.cidr, reasons, null)
+      put(entry.target, cidr, reasons, null)
       continue
     }
-    let pieces: Cidr[] = [entry.cidr]
+    let pieces: Cidr[] = [cidr]
     for (const hole of holes) pieces = pieces.flatMap((piece) => exclude(piece, hole.cidr))
-    for (const piece of pieces) put(entry.target, piece, reasons, entry.cidr.text)
+    for (const piece of pieces) put(entry.target, piece, reasons, cidr.text)
   }
 
   const ipBlocks: IpBlock[] = [...result.values()]

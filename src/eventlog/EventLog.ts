@@ -56,6 +56,23 @@ export interface ReadPage {
   readonly only?: "projection"
 }
 
+/** Which events a fold reads: as ReadPage, without a page size (the log hands rows over one at a time). */
+export type FoldRange = Omit<ReadPage, "limit">
+
+/** One event as a fold sees it: what the projection reads, without the stored columns it does not. */
+export interface FoldedEvent {
+  readonly seq: number
+  readonly recordedAt: string
+  readonly type: string
+  readonly payload: unknown
+}
+
+/** What a fold went through: how many events, and the last of them (what a checkpoint names). */
+export interface FoldEnd {
+  readonly folded: number
+  readonly last: { readonly seq: number; readonly recordedAt: string; readonly hash: string } | undefined
+}
+
 /** What a write transaction offers: everything in it is recorded atomically, at one time. */
 export interface LogTransaction {
   /** the recording time of every event appended in this transaction (UTC ISO) */
@@ -107,6 +124,18 @@ export interface EventLogService {
   readonly transaction: <A, E>(use: (tx: LogTransaction) => Effect.Effect<A, E>) => Effect.Effect<A, E | EventLogError>
   /** One page of events in seq order. */
   readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
+  /**
+   * Hands every event in `range`, in seq order, to `step` as it is read: no page of rows is held,
+   * so memory does not grow with the log. `progress` hears the count so far now and then. A
+   * failed read leaves `step` having seen a prefix of the range, never an event twice.
+   */
+  readonly fold: (
+    range: FoldRange,
+    step: (event: FoldedEvent) => void,
+    progress?: (folded: number) => void
+  ) => Effect.Effect<FoldEnd, EventLogError>
+  /** The recording time of the newest event the projection reads (PROJECTION_EVENT_TYPES), if any. */
+  readonly newestProjectionTime: Effect.Effect<string | undefined, EventLogError>
   /** Walks the hash chain from the first row. */
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
   /**

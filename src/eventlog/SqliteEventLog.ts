@@ -25,12 +25,15 @@ import { latestMigrationId, migrations } from "../../migrations/index.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
 import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
+import { makeFoldReader } from "./FoldReader.js"
 import { GENESIS_HASH, rowHash } from "./HashChain.js"
 
 export interface SqliteEventLogOptions {
   readonly filename: string
   /** create the file when it does not exist (append); readers (replay, verify) refuse a missing log */
   readonly create: boolean
+  /** rows per query of a fold (default FoldReader's; tests use small ones to cross batch boundaries) */
+  readonly foldBatch?: number
 }
 
 const BUSY_TIMEOUT_MS = 5000
@@ -175,7 +178,8 @@ const make = (options: SqliteEventLogOptions) =>
     const immediate = immediateTransaction(sql)
     // Literal text, not parameters: only then can SQLite see that the query matches the partial
     // index events_projection (migration 0002) and read just those rows.
-    const projectionTypes = sql.literal(`(${PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")})`)
+    const projectionTypeList = `(${PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")})`
+    const projectionTypes = sql.literal(projectionTypeList)
 
     yield* withBusyRetry(
       Effect.gen(function* () {
@@ -375,6 +379,12 @@ const make = (options: SqliteEventLogOptions) =>
         })
       )
 
+    const newestProjectionTime: EventLogService["newestProjectionTime"] = withBusyRetry(
+      sql<{ recorded_at: string }>`SELECT recorded_at FROM events WHERE type IN ${projectionTypes} ORDER BY seq DESC LIMIT 1`,
+      "read",
+      "reading the event log"
+    ).pipe(Effect.map((rows) => rows[0]?.recorded_at))
+
     const verify: EventLogService["verify"] = withBusyRetry(
       Effect.gen(function* () {
         let previousHash = GENESIS_HASH
@@ -468,7 +478,17 @@ const make = (options: SqliteEventLogOptions) =>
         "saving the projection's checkpoint"
       )
 
-    return EventLog.of({ append, transaction, read, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
+    const foldReader = makeFoldReader({
+      filename: options.filename,
+      busyTimeoutMs: BUSY_TIMEOUT_MS,
+      projectionTypes: projectionTypeList,
+      readError: toEventLogError("read", "reading the event log"),
+      retryWhileBusy,
+      ...(options.foldBatch === undefined ? {} : { batch: options.foldBatch })
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(foldReader.close))
+
+    return EventLog.of({ append, transaction, read, fold: foldReader.fold, newestProjectionTime, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
   }).pipe(Effect.provide(Reactivity.layer))
 
 const toStored = (row: EventRow): StoredEvent => ({

@@ -12,7 +12,7 @@ import { contains, parseCidr } from "../domain/Cidr.js"
 import { PROJECTION_EVENT_TYPES } from "../eventlog/EventLog.js"
 
 /** Raise by hand when the fold's meaning changes in code that the version below does not cover. */
-const FOLD_REVISION = 1
+const FOLD_REVISION = 2
 
 type Entries<M> = M extends Map<infer K, infer V> ? Array<[K, V]> : never
 
@@ -42,7 +42,7 @@ export const serializeState = (state: ProjectionState): string => {
     policyAllowlist: state.policyAllowlist,
     policyNeverBlock: state.policyNeverBlock.map((r) => r.cidr.text),
     operatorAllows: state.operatorAllows,
-    blocks: [...state.blocks].map(([key, e]) => [key, { target: e.target, cidr: e.cidr.text, reasons: e.reasons }]),
+    blocks: [...state.blocks].map(([key, e]) => [key, { target: e.target, cidr: e.cidr, reasons: e.reasons }]),
     pending: [...state.pending],
     owned: [...state.owned],
     takeOvers: [...state.takeOvers],
@@ -75,7 +75,8 @@ const restore = (s: Snapshot): ProjectionState | undefined => {
   state.policyAllowlist = s.policyAllowlist
   state.policyNeverBlock = neverBlockRails(s.policyNeverBlock)
   state.operatorAllows = s.operatorAllows
-  for (const [key, e] of s.blocks) state.blocks.set(key, { target: e.target, cidr: cidrOf(e.cidr), reasons: e.reasons as never })
+  // cidrOf: a damaged CIDR fails the restore here (the fold starts over), not a later command.
+  for (const [key, e] of s.blocks) state.blocks.set(key, { target: e.target, cidr: cidrOf(e.cidr).text, reasons: e.reasons as never })
   for (const [key, e] of s.pending) state.pending.set(key, e)
   for (const [key, e] of s.owned) state.owned.set(key, e)
   for (const [key, e] of s.takeOvers) state.takeOvers.set(key, e)

@@ -3,17 +3,13 @@
  * whole log where there is none). Used by the commands and the reconciler alike.
  */
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
-import { desiredAt, evolve, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
+import { desiredAt, evolveWithHorizon, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
 import { startProgress } from "../platform/Progress.js"
-import { streamEvents, type EventLogService, type StoredEvent } from "../eventlog/EventLog.js"
+import type { EventLogService } from "../eventlog/EventLog.js"
 import { PROJECTION_VERSION, restoreState, serializeState } from "./Checkpoint.js"
 
 /** A fold that read this many events after its checkpoint leaves a new one. */
 export const CHECKPOINT_EVERY = 10_000
-
-/** Rows per page: small, so a long log is folded as it is read and never held whole. */
-const PAGE = 1000
 
 /** A fold kept open: its state and the last event folded into it, to catch up with later ones. */
 export interface Projection {
@@ -21,30 +17,36 @@ export interface Projection {
   lastSeq: number
 }
 
-/** Folds the events after `projection.lastSeq` (up to `cutAt`) into it; returns how many and the last one. */
+/**
+ * The fold's horizon: a projection is never evaluated before its last event, and without a cut
+ * the fold reaches the newest event (at least: later ones are recorded no earlier), so what
+ * expires by that event's time need not be kept. With a cut, the last event folded is not known
+ * beforehand, and everything is kept.
+ */
+const horizonOf = (log: EventLogService, cutAt: string | undefined) =>
+  cutAt === undefined ? Effect.map(log.newestProjectionTime, (t) => t ?? "") : Effect.succeed("")
+
+/**
+ * Folds the events after `projection.lastSeq` (up to `cutAt`) into it, as the log reads them.
+ * `lastSeq` moves with each event, so a read that fails half-way leaves a projection that is
+ * still whole, and catching up later folds no event twice.
+ */
 const foldOn = (log: EventLogService, projection: Projection, cutAt: string | undefined) =>
   Effect.gen(function* () {
-    const events = streamEvents(log, {
-      only: "projection",
-      pageSize: PAGE,
-      afterSeq: projection.lastSeq,
-      ...(cutAt === undefined ? {} : { until: cutAt })
-    })
+    const horizon = yield* horizonOf(log, cutAt)
     const bar = yield* startProgress("reading the log")
-    let folded = 0
-    let last: StoredEvent | undefined
-    yield* Stream.runForEachChunk(events, (chunk) =>
-      Effect.sync(() => {
-        for (const event of chunk) {
-          evolve(projection.state, event)
-          last = event
-        }
-        folded += chunk.length
-        bar?.update(folded)
-      })
-    ).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
-    if (last !== undefined) projection.lastSeq = last.seq
-    return { folded, last }
+    const state = projection.state
+    const end = yield* log
+      .fold(
+        { only: "projection", afterSeq: projection.lastSeq, ...(cutAt === undefined ? {} : { until: cutAt }) },
+        (event) => {
+          evolveWithHorizon(state, event, horizon)
+          projection.lastSeq = event.seq
+        },
+        bar === undefined ? undefined : (folded) => bar.update(folded)
+      )
+      .pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
+    return end
   })
 
 /**
