@@ -100,6 +100,31 @@ describe("reading standard input in batches", () => {
       expect(recorded).toEqual(["1:kept"])
     }))
 
+  it.effect("a read that fails while a batch is being recorded is reported once the batch is done, not left unhandled", () =>
+    Effect.gen(function* () {
+      const source = controlledInput()
+      const recorded: string[] = []
+      let release: () => void = () => {}
+      const released = new Promise<void>((r) => (release = r))
+      const reading = yield* Effect.fork(
+        readBatches(source.input, { max: 10, windowMs: 20, onReadError: (e) => `read: ${(e as Error).message}` }, (b) =>
+          Effect.promise(async () => {
+            recorded.push(...lines(b))
+            await released
+          })
+        )
+      )
+      source.send("kept\n")
+      yield* until(() => recorded.length === 1)
+      // The batch is still being recorded (a slow disk) when the next read fails.
+      source.fail(new Error("EIO"))
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 50)))
+      release()
+      const outcome = yield* Effect.either(reading.await.pipe(Effect.flatten))
+      expect(outcome).toEqual(Either.left("read: EIO"))
+      expect(recorded).toEqual(["1:kept"])
+    }))
+
   it.effect("a failure to record stops the reading: later lines are not handed on", () =>
     Effect.gen(function* () {
       const handed: string[] = []
