@@ -63,8 +63,13 @@ fs.writeFileSync(path.join(dist, "mitigator.mjs"), '#!/usr/bin/env node\n// The 
 // The code cache is made by the run Flowmon makes most: an `append` whose rule blocks the source,
 // applied at once over TLS to a LoadMaster (the emulator), so the immediate apply's functions
 // are compiled ahead too, not only the recording's.
+// Without openssl (the emulator makes its certificate with it) the warm-up speaks plain HTTP:
+// the cache then lacks only the TLS handshake's few functions.
+const emulator = await startLoadMasterEmulator({ tls: true }).catch((e: unknown) => {
+  console.warn(`build: warming the code cache over plain HTTP (no TLS emulator: ${e instanceof Error ? e.message : String(e)})`)
+  return startLoadMasterEmulator({})
+})
 const warm = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-build-"))
-const emulator = await startLoadMasterEmulator({ tls: true })
 try {
   const keyFile = path.join(warm, "lm.key")
   fs.writeFileSync(keyFile, emulator.apiKey, { mode: 0o600 })
@@ -72,7 +77,7 @@ try {
   fs.writeFileSync(
     config,
     [
-      `loadmaster: { url: "${emulator.url}", apiKeyFile: ${keyFile}, tls: { fingerprint: "sha256:${emulator.fingerprint}" } }`,
+      `loadmaster: { url: "${emulator.url}", apiKeyFile: ${keyFile}${emulator.fingerprint === undefined ? "" : `, tls: { fingerprint: "sha256:${emulator.fingerprint}" }`} }`,
       "timezone: UTC",
       "policy:",
       "  rules:",
