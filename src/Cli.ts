@@ -34,7 +34,8 @@ const WHOLE_TREE = new Set(["--help", "-h", "--version", "--wizard", "--completi
 
 /** The subcommand argv names, when it names exactly one and asks nothing of the whole tree. */
 export const namedCommand = (args: ReadonlyArray<string>): Name | undefined => {
-  if (args.some((a) => WHOLE_TREE.has(a))) return undefined
+  // `--completions=bash` is `--completions bash`.
+  if (args.some((a) => WHOLE_TREE.has(a.split("=", 1)[0]!))) return undefined
   const first = args[0]
   return first !== undefined && Object.hasOwn(commands, first) ? (first as Name) : undefined
 }

@@ -5,8 +5,11 @@
  * (dist/mitigator-cli.cjs.cache, made by `npm run build` from a real `append` run), which skips
  * parsing and compiling most of the bundle: about 200 ms → 140 ms per start on the reference
  * machine. It is CommonJS, not an ES module: Node 20 sets up its ES module loader for an .mjs
- * entry, which cost another 15-40 ms per start. A missing or rejected cache (another Node version) only costs speed: the bundle is
- * compiled as usual and a fresh cache is written beside it when the directory is writable.
+ * entry, which cost another 15-40 ms per start. A missing or rejected cache (another Node version,
+ * other V8 flags) only costs speed: the bundle is compiled as usual, and the next `append` writes
+ * a fresh cache beside it when the directory is writable. Only an `append` writes it: commands
+ * load lazily, so a cache written by `status` or `reconcile` would hold little of what `append`,
+ * the command started once per detection, runs.
  */
 import * as fs from "node:fs"
 import Module, { createRequire } from "node:module"
@@ -28,7 +31,8 @@ const cachedData = readCache()
 const source = fs.readFileSync(bundle, "utf8").replace(/^#!.*/, "")
 const script = new vm.Script(Module.wrap(source), { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) })
 
-if (cachedData === undefined || script.cachedDataRejected === true || process.env["MITIGATOR_WRITE_CODE_CACHE"] === "1") {
+const stale = cachedData === undefined || script.cachedDataRejected === true
+if ((stale && process.argv[2] === "append") || process.env["MITIGATOR_WRITE_CODE_CACHE"] === "1") {
   // At exit, so the cache also holds the functions this run compiled lazily.
   process.once("exit", () => {
     const temporary = `${cacheFile}.${process.pid}.tmp`

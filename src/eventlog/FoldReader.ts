@@ -54,18 +54,28 @@ export const makeFoldReader = (options: FoldReaderOptions): FoldReader => {
 
   const open = () => {
     if (statements !== undefined) return statements
-    db = new Database(options.filename, { fileMustExist: true })
+    const opened = new Database(options.filename, { fileMustExist: true })
+    try {
+      statements = prepare(opened)
+    } catch (e) {
+      opened.close() // not left open for the next attempt to open another
+      throw e
+    }
+    db = opened
+    return statements
+  }
+
+  const prepare = (db: Database.Database) => {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs}`)
     // A fold reads each page once, in order: a page cache (16 MiB by default in better-sqlite3's
     // build) would only add to the process's memory, not save a read.
     db.pragma(`cache_size = -${READER_CACHE_KIB}`)
-    const select = (filter: string) => db!.prepare(`SELECT seq, recorded_at, type, payload FROM events WHERE seq > ? ${filter} ORDER BY seq LIMIT ?`).raw(true)
-    statements = {
+    const select = (filter: string) => db.prepare(`SELECT seq, recorded_at, type, payload FROM events WHERE seq > ? ${filter} ORDER BY seq LIMIT ?`).raw(true)
+    return {
       all: select(""),
       projection: select(`AND type IN ${options.projectionTypes}`),
       hash: db.prepare("SELECT hash FROM events WHERE seq = ?").pluck(true)
     }
-    return statements
   }
 
   /** Runs `f`; a driver error becomes the log's error, anything else (thrown by `step`) stays a defect. */

@@ -59,7 +59,10 @@ export const readBatches = <E, E2>(
         return record(batch)
       })
     for (;;) {
-      const got = yield* read(pending.length === 0 ? undefined : Math.max(0, firstAt + options.windowMs - performance.now()))
+      const got = yield* read(pending.length === 0 ? undefined : Math.max(0, firstAt + options.windowMs - performance.now())).pipe(
+        // The whole lines read before a failed read are recorded all the same.
+        Effect.tapError(() => (pending.length === 0 ? Effect.void : flush(pending.length)))
+      )
       if (got === WAITED) {
         yield* flush(pending.length)
         continue

@@ -72,4 +72,29 @@ describe("start-up: a run loads what its command needs", () => {
     expect(result.code).not.toBe(0)
     expect(result.stdout + result.stderr).toMatch(/append/)
   })
+
+  it("given --completions=bash after a command, then the script completes every command, as --completions bash does", async () => {
+    const { result: joined } = await runListingModules(["status", "--completions=bash"], "")
+    const { result: spaced } = await runListingModules(["status", "--completions", "bash"], "")
+    expect(joined.code).toBe(0)
+    expect(joined.stdout).toContain("doctor")
+    expect(joined.stdout).toBe(spaced.stdout)
+  })
+
+  it("given an install without its code cache, then only an append writes a new one (the command Flowmon starts per detection)", async () => {
+    const dir = tempDir()
+    const install = path.join(dir, "dist")
+    fs.mkdirSync(install)
+    for (const file of ["mitigator.cjs", "mitigator-cli.cjs"]) fs.copyFileSync(path.join(path.dirname(BUNDLE), file), path.join(install, file))
+    // better-sqlite3 is found beside the install, as in a package.
+    fs.symlinkSync(path.resolve(path.dirname(BUNDLE), "..", "node_modules"), path.join(dir, "node_modules"))
+    const cache = path.join(install, "mitigator-cli.cjs.cache")
+    const launcher = path.join(install, "mitigator.cjs")
+    expect((await runProcess(process.execPath, [launcher, "--version"])).code).toBe(0)
+    expect((await runProcess(process.execPath, [launcher, "status", "--db", path.join(dir, "none.db")])).code).not.toBe(70)
+    expect(fs.existsSync(cache)).toBe(false)
+    const appended = await runProcess(process.execPath, [launcher, "append", "--defer", "--db", path.join(dir, "log.db"), "--instance", "fm1"], { stdin: `${adsLine(1)}\n` })
+    expect(appended.code).toBe(0)
+    expect(fs.statSync(cache).size).toBeGreaterThan(0)
+  })
 })

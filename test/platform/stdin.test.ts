@@ -100,6 +100,23 @@ describe("reading standard input in batches", () => {
       expect(recorded).toEqual(["1:kept"])
     }))
 
+  it.effect("a read that fails right after some lines arrived records those lines, then reports the failure", () =>
+    Effect.gen(function* () {
+      const source = controlledInput()
+      const recorded: string[] = []
+      const reading = yield* Effect.fork(
+        readBatches(source.input, { max: 10, windowMs: 60_000, onReadError: (e) => `read: ${(e as Error).message}` }, (b) =>
+          Effect.sync(() => void recorded.push(...lines(b)))
+        )
+      )
+      source.send("a\nb\npartial")
+      source.fail(new Error("EIO"))
+      const outcome = yield* Effect.either(reading.await.pipe(Effect.flatten))
+      expect(outcome).toEqual(Either.left("read: EIO"))
+      // The whole lines only: a line cut off by the failure is not a line.
+      expect(recorded).toEqual(["1:a", "2:b"])
+    }))
+
   it.effect("a read that fails while a batch is being recorded is reported once the batch is done, not left unhandled", () =>
     Effect.gen(function* () {
       const source = controlledInput()
