@@ -17,6 +17,30 @@ import { liveLoadMaster } from "./loadmaster.js"
 import { logPath, type GlobalOptions } from "./shared.js"
 
 /**
+ * What both immediate applies share: their scope, a deadline, and an outcome that is logged and
+ * never fails `append` (storing succeeded already; the next reconcile does whatever is left).
+ */
+const withinDeadline = <A, E extends { readonly message: string }, R>(
+  work: Effect.Effect<A, E, R>,
+  settings: {
+    readonly timeoutMs: number
+    readonly target: "loadmaster" | "cryptospike"
+    /** the warning for a failure or a missed deadline, given its message */
+    readonly notDone: (message: string) => string
+    readonly done: (result: A) => Effect.Effect<void>
+  }
+) =>
+  work.pipe(
+    Effect.scoped,
+    Effect.timeoutFail({ duration: Duration.millis(settings.timeoutMs), onTimeout: () => ({ message: `not done within ${settings.timeoutMs} ms` }) }),
+    Effect.matchEffect({
+      onFailure: (e: { readonly message: string }) => Effect.logWarning(settings.notDone(e.message)),
+      onSuccess: settings.done
+    }),
+    Effect.annotateLogs({ target: settings.target })
+  )
+
+/**
  * Puts this run's new blocks on the LoadMaster now, so an attacker is blocked in well under a
  * second rather than at the next reconcile: the adds its decisions call for, and nothing else (no
  * fold, no list). Best effort within `timeoutMs`: storing already succeeded, and whatever is not
@@ -37,13 +61,12 @@ export const applyNow = (
     yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const lm = yield* liveLoadMaster(cfg, opts.apiKey)
     return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString())
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) =>
-        Effect.logWarning(`mitigator append: blocks not applied now (${e.message}); the next reconcile applies them`),
-      onSuccess: (r) => {
+  }).pipe((work) =>
+    withinDeadline(work, {
+      timeoutMs,
+      target: "loadmaster",
+      notDone: (message) => `mitigator append: blocks not applied now (${message}); the next reconcile applies them`,
+      done: (r) => {
         const present =
           (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
           (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
@@ -54,8 +77,7 @@ export const applyNow = (
               `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries (${r.problems.slice(0, 2).join("; ")})`
             )
       }
-    }),
-    Effect.annotateLogs({ target: "loadmaster" })
+    })
   )
 
 /** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
@@ -79,16 +101,14 @@ export const applyUsersNow = (
       repairDrift: settings.repairDrift,
       only: touched
     })
-  }).pipe(
-    Effect.scoped,
-    Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => ({ message: `not done within ${timeoutMs} ms` }) }),
-    Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) =>
-        Effect.logWarning(`mitigator append: users not blocked now (${e.message}); the next reconcile does it`),
-      onSuccess: (r) =>
+  }).pipe((work) =>
+    withinDeadline(work, {
+      timeoutMs,
+      target: "cryptospike",
+      notDone: (message) => `mitigator append: users not blocked now (${message}); the next reconcile does it`,
+      done: (r) =>
         r.converged
           ? Effect.logInfo(`mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`)
           : Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
-    }),
-    Effect.annotateLogs({ target: "cryptospike" })
+    })
   )
