@@ -1,5 +1,5 @@
 /**
- * The immediate apply of \`append\`: its new blocks on the LoadMaster and the users behind its
+ * The immediate apply of `append`: its new blocks on the LoadMaster and the users behind its
  * addresses on CryptoSpike, now rather than at the next reconcile. A module of its own so that an
  * append with nothing to apply never loads the HTTP and TLS stack.
  */
