@@ -38,12 +38,20 @@ export const appliancesOf = (cfg: AppConfig): ReadonlyArray<{ readonly name: str
 /** Whether resolving the appliances needs a lookup (a name rather than an address). */
 export const needsLookup = (cfg: AppConfig): boolean => appliancesOf(cfg).some((a) => !parseIpAddress(a.host).ok)
 
+/**
+ * node:dns/promises, fetched by name rather than by import(): the installed launcher runs the
+ * bundle through vm.Script, where an import() of a module outside the bundle fails
+ * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING) and the appliance would go unprotected.
+ */
+const dnsPromises = (): Promise<typeof import("node:dns/promises")> =>
+  typeof process.getBuiltinModule === "function" ? Promise.resolve(process.getBuiltinModule("node:dns/promises")) : import("node:dns/promises")
+
 const resolveOne = (appliance: { readonly name: string; readonly host: string }, timeoutMs: number) => {
   const literal = parseIpAddress(appliance.host)
   if (literal.ok) return Effect.succeed({ rails: [applianceRail(appliance.name, appliance.host, literal.value.text)], warnings: [] })
   // The resolver is loaded only for a name: an address literal (the usual config) needs none.
   return Effect.tryPromise({
-    try: () => import("node:dns/promises").then((dns) => dns.lookup(appliance.host, { all: true, verbatim: true })),
+    try: () => dnsPromises().then((dns) => dns.lookup(appliance.host, { all: true, verbatim: true })),
     catch: (e) => e
   }).pipe(
     Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: (): unknown => new Error(`no answer within ${timeoutMs} ms`) }),
