@@ -19,6 +19,7 @@ import type { FramedLine } from "../domain/LineFramer.js"
 import { parseDuration } from "../domain/Duration.js"
 import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
+import { CLOCK_TOLERANCE_MS, clockBehindWarning } from "./clockSkew.js"
 import type { ImmediateAdd } from "../reconciler/applyAtOnce.js"
 import { allowedBy, cidrOf } from "../domain/Decide.js"
 import { scopeOfTarget } from "../targets/LoadMasterAcl.js"
@@ -35,6 +36,14 @@ import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, Usage
 
 const BATCH_LINES = 2000
 
+/**
+ * The most new blocks one `append` keeps to apply at once: an immediate apply is for the
+ * detections at hand, and its deadline (--apply-timeout) ends it long before this many calls.
+ * The rest are left to the next reconcile, so a stdin of a million detections holds no
+ * per-source state.
+ */
+export const APPLY_AT_ONCE_MAX = 1000
+
 export interface AppendSettings extends IngestOptions {
   readonly logFile: string | undefined
   /** the format of the per-line details in logFile */
@@ -42,6 +51,8 @@ export interface AppendSettings extends IngestOptions {
   readonly policy: ActivePolicy
   /** the rails for the appliances' own addresses (awaited before the first decision; default none) */
   readonly appliances?: Effect.Effect<ReadonlyArray<Rail>>
+  /** how many new blocks to keep for an immediate apply (0 with --defer; default APPLY_AT_ONCE_MAX) */
+  readonly applyAtOnce?: number
 }
 
 export interface AppendSummary {
@@ -58,7 +69,11 @@ export interface AppendSummary {
   readonly toApply: Map<string, ImmediateAdd>
   /** the `${ip}|${at}` of the decisions to block the user behind an address (CryptoSpike) */
   readonly touchedUsers: Set<string>
+  /** decisions not kept for an immediate apply (over APPLY_AT_ONCE_MAX): the next reconcile applies them */
+  leftToReconcile: number
   firstRejection: string | undefined
+  /** when this clock was behind the log's newest row by more than CLOCK_TOLERANCE_MS */
+  clockBehind: { readonly clock: string; readonly newest: string; readonly behindMs: number } | undefined
 }
 
 // Host names (the default) fit: up to 253 letters, digits, dots and hyphens.
@@ -82,7 +97,9 @@ export const appendFromStdin = (settings: AppendSettings) =>
       firstWithheld: undefined,
       toApply: new Map(),
       touchedUsers: new Set(),
-      firstRejection: undefined
+      leftToReconcile: 0,
+      firstRejection: undefined,
+      clockBehind: undefined
     }
     const deciding = settings.policy.policy.rules.length > 0
 
@@ -116,7 +133,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
         // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
         const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
         // One transaction: the policy's activation, the events, and the blocks they call for.
-        const { outcomes, decided, seqs, withheld, allows, recordedAt } = yield* log.transaction((tx) =>
+        const { outcomes, decided, seqs, withheld, allows, clock, skew } = yield* log.transaction((tx) =>
           Effect.gen(function* () {
             yield* activateIfChanged(tx, settings.policy)
             const outcomes = yield* tx.append(events)
@@ -127,17 +144,26 @@ export const appendFromStdin = (settings: AppendSettings) =>
             const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
             // An operator's allow holds a block back (the projection's rule): not applied at once either.
             const allows = decided.some((d) => d.subject.kind === "ip") ? yield* tx.operatorAllows : []
-            return { outcomes, decided, seqs, withheld, allows, recordedAt: tx.recordedAt }
+            const skew = tx.clockBehindMs > CLOCK_TOLERANCE_MS ? { clock: tx.clock, newest: tx.recordedAt, behindMs: tx.clockBehindMs } : undefined
+            return { outcomes, decided, seqs, withheld, allows, clock: tx.clock, skew }
           })
         )
         summary.decided += decided.length
+        summary.clockBehind ??= skew
         summary.withheld += withheld.length
         if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
+        const applyAtOnce = settings.applyAtOnce ?? APPLY_AT_ONCE_MAX
         decided.forEach((d, i) => {
-          if (d.subject.kind !== "ip") return void summary.touchedUsers.add(`${d.subject.ip}|${d.subject.at}`)
+          if (d.subject.kind !== "ip") {
+            const user = `${d.subject.ip}|${d.subject.at}`
+            if (summary.touchedUsers.size < applyAtOnce) summary.touchedUsers.add(user)
+            else if (!summary.touchedUsers.has(user)) summary.leftToReconcile++
+            return
+          }
           const key = keyOf(d.target, d.subject.cidr)
           if (scopeOfTarget(d.target) === undefined || summary.toApply.has(key)) return
-          if (allowedBy(allows, cidrOf(d.subject.cidr), recordedAt) !== undefined) return
+          if (summary.toApply.size >= applyAtOnce) return void summary.leftToReconcile++
+          if (allowedBy(allows, cidrOf(d.subject.cidr), clock) !== undefined) return
           const seq = seqs[i]!
           const comment = entryComment({ instance: d.cause.instance, seq, product: d.cause.product, method: d.cause.method })
           summary.toApply.set(key, { target: d.target, cidr: d.subject.cidr, comment, causeSeq: seq })
@@ -252,6 +278,7 @@ export const appendCommand = Command.make(
         logFile: Option.getOrUndefined(opts.logFile),
         logFormat: fileFormat(opts),
         policy: activePolicy(cfg.policy, cfg.source),
+        applyAtOnce: opts.defer ? 0 : APPLY_AT_ONCE_MAX,
         ...(resolving === undefined ? {} : { appliances: Fiber.join(resolving) })
       }
       if (cfg.source === null) {
@@ -277,6 +304,7 @@ export const appendCommand = Command.make(
         return yield* failure.value
       }
       yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
+      if (summary.clockBehind !== undefined) yield* Effect.logWarning(`mitigator append: ${clockBehindWarning(summary.clockBehind)}`)
       const lm = !opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined
       const cs = !opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined
       if (lm || cs) {

@@ -62,7 +62,7 @@ export const recordDecisions = (
     const earlier: ReadonlyMap<string, ReadonlyArray<string>> =
       escalation === null
         ? new Map()
-        : yield* tx.offencesSince([...new Set(matching.map((d) => d.event.source))], isoAfter(tx.recordedAt, -windowMs(escalation.window)))
+        : yield* tx.offencesSince([...new Set(matching.map((d) => d.event.source))], isoAfter(tx.clock, -windowMs(escalation.window)))
     // Offences earlier in this same transaction count too (a burst from one source in one batch).
     const now = new Map<string, string[]>()
     const events: NewEvent[] = []
@@ -71,13 +71,13 @@ export const recordDecisions = (
     for (const detection of matching) {
       const source = detection.event.source
       const prior = [...(earlier.get(source) ?? []), ...(now.get(source) ?? [])]
-      const made = decide(policy, hash, detection, prior, tx.recordedAt, appliances)
+      const made = decide(policy, hash, detection, prior, tx.clock, appliances)
       if (made.withheld !== null) {
         events.push({ type: "BlockWithheld", dedupeKey: null, payload: made.withheld })
         withheld.push(made.withheld)
       }
       if (made.decided.length === 0) continue
-      now.set(source, [...(now.get(source) ?? []), tx.recordedAt])
+      now.set(source, [...(now.get(source) ?? []), tx.clock])
       for (const payload of made.decided) {
         events.push({ type: "BlockDecided", dedupeKey: null, payload })
         decided.push(payload)

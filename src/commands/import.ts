@@ -41,8 +41,8 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
       ? { recordedAt: now, events: run(now), stored: undefined }
       : yield* Effect.flatMap(EventLog, (log) =>
           log.transaction((tx) => {
-            const events = run(tx.recordedAt)
-            return Effect.map(tx.append(events), (stored) => ({ recordedAt: tx.recordedAt, events, stored }))
+            const events = run(tx.clock)
+            return Effect.map(tx.append(events), (stored) => ({ recordedAt: tx.clock, events, stored }))
           })
         ).pipe(Effect.provide(SqliteEventLog.layer({ filename: logPath(opts, cfg), create: true })))
 

@@ -77,12 +77,15 @@ export const actor = Options.text("actor").pipe(
 
 export const actorOf = (opt: Option.Option<string>) => Option.getOrElse(opt, currentUser)
 
-/** Records one operator event; returns its seq and recording time. */
+/**
+ * Records one operator event, made at this run's clock (an expiry is that plus the ttl, whatever
+ * time the newest row carries); returns its seq and that time.
+ */
 const record = (make: (recordedAt: string) => NewEvent) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     return yield* log.transaction((tx) =>
-      Effect.map(tx.append([make(tx.recordedAt)]), (outcomes) => ({ seq: outcomes[0]!.seq, recordedAt: tx.recordedAt }))
+      Effect.map(tx.append([make(tx.clock)]), (outcomes) => ({ seq: outcomes[0]!.seq, recordedAt: tx.clock }))
     )
   })
 

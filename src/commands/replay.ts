@@ -69,6 +69,9 @@ export const describeEvent = (event: StoredEvent): string => {
     case "AllowRequested":
       what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
       break
+    case "ClockSkewObserved":
+      what = `this run's clock (${str(p["clock"])}) was behind the newest event (${str(p["newest"])}) by ${Math.round(Number(p["behindMs"]) / 1000)}s`
+      break
     default:
       what = JSON.stringify(p)
   }

@@ -13,6 +13,7 @@ import { renderState } from "./renderState.js"
 import { formatDuration } from "../domain/Duration.js"
 import { ttyProgress } from "../platform/Progress.js"
 import { readPassRecord, type PassRecord } from "../reconciler/passRecord.js"
+import { clockBehind, clockBehindWarning } from "./clockSkew.js"
 import { configuredLog, globalOptions, LoadedConfig, logPath } from "./shared.js"
 
 /** How long ago, in whole seconds, minutes, hours or days (a person reads it). */
@@ -50,6 +51,10 @@ export const statusCommand = Command.make("status", { ...globalOptions, json }, 
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
     const state = yield* desiredStateAt(log, now)
     yield* Console.log(opts.json ? canonicalJson(state) : renderState(state))
+    const newest = yield* log.newestProjectionTime
+    if (!opts.json && newest !== undefined) yield* Console.log(`Newest event that counts for blocks: ${newest} (${newest > now ? "ahead of this clock" : ago(newest, now)})`)
+    const behind = clockBehind(now, newest)
+    if (behind !== undefined) yield* Console.error(`mitigator status: ${clockBehindWarning(behind)}`)
     // The pass record is not part of the log: --json stays the log's desired state, byte-stable.
     const reconciled = lastReconcile(readPassRecord(logPath(opts, cfg)), now)
     if (!opts.json) yield* Console.log(reconciled.line)

@@ -53,3 +53,10 @@ export const formatDuration = (ms: number): string => {
   }
   return `${ms}ms`
 }
+
+/** A span as a person reads it, in its two largest units: `45s`, `3m 20s`, `5h 12m`, `1d 2h`. */
+export const formatSpan = (ms: number): string => {
+  const s = Math.floor(Math.abs(ms) / 1000)
+  const [d, h, m] = [Math.floor(s / 86_400), Math.floor((s % 86_400) / 3600), Math.floor((s % 3600) / 60)]
+  return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`
+}

@@ -317,6 +317,20 @@ export const PlanRefused = Schema.Struct({
 })
 export type PlanRefused = typeof PlanRefused.Type
 
+/**
+ * A run whose clock was behind the log's newest row by more than CLOCK_TOLERANCE_MS: either this
+ * clock is behind, or an earlier run's was ahead. Decisions still use this run's clock (see
+ * LogTransaction.clock); recorded once per newest-row time, so once per episode.
+ */
+export const ClockSkewObserved = Schema.Struct({
+  /** what this run's clock said */
+  clock: Schema.String,
+  /** the newest row's recording time */
+  newest: Schema.String,
+  behindMs: Schema.Number
+})
+export type ClockSkewObserved = typeof ClockSkewObserved.Type
+
 export const EventPayloads = {
   FlowmonEventReceived,
   InputRejected,
@@ -334,7 +348,8 @@ export const EventPayloads = {
   UserResolved,
   UserResolutionFailed,
   UserBlockChanged,
-  UserBlockLifted
+  UserBlockLifted,
+  ClockSkewObserved
 } as const
 
 export type EventType = keyof typeof EventPayloads

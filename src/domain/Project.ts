@@ -17,17 +17,19 @@
  *   force, not in the past.
  * - Blocks on "the user behind an IP" wait for the user to be resolved (CryptoSpike, later).
  *
- * Evaluation times must not precede the last folded event's recording time (recorded_at never
- * decreases along seq), which lets the fold forget contributions that have already expired; and
- * a fold that knows the recording time of the last event it will fold (its horizon) need never
- * keep those that expire by then: on a long log, nearly all of them.
+ * Time is a fact, order is seq. A state is evaluated at the evaluating run's clock, never at the
+ * newest row's time: a row recorded by a clock that ran ahead (an NTP step, a VM restore) must not
+ * lift what was in force before it. The fold forgets a contribution only once it has been expired
+ * for SKEW_ALLOWANCE before the time of the events it folds (and of the horizon: the recording
+ * time of the last event the fold will reach): on a long log, that is nearly all of them, and a
+ * clock up to that far ahead on one run cannot make the fold forget a block still in force.
  */
 import { compareCidr, contains, exclude, type Cidr } from "./Cidr.js"
 import { allowEntryInForce, cidrOf } from "./Decide.js"
 import type { BlockSubject, DecisionCause, PolicyActivated } from "./Events.js"
 import type { AllowEntry } from "./Policy.js"
 import { neverBlockRails, protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "./Rails.js"
-import { readInstant } from "./Time.js"
+import { isoAfter, readInstant } from "./Time.js"
 
 /** One recorded event, as the fold needs it. */
 export interface LoggedEvent {
@@ -232,34 +234,43 @@ export const initialState = (): ProjectionState => ({
 
 const SWEEP_EVERY = 10_000
 
-/** Drops contributions expired at `at`, and entries left with none: the state holds what may still be in force. */
-const sweep = (state: ProjectionState, at: string): void => {
+/** How far ahead one run's clock may have been without the fold forgetting a block in force: a week. */
+export const SKEW_ALLOWANCE_MS = 7 * 24 * 3_600_000
+
+/**
+ * The time before which an expired contribution may be forgotten, for a fold at `at` (an event's
+ * recording time, or a horizon): SKEW_ALLOWANCE before it.
+ */
+export const forgetBefore = (at: string): string => (at === "" ? "" : isoAfter(at, -SKEW_ALLOWANCE_MS))
+
+/** Drops contributions expired before `before`, and entries left with none: the state holds what may still be in force. */
+const sweep = (state: ProjectionState, before: string): void => {
   for (const [key, entry] of state.blocks) {
-    entry.reasons = live(entry.reasons, at)
+    entry.reasons = live(entry.reasons, before)
     if (entry.reasons.length === 0) state.blocks.delete(key)
   }
   for (const [key, entry] of state.pending) {
-    entry.reasons = live(entry.reasons, at)
+    entry.reasons = live(entry.reasons, before)
     if (entry.reasons.length === 0) state.pending.delete(key)
   }
   state.sinceSweep = 0
 }
 
-/** Contributions that expired before `at` can never be in force again. */
-const live = (reasons: Reason[], at: string): Reason[] =>
-  reasons.some((r) => r.until <= at) ? reasons.filter((r) => r.until > at) : reasons
+/** Contributions that expired before `before` (a forgetBefore time): never in force again. */
+const live = (reasons: Reason[], before: string): Reason[] =>
+  reasons.some((r) => r.until <= before) ? reasons.filter((r) => r.until > before) : reasons
 
 const addBlock = (state: ProjectionState, target: string, subject: BlockSubject, reason: Reason, at: string): void => {
   if (subject.kind === "ip") {
     const key = `${target}|${subject.cidr}`
     const entry = state.blocks.get(key)
     if (entry === undefined) state.blocks.set(key, { target, cidr: subject.cidr, reasons: [reason] })
-    else (entry.reasons = live(entry.reasons, at)).push(reason)
+    else (entry.reasons = live(entry.reasons, forgetBefore(at))).push(reason)
   } else {
     const key = `${subject.ip}|${subject.at}`
     const entry = state.pending.get(key)
     if (entry === undefined) state.pending.set(key, { ip: subject.ip, at: subject.at, userIdentity: subject.userIdentity, reasons: [reason] })
-    else (entry.reasons = live(entry.reasons, at)).push(reason)
+    else (entry.reasons = live(entry.reasons, forgetBefore(at))).push(reason)
   }
 }
 
@@ -277,13 +288,13 @@ const unblock = (state: ProjectionState, cidrText: string, target: string | null
 export const evolve = (state: ProjectionState, event: LoggedEvent): ProjectionState => evolveWithHorizon(state, event, "")
 
 /**
- * As `evolve`, knowing a time that no evaluation of the state will precede (the recording time of
- * the last event the fold will reach, or earlier): contributions that expire by then are not kept.
+ * As `evolve`, knowing a horizon (a forgetBefore time of the last event the fold will reach, or
+ * earlier): contributions that expire by then are not kept.
  */
 export const evolveWithHorizon = (state: ProjectionState, event: LoggedEvent, horizon: string): ProjectionState => {
   const at = event.recordedAt
   state.lastRecordedAt = at
-  if (++state.sinceSweep >= SWEEP_EVERY) sweep(state, at)
+  if (++state.sinceSweep >= SWEEP_EVERY) sweep(state, forgetBefore(at))
   const p = event.payload as Record<string, any>
   switch (event.type) {
     case "PolicyActivated": {
@@ -379,7 +390,7 @@ export const evolveWithHorizon = (state: ProjectionState, event: LoggedEvent, ho
 }
 
 /** The fold's own code, as text: checkpoints made by other code are never used (src/projection). */
-export const foldCode = (): string => [initialState, sweep, live, addBlock, unblock, evolve, evolveWithHorizon].map(String).join("\n")
+export const foldCode = (): string => [initialState, forgetBefore, sweep, live, addBlock, unblock, evolve, evolveWithHorizon].map(String).join("\n")
 
 /** The order of everything the projection lists: by target, then by address. */
 export const byTargetThenCidr = (a: { readonly target: string; readonly cidr: string }, b: { readonly target: string; readonly cidr: string }): number =>

@@ -256,3 +256,10 @@ export const readInstant = (text: string): string => {
   const ms = Date.parse(text)
   return Number.isNaN(ms) ? FAR_FUTURE : instantAfter(ms, 0)
 }
+
+/**
+ * How far a run's clock may be behind the log's newest row before it counts as skew (recorded as
+ * ClockSkewObserved, shown by append, status and doctor): clocks of one host under NTP agree
+ * far better than this.
+ */
+export const CLOCK_TOLERANCE_MS = 60_000

@@ -75,8 +75,24 @@ export interface FoldEnd {
 
 /** What a write transaction offers: everything in it is recorded atomically, at one time. */
 export interface LogTransaction {
-  /** the recording time of every event appended in this transaction (UTC ISO) */
+  /**
+   * the recording time of every event appended in this transaction (UTC ISO): the log's order
+   * time, which never goes back along seq (the clock, or the newest row's time when the clock is
+   * behind it), so "the log up to T" is a prefix of the log
+   */
   readonly recordedAt: string
+  /**
+   * what this run's clock said when the transaction began (UTC ISO): the time decisions are made
+   * at (an expiry is this plus a ttl), so a row recorded by a clock that ran ahead moves neither
+   * the expiry of what was decided before it nor of what is decided after it
+   */
+  readonly clock: string
+  /**
+   * how far `clock` is behind the newest row's time (0 when it is not): above
+   * CLOCK_TOLERANCE_MS, the transaction's first append records a ClockSkewObserved before the
+   * events it is given
+   */
+  readonly clockBehindMs: number
   /** as EventLogService.append, inside this transaction */
   readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
   /** the latest PolicyActivated event, if any */

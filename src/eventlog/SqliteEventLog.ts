@@ -24,6 +24,7 @@ import * as path from "node:path"
 import { latestMigrationId, migrations } from "../../migrations/index.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
+import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
 import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
 import { makeFoldReader } from "./FoldReader.js"
 import { GENESIS_HASH, rowHash } from "./HashChain.js"
@@ -299,9 +300,26 @@ const make = (options: SqliteEventLogOptions) =>
           return outcomes as ReadonlyArray<AppendOutcome>
         })
 
+      const clockBehindMs = head !== undefined && head.recorded_at > now ? Date.parse(head.recorded_at) - Date.parse(now) : 0
+      // Recorded by whichever writer meets it first (append, an operator command, reconcile), once
+      // per newest-row time: the clamped rows after it keep that time, so the key stays the same.
+      let skewNoted = !(clockBehindMs > CLOCK_TOLERANCE_MS)
+      const noteSkew = Effect.suspend(() => {
+        if (skewNoted) return Effect.void
+        skewNoted = true
+        const skew: NewEvent = {
+          type: "ClockSkewObserved",
+          dedupeKey: `clock-behind:${recordedAt}`,
+          payload: { clock: now, newest: recordedAt, behindMs: clockBehindMs }
+        }
+        return Effect.asVoid(appendInTransaction([skew]))
+      })
+
       const tx: LogTransaction = {
         recordedAt,
-        append: (events) => sqlErrors(appendInTransaction(events), "write", "appending to the event log"),
+        clock: now,
+        clockBehindMs,
+        append: (events) => sqlErrors(Effect.zipRight(noteSkew, appendInTransaction(events)), "write", "appending to the event log"),
         latestPolicy: sqlErrors(
           sql<EventRow>`
             SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events

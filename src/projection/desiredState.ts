@@ -3,7 +3,7 @@
  * whole log where there is none). Used by the commands and the reconciler alike.
  */
 import * as Effect from "effect/Effect"
-import { desiredAt, evolveWithHorizon, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
+import { desiredAt, evolveWithHorizon, forgetBefore, initialState, type DesiredState, type ProjectionState } from "../domain/Project.js"
 import { startProgress } from "../platform/Progress.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import { PROJECTION_VERSION, restoreState, serializeState } from "./Checkpoint.js"
@@ -18,13 +18,13 @@ export interface Projection {
 }
 
 /**
- * The fold's horizon: a projection is never evaluated before its last event, and without a cut
- * the fold reaches the newest event (at least: later ones are recorded no earlier), so what
- * expires by that event's time need not be kept. With a cut, the last event folded is not known
- * beforehand, and everything is kept.
+ * The fold's horizon: without a cut the fold reaches the newest event (at least: later ones are
+ * recorded no earlier), so what had expired SKEW_ALLOWANCE before that event's time need not be
+ * kept (see forgetBefore). With a cut, the last event folded is not known beforehand, and
+ * everything is kept.
  */
 const horizonOf = (log: EventLogService, cutAt: string | undefined) =>
-  cutAt === undefined ? Effect.map(log.newestProjectionTime, (t) => t ?? "") : Effect.succeed("")
+  cutAt === undefined ? Effect.map(log.newestProjectionTime, (t) => forgetBefore(t ?? "")) : Effect.succeed("")
 
 /**
  * Folds the events after `projection.lastSeq` (up to `cutAt`) into it, as the log reads them.
@@ -73,13 +73,15 @@ export const openProjection = (log: EventLogService, options: { readonly cutAt?:
 /** Brings an open projection up to the log's newest event (what a pass recorded since it opened). */
 export const catchUp = (log: EventLogService, projection: Projection) => Effect.asVoid(foldOn(log, projection, undefined))
 
-/** The desired state of an open projection at `at` (or at its last event, when the clock is behind it). */
-export const desiredOf = (projection: Projection, at: string): DesiredState =>
-  desiredAt(projection.state, projection.state.lastRecordedAt > at ? projection.state.lastRecordedAt : at)
+/**
+ * The desired state of an open projection at `at`: the evaluating run's clock, even when the
+ * newest row carries a later time (a clock that ran ahead then must not lift blocks now).
+ */
+export const desiredOf = (projection: Projection, at: string): DesiredState => desiredAt(projection.state, at)
 
 /**
- * The desired state at `at` from the events recorded up to `at` (or at the last event recorded,
- * when the clock is behind it). Reads only the event types the projection uses.
+ * The desired state at `at` from the events recorded up to `at`. Reads only the event types the
+ * projection uses.
  */
 export const desiredStateAt = (log: EventLogService, at: string, options: { readonly cutAt?: string } = {}) =>
   Effect.map(openProjection(log, options), (p) => desiredOf(p, at))

@@ -360,21 +360,24 @@ describe("SqliteEventLog.read", () => {
           yield* log.append([rejected(5)])
 
           const events = yield* readAll(log)
-          expect(events.map((e) => e.recordedAt)).toStrictEqual([
-            "2025-03-01T10:00:00.000Z",
-            "2025-03-01T12:00:00.000Z",
-            "2025-03-01T12:00:00.000Z", // clamped to the row before
-            "2025-03-01T12:00:00.000Z",
-            "2025-03-01T12:30:00.000Z"
+          expect(events.map((e) => [e.type, e.recordedAt])).toStrictEqual([
+            ["InputRejected", "2025-03-01T10:00:00.000Z"],
+            ["InputRejected", "2025-03-01T12:00:00.000Z"],
+            // the clock behind the newest row is a fact of its own, recorded before the events
+            ["ClockSkewObserved", "2025-03-01T12:00:00.000Z"], // clamped to the row before
+            ["InputRejected", "2025-03-01T12:00:00.000Z"],
+            ["InputRejected", "2025-03-01T12:00:00.000Z"],
+            ["InputRejected", "2025-03-01T12:30:00.000Z"]
           ])
+          expect(events[2]!.payload).toStrictEqual({ clock: "2025-02-01T08:00:00.000Z", newest: "2025-03-01T12:00:00.000Z", behindMs: 28 * 86_400_000 + 4 * 3_600_000 })
           for (let i = 1; i < events.length; i++) {
             expect(events[i]!.recordedAt >= events[i - 1]!.recordedAt).toBe(true)
           }
           // so "the log up to an instant" is always a prefix of the log
           expect(seqs(yield* log.read({ limit: 100, until: "2025-02-15T00:00:00.000Z" }))).toStrictEqual([])
           expect(seqs(yield* log.read({ limit: 100, until: "2025-03-01T11:00:00.000Z" }))).toStrictEqual([1])
-          expect(seqs(yield* log.read({ limit: 100, until: "2025-03-01T12:00:00.000Z" }))).toStrictEqual([1, 2, 3, 4])
-          expect(yield* log.verify).toMatchObject({ _tag: "Intact", count: 5 })
+          expect(seqs(yield* log.read({ limit: 100, until: "2025-03-01T12:00:00.000Z" }))).toStrictEqual([1, 2, 3, 4, 5])
+          expect(yield* log.verify).toMatchObject({ _tag: "Intact", count: 6 })
         })
       )
     }))
