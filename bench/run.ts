@@ -4,7 +4,8 @@
  * alternating with it (the reference machine is shared and drifts: absolute figures from
  * different minutes do not compare).
  *
- * Steps (bench/steps/): cold start vs `node -e 0`; ingest vs a plain better-sqlite3 floor; growth
+ * Steps (bench/steps/): cold start vs `node -e 0`; ingest vs a plain better-sqlite3 floor; the
+ * peak RSS of one stdin of many detections from distinct sources; growth
  * (time to block, no-op reconcile, status at logs of several sizes); the fold of the largest log,
  * first and from a checkpoint, vs a floor; LoadMaster and CryptoSpike at scale.
  *
@@ -26,6 +27,7 @@ import { converge } from "./steps/converge.js"
 import { cryptospike } from "./steps/cryptospike.js"
 import { fold } from "./steps/fold.js"
 import { growth, type History } from "./steps/growth.js"
+import { appendMemory } from "./steps/appendMemory.js"
 import { ingest } from "./steps/ingest.js"
 
 const quick = process.argv.includes("--quick")
@@ -33,8 +35,8 @@ const quick = process.argv.includes("--quick")
 // Quick keeps the shape of every step at sizes CI can afford; the history spans fewer days there
 // because the generator's cost is mostly one transaction per simulated 10 minutes.
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000 }
-  : { coldRuns: 25, ingestEvents: 100_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000 }
+  ? { coldRuns: 5, ingestEvents: 20_000, memoryEvents: 50_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000 }
+  : { coldRuns: 25, ingestEvents: 100_000, memoryEvents: 1_000_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000 }
 
 /** One log of history per size, generated once (the slow part of a full run) and copied per scenario. */
 const histories = async (dir: string) => {
@@ -67,6 +69,7 @@ const main = async () => {
   try {
     const coldStartResult = await coldStart(dir, settings.coldRuns)
     const ingestResult = await ingest(dir, settings.ingestEvents, settings.ingestRuns)
+    const appendMemoryResult = await appendMemory(dir, settings.memoryEvents)
     const logs = await histories(dir)
     const growthResult = await growth(dir, logs, settings.growthRuns)
     // The largest history with the growth step's 1,000 blocks in force: a year of detections
@@ -82,6 +85,7 @@ const main = async () => {
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "", memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
       coldStart: coldStartResult,
       ingest: ingestResult,
+      appendMemory: appendMemoryResult,
       fold: foldResult,
       growth: { ...growthResult, generation: logs.map((l) => ({ events: l.events, days: settings.historyDays, ms: l.generationMs })) },
       loadmaster: loadmasterResult,

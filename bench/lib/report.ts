@@ -7,6 +7,7 @@ import type { ConvergeResult } from "../steps/converge.js"
 import type { CryptoSpikeResult } from "../steps/cryptospike.js"
 import type { FoldResult } from "../steps/fold.js"
 import type { GrowthResult } from "../steps/growth.js"
+import type { AppendMemoryResult } from "../steps/appendMemory.js"
 import type { IngestResult } from "../steps/ingest.js"
 import type { Ratio, Stats } from "./stats.js"
 
@@ -16,6 +17,7 @@ export interface Results {
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly node: string }
   readonly coldStart: ColdStartResult
   readonly ingest: IngestResult
+  readonly appendMemory: AppendMemoryResult
   readonly fold: FoldResult
   readonly growth: GrowthResult & { readonly generation: ReadonlyArray<{ readonly events: number; readonly days: number; readonly ms: number }> }
   readonly loadmaster: ConvergeResult
@@ -31,7 +33,7 @@ const mib = (s: Stats) => cells(s, "MiB", 1)
 const spread = (s: Stats, unit = "ms", digits = 0) => `${f(s.median, digits)} ${unit} (${f(s.min, digits)}–${f(s.max, digits)})`
 
 const mainTable = (r: Results) => {
-  const { coldStart: c, ingest: i, fold: d, loadmaster: lm, cryptospike: cs } = r
+  const { coldStart: c, ingest: i, appendMemory: am, fold: d, loadmaster: lm, cryptospike: cs } = r
   const calls = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${f(v)} ${k}`).join(", ") || "none"
   return [
     "| benchmark | median | min | max | ratio (medians) | target |",
@@ -44,6 +46,7 @@ const mainTable = (r: Results) => {
     `| ingest throughput, \`append\` | ${cells(i.eventsPerSecond, "events/s")} | | |`,
     `| ingest peak RSS, \`append\` | ${mib(i.peakRssMiB.mitigator)} | | |`,
     `| ingest peak RSS, floor | ${mib(i.peakRssMiB.floor)} | | |`,
+    `| peak RSS, \`append\` of ${f(am.events)} detections from as many sources, each decided (one run, ${f(am.eventsPerSecond)} events/s) | ${f(am.peakRssMiB, 1)} MiB | | | **${verdict(am.pass)}** | ≤ ${am.max} MiB |`,
     `| fold ${f(d.events)} events: floor (the projection's SELECT, ${f(d.projectionRows)} rows, JSON.parse) | ${cells(d.floorMs)} | | |`,
     `| fold: first \`status --json\`, no checkpoint | ${cells(d.firstFoldMs)} | ${times(d.ratio)} | ≤ ${d.ratio.max}× floor |`,
     `| fold: \`status --json\` from the checkpoint${d.checkpointSavedByFirstFold ? "" : " (none was saved!)"} | ${cells(d.fromCheckpointMs)} | | |`,

@@ -313,6 +313,9 @@ export const appendCommand = Command.make(
         if (lm) yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
         if (cs) yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
       }
+      if (!opts.defer && summary.leftToReconcile > 0) {
+        yield* Effect.logInfo(`mitigator append: ${summary.leftToReconcile} more new blocks are left to the next reconcile (one append applies at most ${APPLY_AT_ONCE_MAX} at once)`)
+      }
       if (summary.rejected > 0) return yield* new ExitCode({ code: 3 })
     })
 ).pipe(

@@ -129,14 +129,16 @@ export const decide = (
   const rule = policy.rules.find((r) => ruleMatches(r, event))
   if (rule === undefined) return NOTHING
   const source = hostCidr(event.source)
+  // Keys in sorted order, here and below: the log stores canonical JSON, and a payload whose keys
+  // are already sorted is written by JSON.stringify as is (see CanonicalJson).
   const cause: DecisionCause = {
-    seq: detection.seq,
-    product: event.product,
-    instance: event.instance,
+    detectedAt: event.detectedAt,
     eventId: event.eventId,
+    instance: event.instance,
     method: event.method,
-    source: event.source,
-    detectedAt: event.detectedAt
+    product: event.product,
+    seq: detection.seq,
+    source: event.source
   }
   const rails = policyRails(policy)
   const rail = protectionOf(source, appliances.length === 0 ? rails : [...rails, ...appliances])
@@ -159,17 +161,17 @@ export const decide = (
   const decided = rule.actions.map((action): BlockDecided => {
     const ttlMs = escalatedTtl(policy, ms(action.ttl), offence)
     return {
-      target: action.target,
-      subject:
-        action.target === "cryptospike"
-          ? { kind: "userBehindIp", ip: event.source, at: event.detectedAt, userIdentity: event.userIdentity }
-          : { kind: "ip", cidr: source.text },
-      until: instantAfter(nowMs, ttlMs),
-      ttl: formatDuration(ttlMs),
-      rule: rule.name,
+      cause,
       offence,
       policyHash,
-      cause
+      rule: rule.name,
+      subject:
+        action.target === "cryptospike"
+          ? { at: event.detectedAt, ip: event.source, kind: "userBehindIp", userIdentity: event.userIdentity }
+          : { cidr: source.text, kind: "ip" },
+      target: action.target,
+      ttl: formatDuration(ttlMs),
+      until: instantAfter(nowMs, ttlMs)
     }
   })
   return { decided, withheld: null }

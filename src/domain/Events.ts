@@ -132,7 +132,7 @@ export type DecisionCause = typeof DecisionCause.Type
 export const BlockDecided = Schema.Struct({
   target: Target,
   subject: BlockSubject,
-  /** UTC ISO: the decision's recording time plus the (escalated) ttl */
+  /** UTC ISO: the deciding run's clock plus the (escalated) ttl (see LogTransaction.clock) */
   until: Schema.String,
   ttl: Schema.String,
   rule: Schema.String,
