@@ -292,7 +292,7 @@ const PAGE_KEYS = new Set(["items", "totalItems", "totalUnfilteredItems"])
  * A page of a list, in one of the known shapes (spec §3, §4): `{items:[…], totalItems?,
  * totalUnfilteredItems?}`, or a bare array of items. Anything else is a protocol error quoting
  * the answer, never an empty page: no `items`, `items` that is not an array, an empty `items`
- * beside keys of no known shape, a `totalItems` that is not a count.
+ * beside keys of no known shape.
  */
 const itemsOf = (body: unknown, what: string): { items: ReadonlyArray<unknown>; totalItems: number | undefined } | CryptoSpikeError => {
   if (Array.isArray(body)) return { items: body, totalItems: undefined }
@@ -302,11 +302,9 @@ const itemsOf = (body: unknown, what: string): { items: ReadonlyArray<unknown>; 
   if (!Array.isArray(items)) return unknown(items === undefined ? `no "items" list` : `"items" is not a list`)
   const others = Object.keys(body).filter((k) => !PAGE_KEYS.has(k))
   if (items.length === 0 && others.length > 0) return unknown(`an empty "items" beside ${others.slice(0, 10).map((k) => JSON.stringify(printable(k, 40))).join(", ")}`)
+  // A total that is not a count (-1 for "unknown", a string) only says nothing about paging.
   const total = body["totalItems"]
-  if (total !== undefined && total !== null && !(typeof total === "number" && Number.isInteger(total) && total >= 0)) {
-    return unknown(`"totalItems" is not a count`)
-  }
-  const totalItems = typeof total === "number" ? total : undefined
+  const totalItems = typeof total === "number" && Number.isInteger(total) && total >= 0 ? total : undefined
   return { items, totalItems }
 }
 
