@@ -14,7 +14,7 @@ import { classify } from "../../src/targets/cryptospike/wire.js"
 import { classifyV2 } from "../../src/targets/loadmaster/wire.js"
 import { REDACTED } from "../../src/targets/Redactor.js"
 import type { RunResult } from "../support/cli.js"
-import { adsLineWithUser, csWorkspace, seedUser, sid, withCryptoSpike } from "../support/cryptospike.js"
+import { adsLineWithUser, csWorkspace, seedUser, withCryptoSpike } from "../support/cryptospike.js"
 import { adsLine } from "../support/fixtures.js"
 import { lmWorkspace, withEmulator } from "../support/loadmaster.js"
 
@@ -128,6 +128,3 @@ describe("an appliance that echoes the request in its error body", () => {
       { token: CS_TOKEN, seed: { users: [seedUser(1)] }, faults: { echoRequests: true } }
     ), 120_000)
 })
-
-// Referenced so the fixture's SID helper stays in sync with the seeded user.
-void sid
