@@ -13,13 +13,14 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import { appendLogLines, formatLogLine, LOG_FORMATS, type LogFields, type LogFormat } from "../platform/LogFile.js"
+import { appendLogLines, formatLogLine, LOG_FORMATS, preparePrivateFile, type LogFields, type LogFormat } from "../platform/LogFile.js"
 
 /** Fails argument parsing, before anything else runs, when the file cannot be written. */
 const checkLogFile = (file: string) =>
   Effect.try({
     try: () => {
-      fs.appendFileSync(file, "", { mode: 0o640 })
+      preparePrivateFile(file)
+      fs.appendFileSync(file, "")
       return file
     },
     catch: (e) => ValidationError.invalidValue(HelpDoc.p(`--log-file ${file}: ${e instanceof Error ? e.message : String(e)}`))
@@ -32,7 +33,7 @@ export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(
 )
 
 export const logFile = Options.text("log-file").pipe(
-  Options.withDescription("also append every log line to this file, created mode 640 (on Flowmon: /data/components/apps/log/mitigator.log); env MITIGATOR_LOG_FILE"),
+  Options.withDescription("also append every log line to this file, created mode 600 whatever the umask (on Flowmon: /data/components/apps/log/mitigator.log); env MITIGATOR_LOG_FILE"),
   Options.withFallbackConfig(Config.string("MITIGATOR_LOG_FILE")),
   Options.mapEffect(checkLogFile),
   Options.optional

@@ -17,6 +17,7 @@ import { parseDuration } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { reconcileLockWithin } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
+import { watchDelayMs } from "../reconciler/watchDelay.js"
 import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
 import { writeFileAtomically } from "../platform/AtomicFile.js"
 import { ttyProgress } from "../platform/Progress.js"
@@ -127,12 +128,14 @@ export const reconcileCommand = Command.make(
       // The lock is held for one pass at a time, not for the life of --watch: append's immediate
       // apply takes it between passes, and waits for the end of a pass at most.
       const pass = Effect.gen(function* () {
-        yield* reconcileLockWithin(logFile, lockWait.value).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+        yield* reconcileLockWithin(logFile, lockWait.value)
         const startedAt = yield* Clock.currentTimeMillis
         const lines: string[] = []
         const logged: Array<Effect.Effect<void>> = []
         const targets: Record<string, TargetFigures> = {}
         let converged = true
+        // A target that could not be reached or read this pass (--watch backs off).
+        let outage = false
         // One fold per pass, for both targets (each catches it up with what the other recorded).
         const projection = yield* openProjection(log)
         if (lm !== undefined) {
@@ -148,6 +151,7 @@ export const reconcileCommand = Command.make(
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
           Object.assign(targets, r.targets)
           converged &&= r.converged
+          outage ||= r.unobserved.length > 0
         }
         if (cs !== undefined && settings !== undefined) {
           const r = yield* reconcileCryptoSpikePass(
@@ -167,6 +171,7 @@ export const reconcileCommand = Command.make(
           logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
           targets["cryptospike"] = r.figures
           converged &&= r.converged
+          outage ||= r.figures.actual === null
         }
         // The plan (dry run) is the report; the summaries are log lines.
         for (const line of lines) yield* Console.log(line)
@@ -175,24 +180,39 @@ export const reconcileCommand = Command.make(
           const endedAt = yield* Clock.currentTimeMillis
           yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: every.value, targets })
         }
-        return converged
+        return { converged, outage }
       }).pipe(Effect.scoped)
       if (!opts.watch) {
-        const converged = yield* pass
+        const { converged } = yield* pass
         if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })
         return
       }
       // --watch: pass after pass; stopping (SIGTERM) interrupts between or inside a pass and
       // never unblocks anything: what is applied stays, and the next start picks up from the log.
+      // A pass that fails, even with a bug (a defect), is logged and the next one comes: the
+      // pass's scope has released the lock by then. After passes that met an outage the wait
+      // grows (watchDelay.ts).
+      let outagesInARow = 0
       for (;;) {
         const startedAt = yield* Clock.currentTimeMillis
-        const result = yield* Effect.either(pass)
+        const result = yield* Effect.either(
+          Effect.catchAllDefect(pass, (defect) =>
+            Effect.fail(new UsageError({ message: `unexpected error (a bug; please report it): ${defect instanceof Error ? defect.message : String(defect)}` }))
+          )
+        )
         if (result._tag === "Left") {
           yield* Effect.logError(`mitigator reconcile: pass failed: ${result.left.message}`)
           const endedAt = yield* Clock.currentTimeMillis
           if (!opts.dryRun) yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged: false, intervalMs: every.value, targets: {} })
         }
-        yield* Effect.sleep(Duration.millis(every.value))
+        // Waiting for another pass (the lock) is no outage: the next pass simply comes.
+        const busy = result._tag === "Left" && result.left._tag === "LockError"
+        outagesInARow = busy ? outagesInARow : (result._tag === "Left" || result.right.outage) ? outagesInARow + 1 : 0
+        const delay = watchDelayMs(every.value, outagesInARow)
+        if (delay > every.value) {
+          yield* Effect.logWarning(`mitigator reconcile: an appliance could not be reached or read (${outagesInARow} passes in a row): next pass in ${Duration.format(Duration.millis(delay))}`)
+        }
+        yield* Effect.sleep(Duration.millis(delay))
       }
     }).pipe(Effect.scoped)
 ).pipe(

@@ -39,6 +39,43 @@ export const formatLogLine = (format: LogFormat, fields: LogFields): string => {
   }
 }
 
+/** The mode of a log file mitigator creates. */
+export const LOG_FILE_MODE = 0o600
+
+/**
+ * Makes `file` a private log file: created `LOG_FILE_MODE` whatever the umask (set again on the
+ * open file: a umask can only take bits away, and one that took the owner's would leave a file
+ * the next run cannot write); an existing regular file that others may read or anyone but its
+ * owner may write is narrowed to at most 0640, so a group an administrator gave read access
+ * (`chgrp adm`, `chmod 640`) keeps it. A file it may not change the mode of is left as it is:
+ * that is not a reason not to log. Devices (`/dev/stderr`) are never touched.
+ */
+export const preparePrivateFile = (file: string): void => {
+  try {
+    const fd = fs.openSync(file, "wx", LOG_FILE_MODE)
+    try {
+      fs.fchmodSync(fd, LOG_FILE_MODE)
+    } finally {
+      fs.closeSync(fd)
+    }
+    return
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+  }
+  const stat = fs.statSync(file)
+  const mode = stat.mode & 0o777
+  if (stat.isFile() && (mode & 0o137) !== 0) {
+    try {
+      fs.chmodSync(file, mode & 0o640)
+    } catch {
+      // not ours to change
+    }
+  }
+}
+
 export const appendLogLines = (file: string, lines: ReadonlyArray<string>): void => {
-  if (lines.length > 0) fs.appendFileSync(file, lines.join("\n") + "\n", { mode: 0o640 })
+  if (lines.length === 0) return
+  // Gone since the start (rotated away): made again, private.
+  if (!fs.existsSync(file)) preparePrivateFile(file)
+  fs.appendFileSync(file, lines.join("\n") + "\n", { mode: LOG_FILE_MODE })
 }

@@ -36,10 +36,11 @@ export interface FileActivity {
 
 /**
  * What went wrong talking to CryptoSpike. `retryable` is true only for transient trouble
- * (connection, timeout, 5xx, 429); never for 401/403 or a refused request.
+ * (connection, timeout, 5xx, 429); never for 401/403, a refused request, an answer over the
+ * size cap (`too-large`) or one that cannot be read (`protocol`).
  */
 export class CryptoSpikeError extends Data.TaggedError("CryptoSpikeError")<{
-  readonly reason: "transport" | "timeout" | "auth" | "rejected" | "server" | "protocol"
+  readonly reason: "transport" | "timeout" | "auth" | "rejected" | "server" | "protocol" | "too-large"
   readonly message: string
   readonly status?: number
   readonly retryable: boolean

@@ -41,10 +41,11 @@ export interface VirtualService {
 
 /**
  * What went wrong talking to the appliance. `retryable` is true only for transient trouble
- * (connection, timeout, 5xx, 429, rate-limit drops); never for 401/403, 404 (API disabled) or 422.
+ * (connection, timeout, 5xx, 429, rate-limit drops); never for 401/403, 404 (API disabled), 422,
+ * an answer over the size cap (`too-large`) or one that cannot be read (`protocol`).
  */
 export class LoadMasterError extends Data.TaggedError("LoadMasterError")<{
-  readonly reason: "transport" | "timeout" | "auth" | "api-disabled" | "rejected" | "rate-limited" | "server" | "protocol"
+  readonly reason: "transport" | "timeout" | "auth" | "api-disabled" | "rejected" | "rate-limited" | "server" | "protocol" | "too-large"
   readonly message: string
   readonly status?: number
   readonly retryable: boolean

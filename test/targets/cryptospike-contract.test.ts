@@ -95,6 +95,27 @@ describe("CryptoSpike contract", () => {
     })
   })
 
+  for (const listShape of ["page", "items", "array"] as const) {
+    it(`reads lists answered in the known shape "${listShape}", every page`, () => {
+      const many = Array.from({ length: 250 }, (_, i) => ({ userId: `S-1-5-21-1-2-3-${2000 + i}`, userName: `u${i}`, userPrincipalName: `u${i}@corp.example`, blocked: true }))
+      const rows = Array.from({ length: 120 }, (_, i) => ({ userId: A, ip: "192.0.2.31", time: new Date(Date.parse("2026-01-01T10:00:00Z") + i * 1000).toISOString() }))
+      return withEmulator({ seed: { users: many, fileActivity: rows }, listShape }, async (emulator) => {
+        expect(await withClient(emulator, (c) => c.blockedUsers)).toHaveLength(250)
+        expect(await withClient(emulator, (c) => c.fileActivity("192.0.2.31", "2026-01-01T09:30:00.000Z", "2026-01-01T10:05:00.000Z"))).toHaveLength(120)
+      })
+    })
+  }
+
+  for (const listShape of ["unknown", "split"] as const) {
+    it(`refuses lists answered in the unknown shape "${listShape}", quoting the answer`, () =>
+      withEmulator({ seed: { users, fileActivity: [] }, listShape }, async (emulator) => {
+        const listed = await withClient(emulator, (c) => Effect.either(c.blockedUsers))
+        expect(Either.isLeft(listed) && listed.left.reason).toBe("protocol")
+        expect(Either.isLeft(listed) && listed.left.message).toContain(`in a shape mitigator does not know`)
+        expect(Either.isLeft(listed) && listed.left.message).toContain(listShape === "unknown" ? 'the answer begins: {"content":[{"userId":' : 'the answer begins: {"items":[],"content":[')
+      }))
+  }
+
   it("blocks with the comment and unblocks with the configured state", () =>
     withEmulator({ seed: { users, fileActivity: [] }, unblockState: "ACTIVE" }, async (emulator) => {
       await withClient(emulator, (c) => c.block(A, "mitigator: Flowmon ADS event 4711 SSHDICT"), { unblockState: "ACTIVE" })

@@ -48,7 +48,7 @@ describe("the appliance clients' manners on the wire", () => {
       await Effect.runPromise(
         Effect.scoped(
           Effect.gen(function* () {
-            const lm = yield* makeLiveLoadMaster({ url: server.url, apiKey: Redacted.make("k"), api: "v2", rateLimit: 1000, tls: PLAIN_TLS, timeoutMs: 5000, retries: 0 })
+            const lm = yield* makeLiveLoadMaster({ url: server.url, apiKey: Redacted.make("0f3c9a1e5b7d42c8a6e1f09b3d5c7e2a"), api: "v2", rateLimit: 1000, tls: PLAIN_TLS, timeoutMs: 5000, retries: 0 })
             yield* lm.list(GLOBAL_SCOPE)
             yield* lm.add(GLOBAL_SCOPE, "192.0.2.31/32", "mitigator fm1 1 ads SCANS")
             yield* lm.list(GLOBAL_SCOPE)
@@ -69,7 +69,7 @@ describe("the appliance clients' manners on the wire", () => {
           Effect.gen(function* () {
             const cs = yield* makeLiveCryptoSpike({
               url: server.url,
-              auth: { kind: "token", token: Redacted.make("xapp-t") },
+              auth: { kind: "token", token: Redacted.make("xapp-eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl") },
               tls: PLAIN_TLS,
               unblockState: "UNBLOCKED",
               timeoutMs: 5000,

@@ -54,6 +54,7 @@ for (const profile of [
   { name: "v2, nested list shape", listShape: "nested", api: "v2" },
   { name: "v2, top-level IP array (kreemer)", listShape: "kreemer", api: "v2" },
   { name: "v2, Acl string array (pier)", listShape: "pier", api: "v2" },
+  { name: "v2, nested list wrapped in Data", listShape: "data", api: "v2" },
   { name: "v1 (XML) listing", listShape: "nested", api: "v1" }
 ] as const) {
   describe(`LoadMaster contract: ${profile.name}`, () => {

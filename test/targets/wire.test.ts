@@ -43,7 +43,8 @@ const errorOf = (c: Classified): LoadMasterError => {
   return c.error
 }
 
-const v2List = (json: string, scope: AclScope = GLOBAL_SCOPE) => parseV2List(okBody(classifyV2(200, json)), scope)
+/** The parser alone (whether the answer's shape is read at all is listShape's call: list-shape.test.ts). */
+const v2List = (json: string, scope: AclScope = GLOBAL_SCOPE) => parseV2List(JSON.parse(json) as Record<string, unknown>, scope)
 const v1List = (xml: string, scope: AclScope = GLOBAL_SCOPE) => parseV1List(okBody(classifyV1(200, xml)), scope)
 const pairs = (listing: { entries: ReadonlyArray<{ cidr: string; listed: string; comment: string | null }> }) =>
   listing.entries.map((e) => [e.listed, e.cidr, e.comment])
@@ -220,6 +221,36 @@ describe("LoadMaster wire: APIv2 response classification (spec §2, §6)", () =>
     expect(errorOf(classifyV2(408, "")).retryable).toBe(true)
   })
 
+  it("a 2xx without the status field every answer carries, or with an unknown status, is a protocol error, never a success", () => {
+    // Given answers that carry data but not `"status":"ok"` (spec §2)
+    for (const [body, said] of [
+      ['{"code":200,"message":"Command completed ok"}', 'without the "status" field'],
+      ['{"code":200,"Blocklist":{"IP":[]}}', 'without the "status" field'],
+      ["{}", 'without the "status" field'],
+      ['{"code":200,"status":"success"}', '"status": "success", neither ok nor fail'],
+      ['{"code":200,"status":""}', '"status": "", neither ok nor fail'],
+      ['{"code":200,"status":null}', 'without the "status" field']
+    ] as const) {
+      // When classified, then each is a protocol error that quotes the answer
+      const e = errorOf(classifyV2(200, body))
+      expect(e.reason, body).toBe("protocol")
+      expect(e.retryable).toBe(false)
+      expect(e.message).toContain(said)
+      expect(e.message).toContain(`the answer begins: ${body}`)
+    }
+    // and the status is read in any case, around blanks
+    expect(okBody(classifyV2(200, '{"code":200,"status":" OK "}'))).toEqual({ code: 200, status: " OK " })
+    // A failure needs no status to be one.
+    expect(errorOf(classifyV2(200, '{"code":422,"message":"Unknown VS"}')).reason).toBe("rejected")
+  })
+
+  it("quotes at most the first 200 bytes of an answer it cannot read", () => {
+    const body = `{"code":200,"junk":"${"x".repeat(500)}"}`
+    const e = errorOf(classifyV2(200, body))
+    expect(e.message).toContain(`the answer begins: ${body.slice(0, 200)}...`)
+    expect(e.message).not.toContain(body.slice(0, 201))
+  })
+
   it("a 200 that is not a JSON object is a protocol error", () => {
     for (const body of ["", "<html>login</html>", "[1,2]", "null", '"ok"', "{", '<Response stat="200" code="ok"/>']) {
       const e = errorOf(classifyV2(200, body))
@@ -286,6 +317,19 @@ describe("LoadMaster wire: APIv1 response classification", () => {
     }
   })
 
+  it("a success needs code=\"ok\": a <Response> without it is a protocol error quoting the answer", () => {
+    for (const [xml, said] of [
+      ['<Response stat="200"><Success>Command completed ok</Success></Response>', "whose code is missing"],
+      ['<Response stat="200" code="done"><Success><Data><aclstatus>yes</aclstatus></Data></Success></Response>', 'whose code is "done"']
+    ] as const) {
+      const e = errorOf(classifyV1(200, xml))
+      expect(e.reason).toBe("protocol")
+      expect(e.message).toContain(said)
+      expect(e.message).toContain(`the answer begins: ${xml.slice(0, 60)}`)
+    }
+    expect(okBody(classifyV1(200, '<Response stat="200" code="OK"><Success>Command completed ok</Success></Response>'))).toEqual({ message: "Command completed ok" })
+  })
+
   it("decodes entities in the error text", () => {
     expect(errorOf(classifyV1(422, '<Response stat="422" code="fail"><Error>Invalid &quot;addr&quot; &lt;x&gt; &amp; y</Error></Response>')).message).toBe(
       'Invalid "addr" <x> & y'
@@ -344,7 +388,7 @@ describe("LoadMaster wire: the tolerant APIv2 list parser (spec §4.2)", () => {
     expect(pairs(v2List('{"Blocklist":[{"addr":"203.0.113.7"}]}'))).toEqual([["203.0.113.7", "203.0.113.7/32", null]])
   })
 
-  it("a missing key, an empty list, an empty or null element: an empty list", () => {
+  it("a missing key, an empty list, an empty or null element: no entries (the shape check refuses the missing key)", () => {
     for (const json of [
       '{"code":200,"status":"ok"}',
       '{"code":200,"message":"Command completed ok","status":"ok"}',

@@ -35,6 +35,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import { certificateFingerprint, emulatorTlsMaterial } from "../loadmaster/LoadMasterEmulator.js"
 import { checkFaults, networkFault, type NetworkFaults } from "../faults.js"
+import { echoText, sendHugeBody, type OddAnswers } from "../oddAnswers.js"
 import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -69,11 +70,19 @@ export interface CryptoSpikeSeed {
   readonly fileActivity?: ReadonlyArray<SeedActivity> | undefined
 }
 
-/** The network faults, and CryptoSpike's own. */
-export interface CryptoSpikeFaults extends NetworkFaults {
+/** The network faults, the odd answers (an echo is a 400 `{message:<echo>}`), and CryptoSpike's own. */
+export interface CryptoSpikeFaults extends NetworkFaults, OddAnswers {
   /** every call (but `status`) is answered 401, login included */
   readonly authFailures?: boolean | undefined
 }
+
+/**
+ * The shape of list answers (users, file activity). Known: `page` (the default: `{items,
+ * totalItems}`, users with `totalUnfilteredItems`), `items` (`{items}` alone), `array` (the
+ * items as a bare array). No client knows `unknown` (`{content, totalElements}`, a Spring page)
+ * or `split` (an empty `items`, the items beside it under `content`).
+ */
+export type CryptoSpikeListShape = "page" | "items" | "array" | "unknown" | "split"
 
 export interface CryptoSpikeEmulatorOptions {
   /** 0 (default) = any free port */
@@ -95,6 +104,8 @@ export interface CryptoSpikeEmulatorOptions {
   readonly unblockState?: string | undefined
   /** default "blockUnblockInfo": user items tell who blocked last; "none": they do not */
   readonly blockInfo?: "blockUnblockInfo" | "none" | undefined
+  /** default "page" */
+  readonly listShape?: CryptoSpikeListShape | undefined
   readonly faults?: CryptoSpikeFaults | undefined
   /** for the fault dice; default Math.random */
   readonly random?: (() => number) | undefined
@@ -142,6 +153,7 @@ export interface CryptoSpikeEmulatorHandle {
   readonly seed: (data: CryptoSpikeSeed) => void
   /** replaces the faults (`setFaults({})` clears them) */
   readonly setFaults: (faults: CryptoSpikeFaults) => void
+  readonly setListShape: (shape: CryptoSpikeListShape) => void
   readonly counts: () => Partial<Record<CryptoSpikeRequestKind, number>>
   readonly resetCounts: () => void
   /** an administrator blocks the user in the UI (blockedBy "admin"); throws for an unknown user */
@@ -300,6 +312,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
   const lifetime = options.loginLifetimeSeconds ?? 3600
   const unblockState = options.unblockState ?? "UNBLOCKED"
   const blockInfo = options.blockInfo ?? "blockUnblockInfo"
+  let listShape: CryptoSpikeListShape = options.listShape ?? "page"
   if (unblockState === "BLOCKED") throw new Error("unblockState cannot be BLOCKED")
   checkFaults(options.faults ?? {})
   let faults: CryptoSpikeFaults = { ...options.faults }
@@ -417,6 +430,22 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
 
   const page = <A>(items: ReadonlyArray<A>, pageNo: number, size: number): A[] => items.slice(pageNo * size, pageNo * size + size)
 
+  /** A page of a list in the configured shape; `extra`: the totals the `page` shape carries. */
+  const listReply = (items: ReadonlyArray<unknown>, extra: Record<string, number>): Reply => {
+    switch (listShape) {
+      case "page":
+        return reply(200, { items, ...extra })
+      case "items":
+        return reply(200, { items })
+      case "array":
+        return reply(200, items)
+      case "unknown":
+        return reply(200, { content: items, totalElements: extra["totalItems"] })
+      case "split":
+        return reply(200, { items: [], content: items })
+    }
+  }
+
   // --- operations ------------------------------------------------------------------------------
 
   const fileActivity = (q: URLSearchParams, body: unknown): Reply => {
@@ -451,7 +480,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
       path: r.path,
       action: r.action
     }))
-    return reply(200, { items, totalItems: matching.length })
+    return listReply(items, { totalItems: matching.length })
   }
 
   const listUsers = (q: URLSearchParams): Reply => {
@@ -491,7 +520,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
           }
         : {})
     }))
-    return reply(200, { items, totalItems: found.length, totalUnfilteredItems: everyone.length })
+    return listReply(items, { totalItems: found.length, totalUnfilteredItems: everyone.length })
   }
 
   const access = (body: unknown): Reply => {
@@ -623,6 +652,19 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     const r = service === undefined ? undefined : route(service)
     const text = await readBody(req, 1024 * 1024)
 
+    // Odd answers: not an operation's outcome at all.
+    if (faults.echoRequests === true) {
+      count("faulted")
+      const params: Record<string, string> = Object.fromEntries(url.searchParams)
+      const parsed = parseBody(text)
+      if (isRecord(parsed)) for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") params[k] = v
+      return send(res, message(400, echoText(req, params, text, typeof parsed === "object" && parsed !== null && "username" in parsed ? String((parsed as Record<string, unknown>)["username"]) : "")))
+    }
+    if (faults.hugeBody !== undefined) {
+      count("faulted")
+      return sendHugeBody(res, faults.hugeBody)
+    }
+
     // Injected faults first: the appliance (or the network) misbehaves before anything runs.
     const fault = await networkFault(faults, random)
     if (fault === "reset") {
@@ -706,6 +748,9 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     setFaults: (f) => {
       checkFaults(f)
       faults = { ...f }
+    },
+    setListShape: (shape) => {
+      listShape = shape
     },
     counts: () => ({ ...counts }),
     resetCounts: () => {

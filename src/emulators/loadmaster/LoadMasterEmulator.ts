@@ -25,6 +25,7 @@ import * as path from "node:path"
 import { parseCidr } from "../../domain/Cidr.js"
 import type { AclScope } from "../../targets/LoadMasterAcl.js"
 import { answerLost, checkFaults, networkFault, type NetworkFaults } from "../faults.js"
+import { echoText, sendHugeBody, type OddAnswers } from "../oddAnswers.js"
 import { serveHttp } from "../serveHttp.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -32,8 +33,13 @@ import { serveHttp } from "../serveHttp.js"
 
 export type ListName = "block" | "allow"
 
-/** The v2 JSON shape of list answers (spec §4.2); v1 XML is always the nested form. */
-export type ListShape = "nested" | "kreemer" | "pier"
+/**
+ * The v2 JSON shape of list answers (spec §4.2); v1 XML is always the nested form. The known
+ * shapes: `nested` (the default), `kreemer`, `pier`, and `data` (the nested form wrapped in
+ * `Data`). Two no client knows: `unknown` (the entries under `Entries`, as `{Address, Note}`)
+ * and `split` (an empty nested list, the entries beside it under `Entries`).
+ */
+export type ListShape = "nested" | "kreemer" | "pier" | "data" | "unknown" | "split"
 
 /** A list's owner: the global lists, or a virtual service's (by Index). */
 export type EmulatorScope = "global" | number | AclScope
@@ -51,8 +57,11 @@ export interface EmulatorVirtualService {
   readonly nickname: string
 }
 
-/** The network faults (a 503 is `{code:503,...,status:"fail"}`), and the LoadMaster's own. */
-export interface LoadMasterFaults extends NetworkFaults {
+/**
+ * The network faults (a 503 is `{code:503,...,status:"fail"}`), the odd answers (an echo is a
+ * 422 `{code:422,message:<echo>,status:"fail"}`, XML on APIv1), and the LoadMaster's own.
+ */
+export interface LoadMasterFaults extends NetworkFaults, OddAnswers {
   /** 0..1: the share of calls carried out whose answer is lost (the connection is destroyed after the change) */
   readonly lostAnswerRate?: number | undefined
   /** every call is answered 401 */
@@ -90,6 +99,8 @@ export interface LoadMasterEmulatorOptions {
   readonly absentDelete?: "error" | "ignore" | undefined
   /** answer command errors (422) and auth failures (401) with HTTP 200 and `status:"fail"` */
   readonly errorsAsHttp200?: boolean | undefined
+  /** answer APIv2 successes without the `status` field (which every real answer carries) */
+  readonly omitStatus?: boolean | undefined
   /** default { enabled: true, mutationsWhenOff: "succeed" } */
   readonly packetFilter?: PacketFilterSettings | undefined
   /** default true; false: every API call gets HTTP 404 */
@@ -113,6 +124,7 @@ export type LoadMasterEmulatorSettings = Pick<
   | "duplicateAdd"
   | "absentDelete"
   | "errorsAsHttp200"
+  | "omitStatus"
   | "packetFilter"
   | "apiEnabled"
   | "normaliseBareIpv4"
@@ -358,6 +370,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
   let duplicateAdd = options.duplicateAdd ?? "error"
   let absentDelete = options.absentDelete ?? "error"
   let errorsAsHttp200 = options.errorsAsHttp200 ?? false
+  let omitStatus = options.omitStatus ?? false
   let mutationsWhenOff = options.packetFilter?.mutationsWhenOff ?? "succeed"
   let filterOffMessage = options.packetFilter?.message ?? "Packet filter is not enabled"
   let apiEnabled = options.apiEnabled ?? true
@@ -502,11 +515,18 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
 
   const listJson = (o: Extract<Outcome, { tag: "list" }>): Record<string, unknown> => {
     const ip = copyEntries(o.entries)
+    const nestedList = o.list === "block" ? "Blocklist" : "Allowlist"
     switch (listShape) {
       case "kreemer":
         return { IP: ip, list: o.list }
       case "pier":
         return { Acl: ip.map((e) => e.addr) }
+      case "data":
+        return { Data: listXmlData(o) }
+      case "unknown":
+        return { Entries: ip.map((e) => ({ Address: e.addr, Note: e.comment })) }
+      case "split":
+        return { [nestedList]: { IP: [] }, Entries: ip.map((e) => ({ Address: e.addr, Note: e.comment })) }
       case "nested":
         if (o.vs === undefined) return { [o.list === "block" ? "Blocklist" : "Allowlist"]: { IP: ip } }
         return {
@@ -549,13 +569,14 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       return sendXml(res, status, `<Response stat="${outcome.code}" code="fail">\n<Error>${xmlText(outcome.message)}</Error>\n</Response>\n`)
     }
     if (api === "v2") {
+      const status = omitStatus ? {} : { status: "ok" }
       switch (outcome.tag) {
         case "ok":
-          return sendJson(res, 200, { code: 200, message: "Command completed ok", status: "ok" })
+          return sendJson(res, 200, { code: 200, message: "Command completed ok", ...status })
         case "data":
-          return sendJson(res, 200, { code: 200, ...outcome.data, status: "ok" })
+          return sendJson(res, 200, { code: 200, ...outcome.data, ...status })
         case "list":
-          return sendJson(res, 200, { code: 200, ...listJson(outcome), status: "ok" })
+          return sendJson(res, 200, { code: 200, ...listJson(outcome), ...status })
       }
     }
     const success = (inner: string) => sendXml(res, 200, `<Response stat="200" code="ok">\n<Success>${inner}</Success>\n</Response>\n`)
@@ -642,6 +663,16 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
     const cmd = api === "v2" ? (params["cmd"] ?? "").trim() : cmdFromPath
     const kind = classify(cmd, params)
+
+    // Odd answers: not a command's outcome at all.
+    if (faults.echoRequests === true) {
+      count("faulted")
+      return answer(res, api, fail(echoText(req, params, body, params["apiuser"] ?? "bal")))
+    }
+    if (faults.hugeBody !== undefined) {
+      count("faulted")
+      return sendHugeBody(res, faults.hugeBody)
+    }
 
     // Injected faults first: the appliance (or the network) misbehaves before any command runs.
     const now = Date.now()
@@ -738,6 +769,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       if (s.duplicateAdd !== undefined) duplicateAdd = s.duplicateAdd
       if (s.absentDelete !== undefined) absentDelete = s.absentDelete
       if (s.errorsAsHttp200 !== undefined) errorsAsHttp200 = s.errorsAsHttp200
+      if (s.omitStatus !== undefined) omitStatus = s.omitStatus
       if (s.packetFilter !== undefined) {
         packetFilterEnabled = s.packetFilter.enabled
         mutationsWhenOff = s.packetFilter.mutationsWhenOff

@@ -5,7 +5,10 @@
  * for app tokens, spec §2b), or a user name and password: one `POST /api/v1/Server/auth/login`
  * on first need, then `Authorization: Bearer <jwt>`; a 401 on a call logs in again once and
  * repeats the call. Secrets are added to the request at the last moment and appear in no log or
- * error (errors are built from status codes, Node error codes and the appliance's answers).
+ * error (errors are built from status codes, Node error codes and the appliance's answers, and
+ * every answer passes through a redactor of the token, password and session before it is parsed
+ * or quoted: an appliance may echo the request in its error body). Answers are read with a byte
+ * cap (`maxBodyBytes`, default 16 MiB).
  *
  * Like the LoadMaster client (loadmaster/LiveLoadMaster.ts): every call is paced by a token
  * bucket (re-implemented here in a few lines rather than exported from there), bounded by a
@@ -23,8 +26,10 @@ import type * as Scope from "effect/Scope"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type StorageUser } from "../CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../LoadMasterAcl.js"
-import { applianceHttpClient, makePacer, transportFailure } from "../http.js"
-import { agentOptions } from "../tls.js"
+import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
+import { applianceConnection } from "../connection.js"
+import { makePacer, transportFailure } from "../http.js"
+import { makeRedactor, type Redactor } from "../Redactor.js"
 import * as Wire from "./wire.js"
 
 export type CryptoSpikeAuth =
@@ -45,6 +50,8 @@ export interface LiveCryptoSpikeOptions {
   readonly pageSize?: number
   /** calls per second; default 20 */
   readonly rateLimit?: number
+  /** the largest answer read; default 16 MiB */
+  readonly maxBodyBytes?: number
 }
 
 /** More pages than this means a server that ignores `page`, or a window far too busy to use. */
@@ -69,6 +76,13 @@ const fromTlsError = (e: LoadMasterError): CryptoSpikeError => {
 
 const protocolError = (message: string): CryptoSpikeError => new CryptoSpikeError({ reason: "protocol", message, retryable: false })
 
+const tooLarge = (url: URL, e: BodyTooLarge): CryptoSpikeError =>
+  new CryptoSpikeError({ reason: "too-large", message: `CryptoSpike at ${url.host} sent ${describeTooLarge(e)}`, retryable: false })
+
+/** The secrets of `auth`, in every form they can come back in. */
+const redactorOf = (auth: CryptoSpikeAuth): Redactor =>
+  auth.kind === "token" ? makeRedactor([auth.token]) : makeRedactor([auth.password], [{ user: auth.username, password: auth.password }])
+
 type Method = "GET" | "POST"
 
 export const makeLiveCryptoSpike = (
@@ -80,9 +94,16 @@ export const makeLiveCryptoSpike = (
       catch: () => new CryptoSpikeError({ reason: "protocol", message: `cryptospike.url is not a URL: ${Wire.printable(options.url, 120)}`, retryable: false })
     })
     const timeoutMs = options.timeoutMs ?? 10_000
+    const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     const pageSize = Math.max(1, Math.floor(options.pageSize ?? Wire.DEFAULT_PAGE_SIZE))
-    const agent = yield* Effect.mapError(agentOptions(base, options.tls, timeoutMs), fromTlsError)
-    const http = yield* applianceHttpClient(agent)
+    // Grows by the session token of each login.
+    let redactor = redactorOf(options.auth)
+    const redacted = (e: CryptoSpikeError): CryptoSpikeError => {
+      const message = redactor.redact(e.message)
+      return message === e.message ? e : new CryptoSpikeError({ reason: e.reason, message, retryable: e.retryable, ...(e.status === undefined ? {} : { status: e.status }) })
+    }
+    const connect = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), fromTlsError)
+    const connection = Effect.mapError(connect, fromTlsError)
     const pace = makePacer(options.rateLimit ?? 20)
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
     const authHint = options.auth.kind === "token" ? Wire.TOKEN_HINT : Wire.LOGIN_HINT
@@ -93,13 +114,18 @@ export const makeLiveCryptoSpike = (
       return body === undefined ? req : HttpClientRequest.bodyUnsafeJson(req, body)
     }
 
-    /** One HTTP exchange: status and body text, or a transport error / timeout. */
+    /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
     const exchange = (req: HttpClientRequest.HttpClientRequest) =>
       pace.pipe(
         Effect.zipRight(
-          http.execute(req).pipe(
-            Effect.flatMap((response) => Effect.map(response.text, (text) => ({ status: response.status, text }))),
-            Effect.mapError((cause) => transportError(base, cause)),
+          Effect.flatMap(connection, (http) =>
+            http.execute(req).pipe(
+              Effect.flatMap((response) =>
+                Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
+              ),
+              Effect.mapError((cause) => (cause instanceof BodyTooLarge ? tooLarge(base, cause) : transportError(base, cause)))
+            )
+          ).pipe(
             Effect.timeoutFail({
               duration: Duration.millis(timeoutMs),
               onTimeout: () =>
@@ -118,7 +144,7 @@ export const makeLiveCryptoSpike = (
           return result.ok ? Effect.succeed(result.body) : Effect.fail(result.error)
         }),
         { schedule: retry, while: (e) => e.retryable }
-      )
+      ).pipe(Effect.mapError(redacted))
 
     // ---- login sessions ------------------------------------------------------------------
     let session: Redacted.Redacted<string> | undefined
@@ -134,6 +160,7 @@ export const makeLiveCryptoSpike = (
             ? Effect.fail(protocolError(`the CryptoSpike login answer has no "token"`))
             : Effect.sync(() => {
                 session = Redacted.make(token)
+                redactor = redactor.with(session)
                 return session
               })
         }
@@ -205,6 +232,8 @@ export const makeLiveCryptoSpike = (
           rows.push(...parsed.rows)
           seen += parsed.count
           skipped += parsed.skipped
+          const shortfall = Wire.pagingShortfall(parsed, pageSize, seen)
+          if (shortfall !== undefined) return yield* protocolError(`CryptoSpike's ${what} cannot be complete (${shortfall}): refusing to act on a partial list`)
           if (Wire.pagingDone(parsed, pageSize, seen)) break
         }
         if (skipped > 0) yield* Effect.logWarning(`CryptoSpike's ${what} had ${skipped} item(s) without a user id; left out`)
@@ -249,13 +278,14 @@ export const makeLiveCryptoSpike = (
       (body) => Wire.parseUsersPage(body, true)
     )
 
+    // Every error leaves through the redactor, whatever built it.
     const service: CryptoSpikeUsersService = {
-      fileActivity,
-      searchUsers,
-      blockedUsers,
-      block: (userId, comment) => Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.blockBody(userId, comment), false)),
+      fileActivity: (ip, from, to) => Effect.mapError(fileActivity(ip, from, to), redacted),
+      searchUsers: (name) => Effect.mapError(searchUsers(name), redacted),
+      blockedUsers: Effect.mapError(blockedUsers, redacted),
+      block: (userId, comment) => Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.blockBody(userId, comment), false)).pipe(Effect.mapError(redacted)),
       unblock: (userId) =>
-        Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.unblockBody(userId, options.unblockState, UNBLOCK_COMMENT), false))
+        Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.unblockBody(userId, options.unblockState, UNBLOCK_COMMENT), false)).pipe(Effect.mapError(redacted))
     }
     return service
   })

@@ -265,12 +265,44 @@ export interface Page<A> {
   readonly totalItems: number | undefined
 }
 
-/** `{items:[…], totalItems?}`; a bare array is accepted too. */
+/** How much of an answer that cannot be read is quoted in the error. */
+export const SHOWN_BYTES = 200
+
+/** The first `SHOWN_BYTES` bytes of a parsed answer, as JSON, made printable; `...` when there is more. */
+export const quoteAnswer = (body: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(body) ?? String(body)
+  } catch {
+    text = String(body)
+  }
+  const bytes = new TextEncoder().encode(text)
+  const shown = escapeBytes(bytes.subarray(0, SHOWN_BYTES))
+  return bytes.length > SHOWN_BYTES ? `${shown}...` : shown
+}
+
+/**
+ * The keys a page of a list may carry beside `items` (spec §3 #3, #4: `totalItems`,
+ * `totalUnfilteredItems`). An EMPTY page with any other key is not read as empty: the entries
+ * may be under it (a renamed field, another API version).
+ */
+const PAGE_KEYS = new Set(["items", "totalItems", "totalUnfilteredItems"])
+
+/**
+ * A page of a list, in one of the known shapes (spec §3, §4): `{items:[…], totalItems?,
+ * totalUnfilteredItems?}`, or a bare array of items. Anything else is a protocol error quoting
+ * the answer, never an empty page: no `items`, `items` that is not an array, an empty `items`
+ * beside keys of no known shape.
+ */
 const itemsOf = (body: unknown, what: string): { items: ReadonlyArray<unknown>; totalItems: number | undefined } | CryptoSpikeError => {
   if (Array.isArray(body)) return { items: body, totalItems: undefined }
-  if (!isRecord(body)) return protocol(`CryptoSpike's ${what} answer is not a JSON object`)
+  const unknown = (why: string) => protocol(`CryptoSpike's ${what} answer is in a shape mitigator does not know (${why}): not read as a list; the answer begins: ${quoteAnswer(body)}`)
+  if (!isRecord(body)) return unknown("not a JSON object")
   const items = body["items"]
-  if (!Array.isArray(items)) return protocol(`CryptoSpike's ${what} answer has no "items" list`)
+  if (!Array.isArray(items)) return unknown(items === undefined ? `no "items" list` : `"items" is not a list`)
+  const others = Object.keys(body).filter((k) => !PAGE_KEYS.has(k))
+  if (items.length === 0 && others.length > 0) return unknown(`an empty "items" beside ${others.slice(0, 10).map((k) => JSON.stringify(printable(k, 40))).join(", ")}`)
+  // A total that is not a count (-1 for "unknown", a string) only says nothing about paging.
   const total = body["totalItems"]
   const totalItems = typeof total === "number" && Number.isInteger(total) && total >= 0 ? total : undefined
   return { items, totalItems }
@@ -372,6 +404,16 @@ export const parseLoginToken = (body: unknown): string | undefined => {
  */
 export const pagingDone = (page: { readonly count: number; readonly totalItems: number | undefined }, size: number, seen: number): boolean =>
   page.count < size || (page.totalItems !== undefined && seen >= page.totalItems)
+
+/**
+ * Why a list cannot be complete after a page, or undefined: the server said it holds more items
+ * (`totalItems`) than it gave before it ran out of them (a short page). A list read that way
+ * would miss users, so it is not read at all.
+ */
+export const pagingShortfall = (page: { readonly count: number; readonly totalItems: number | undefined }, size: number, seen: number): string | undefined =>
+  page.count < size && page.totalItems !== undefined && seen < page.totalItems
+    ? `it says it holds ${page.totalItems} item(s) but ran out after ${seen}`
+    : undefined
 
 // ---------------------------------------------------------------------------------------------
 // Exact user match

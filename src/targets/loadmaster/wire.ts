@@ -90,6 +90,16 @@ export const printable = (text: string, max = MAX_SHOWN): string => {
   return escapeBytes(new TextEncoder().encode(cut))
 }
 
+/** How much of an answer that cannot be read is quoted in the error. */
+export const SHOWN_BYTES = 200
+
+/** The first `SHOWN_BYTES` bytes of an answer (trimmed), made printable; `...` when there is more. */
+export const quoteAnswer = (text: string): string => {
+  const bytes = new TextEncoder().encode(text.trim())
+  const shown = escapeBytes(bytes.subarray(0, SHOWN_BYTES))
+  return bytes.length > SHOWN_BYTES ? `${shown}...` : shown
+}
+
 export const API_DISABLED_MESSAGE =
   "the LoadMaster API is not enabled (Certificates & Security > Remote Access > Enable API Interface)"
 
@@ -179,7 +189,9 @@ const textOf = (value: unknown): string | undefined =>
  * 404 → api-disabled, 429 → rate-limited, 5xx → server (both retryable), 422 or a 200 with
  * `status:"fail"` → rejected with the appliance's message (a `fail` whose `code` is 401/403 →
  * auth), a 200 whose body is not a JSON object → protocol. For a `fail` inside a 200 the error's
- * `status` is the body's `code` when it has one.
+ * `status` is the body's `code` when it has one. A success is a 2xx whose `status` is `ok`
+ * (spec §2: every answer carries it): a 2xx without `status`, or with a `status` that is neither
+ * `ok` nor a failure, is a protocol error quoting the answer, never a success.
  */
 export const classifyV2 = (status: number, bodyText: string): Classified => {
   const json = parseJsonObject(bodyText)
@@ -201,7 +213,15 @@ export const classifyV2 = (status: number, bodyText: string): Classified => {
   const outcome = textOf(json["status"])?.trim().toLowerCase()
   const code = numberOf(json["code"])
   const failed = outcome === "fail" || outcome === "error" || (outcome === undefined && code !== undefined && code >= 400)
-  if (!failed) return { ok: true, body: json }
+  if (!failed) {
+    if (outcome === "ok") return { ok: true, body: json }
+    return failure(
+      protocolError(
+        `the LoadMaster answered HTTP ${status} ${outcome === undefined ? `without the "status" field every answer carries` : `with "status": ${JSON.stringify(printable(outcome, 40))}, neither ok nor fail`}: not taken as a success; the answer begins: ${quoteAnswer(bodyText)}`,
+        status
+      )
+    )
+  }
   const effective = code ?? status
   const byCode = effective === 401 || effective === 403 || effective === 429 ? statusError(effective, detail) : undefined
   return failure(byCode ?? rejected(effective, detail))
@@ -399,7 +419,8 @@ const elementText = (element: XmlElement): string =>
  * An APIv1 answer (`<Response stat=".." code="ok|fail">`): on success the `<Data>` children as a
  * record (the same shape an APIv2 body has, so the same parsers read it), or `{message}` for a
  * data-less `<Success>text</Success>`. Errors as for `classifyV2`; a `code="fail"` gives the
- * `<Error>` text (a `stat` of 401/403 → auth).
+ * `<Error>` text (a `stat` of 401/403 → auth); a success needs `code="ok"` (spec §2: every
+ * answer carries it), else it is a protocol error quoting the answer.
  */
 export const classifyV1 = (status: number, bodyText: string): Classified => {
   const parsed = parseXml(bodyText)
@@ -426,6 +447,14 @@ export const classifyV1 = (status: number, bodyText: string): Classified => {
     const effective = stat ?? status
     const byCode = effective === 401 || effective === 403 || effective === 429 ? statusError(effective, detail) : undefined
     return failure(byCode ?? rejected(effective, detail))
+  }
+  if (code !== "ok") {
+    return failure(
+      protocolError(
+        `the LoadMaster answered HTTP ${status} with a <Response> whose code is ${code === "" ? "missing" : JSON.stringify(printable(code, 40))}, not "ok": not taken as a success; the answer begins: ${quoteAnswer(bodyText)}`,
+        status
+      )
+    )
   }
   const success = findChild(response, "Success")
   if (success === undefined) return failure(protocolError("the LoadMaster's <Response> has neither <Success> nor <Error>", status))
@@ -469,7 +498,7 @@ const asArray = (value: unknown): ReadonlyArray<unknown> => {
 }
 
 /** `Blocklist`, `BlockList`, `Blacklist`, `blocklist`, `Block_List`… never an allow list. */
-const BLOCK_KEY = /^(block|black)[ _-]?list$/i
+export const BLOCK_KEY = /^(block|black)[ _-]?list$/i
 
 const ADDR_KEYS = ["addr", "address", "ip"]
 const COMMENT_KEYS = ["comment"]

@@ -1,0 +1,44 @@
+/**
+ * An appliance's HTTP client, made when the appliance can be reached. With a pinned certificate
+ * fingerprint the client can only be made after one handshake has fetched the certificate
+ * (tls.ts); an appliance that is down at start must not stop the command there (`reconcile
+ * --watch` would exit, a single pass would record nothing): the handshake is tried at once, and
+ * when it fails for a reason that may pass (the appliance down, a timeout), again on each later
+ * call, each call failing with that reason until it succeeds. A certificate that does not match
+ * the pin is not such a reason: it stops the command at once, before any request.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import type { TlsSettings } from "../config/ConfigFile.js"
+import type { LoadMasterError } from "./LoadMasterAcl.js"
+import { applianceHttpClient } from "./http.js"
+import { agentOptions } from "./tls.js"
+
+/** The client for `url`, or how to get it on each call until it can be made. */
+export const applianceConnection = (
+  url: URL,
+  tls: TlsSettings,
+  timeoutMs: number
+): Effect.Effect<Effect.Effect<HttpClient.HttpClient, LoadMasterError>, LoadMasterError, Scope.Scope> =>
+  Effect.gen(function* () {
+    // The client is made in the scope of the caller (the command), whenever that happens.
+    const scope = yield* Effect.scope
+    const make = Effect.flatMap(agentOptions(url, tls, timeoutMs), (agent) => Scope.extend(applianceHttpClient(agent), scope))
+    const first = yield* Effect.either(make)
+    if (first._tag === "Right") return Effect.succeed(first.right)
+    if (!first.left.retryable) return yield* first.left
+    let made: HttpClient.HttpClient | undefined
+    const lock = yield* Effect.makeSemaphore(1)
+    return lock.withPermits(1)(
+      Effect.suspend(() =>
+        made !== undefined
+          ? Effect.succeed(made)
+          : Effect.tap(make, (client) =>
+              Effect.sync(() => {
+                made = client
+              })
+            )
+      )
+    )
+  })
