@@ -70,7 +70,7 @@ export const describeEvent = (event: StoredEvent): string => {
       what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
       break
     case "ClockSkewObserved":
-      what = `this run's clock (${str(p["clock"])}) was behind the newest event (${str(p["newest"])}) by ${Math.round(Number(p["behindMs"]) / 1000)}s`
+      what = `this run's clock (${str(p["clock"])}) was ${Math.round(Math.abs(Number(p["behindMs"])) / 1000)}s ${Number(p["behindMs"]) < 0 ? "ahead of" : "behind"} ${p["against"] === "log" ? "the newest event" : `the ${str(p["against"])}'s clock`} (${str(p["reference"])})`
       break
     default:
       what = JSON.stringify(p)

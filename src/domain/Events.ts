@@ -318,15 +318,19 @@ export const PlanRefused = Schema.Struct({
 export type PlanRefused = typeof PlanRefused.Type
 
 /**
- * A run whose clock was behind the log's newest row by more than CLOCK_TOLERANCE_MS: either this
- * clock is behind, or an earlier run's was ahead. Decisions still use this run's clock (see
- * LogTransaction.clock); recorded once per newest-row time, so once per episode.
+ * This run's clock disagreed with another by more than CLOCK_TOLERANCE_MS:
+ * - `log`: it was behind the newest row (this clock is behind, or an earlier run's was ahead).
+ *   Decisions still use this run's clock (see LogTransaction.clock); recorded once per
+ *   newest-row time, so once per episode.
+ * - `loadmaster`: the LoadMaster's `Date` header disagreed; that reconcile pass removed nothing.
  */
 export const ClockSkewObserved = Schema.Struct({
   /** what this run's clock said */
   clock: Schema.String,
-  /** the newest row's recording time */
-  newest: Schema.String,
+  against: Schema.Literal("log", "loadmaster"),
+  /** the other clock's time: the newest row's recording time, or the appliance's Date */
+  reference: Schema.String,
+  /** reference - clock: positive when this clock is behind, negative when it is ahead */
   behindMs: Schema.Number
 })
 export type ClockSkewObserved = typeof ClockSkewObserved.Type

@@ -263,3 +263,13 @@ export const readInstant = (text: string): string => {
  * far better than this.
  */
 export const CLOCK_TOLERANCE_MS = 60_000
+
+/**
+ * `clock` against another clock's `reference` time, when they differ by more than
+ * CLOCK_TOLERANCE_MS either way: behindMs = reference - clock (negative when `clock` is ahead).
+ */
+export const clockSkew = (clock: string, reference: string | undefined): { readonly reference: string; readonly behindMs: number } | undefined => {
+  if (reference === undefined) return undefined
+  const behindMs = Date.parse(reference) - Date.parse(clock)
+  return Math.abs(behindMs) > CLOCK_TOLERANCE_MS ? { reference, behindMs } : undefined
+}

@@ -310,7 +310,7 @@ const make = (options: SqliteEventLogOptions) =>
         const skew: NewEvent = {
           type: "ClockSkewObserved",
           dedupeKey: `clock-behind:${recordedAt}`,
-          payload: { clock: now, newest: recordedAt, behindMs: clockBehindMs }
+          payload: { against: "log", behindMs: clockBehindMs, clock: now, reference: recordedAt }
         }
         return Effect.asVoid(appendInTransaction([skew]))
       })

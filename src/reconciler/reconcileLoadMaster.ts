@@ -25,6 +25,8 @@ import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { commentInstance, commentMarker, entryComment, operatorComment, printable, stillOurs } from "../targets/loadmaster/wire.js"
 import { startProgress } from "../platform/Progress.js"
+import { formatSpan } from "../domain/Duration.js"
+import { clockSkew } from "../domain/Time.js"
 import type { TargetFigures } from "./passRecord.js"
 
 export interface PassOptions {
@@ -235,7 +237,26 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       if (!observedScopes.has(h.target) || actual.has(key)) continue
       events.push({ type: "DriftObserved", dedupeKey: null, payload: { target: h.target, cidr: h.entry, kind: "missing", repair: desiredKeys.has(key) } })
     }
-    const plan = planChanges(desired, observed, ownedKeys, observedScopes, (e) => !foreignListings.has(e))
+    const fullPlan = planChanges(desired, observed, ownedKeys, observedScopes, (e) => !foreignListings.has(e))
+    // This clock against the appliance's: a pass run by a clock a day ahead would lift blocks
+    // with hours to go. While they disagree, a pass adds what is due and removes nothing.
+    const skew = clockSkew(now, yield* lm.applianceTime)
+    if (skew !== undefined) {
+      events.push({
+        type: "ClockSkewObserved",
+        // once per minute of skew: a steady offset is one fact, not one per pass
+        dedupeKey: `clock-vs-loadmaster:${Math.round(skew.behindMs / 60_000)}`,
+        payload: { against: "loadmaster", behindMs: skew.behindMs, clock: now, reference: skew.reference }
+      })
+    }
+    const plan = skew === undefined ? fullPlan : { ...fullPlan, removes: [] }
+    const clockProblem =
+      skew === undefined
+        ? []
+        : [
+            `this clock (${now}) is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} the LoadMaster's (${skew.reference}): ` +
+              `${fullPlan.removes.length} removal(s) held until they agree (check NTP on both)`
+          ]
     const unobserved = targets.filter((t) => !observedScopes.has(t))
 
     const perTarget: Record<string, number> = {}
@@ -258,7 +279,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
       return Object.fromEntries(figures)
     }
-    const base = { plan, drift: drifted.length, unobserved, relinquished, problems: problemsOf(events), targets: figuresOf(events) }
+    const base = { plan, drift: drifted.length, unobserved, relinquished, problems: [...clockProblem, ...problemsOf(events)], targets: figuresOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
@@ -305,7 +326,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     ).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
     events.push(...outcomes)
     if (events.length > 0) yield* log.append(events)
-    const problems = problemsOf(events)
+    const problems = [...clockProblem, ...problemsOf(events)]
     const failed = events.filter((e) => e.type === "TargetChangeFailed").length
     const applied = outcomes.filter((e) => e.type === "TargetChanged").length
     return {
@@ -315,6 +336,6 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       refused: undefined,
       applied,
       failed,
-      converged: failed === 0 && unobserved.length === 0
+      converged: failed === 0 && unobserved.length === 0 && !(skew !== undefined && fullPlan.removes.length > 0)
     } satisfies PassResult
   })

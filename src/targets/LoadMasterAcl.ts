@@ -60,6 +60,11 @@ export interface LoadMasterAclService {
   readonly listVirtualServices: Effect.Effect<ReadonlyArray<VirtualService>, LoadMasterError>
   /** ACLs are enforced only while the packet routing filter is on. */
   readonly packetFilterEnabled: Effect.Effect<boolean, LoadMasterError>
+  /**
+   * The appliance's clock: the `Date` header of its newest answer (UTC ISO, whole seconds), or
+   * undefined before the first answer or when it sends none. A clock to check this one against.
+   */
+  readonly applianceTime: Effect.Effect<string | undefined>
 }
 
 export class LoadMasterAcl extends Context.Tag("mitigator/LoadMasterAcl")<LoadMasterAcl, LoadMasterAclService>() {}

@@ -5,7 +5,8 @@
  *
  * - the blocks decided before that run are not lifted early by the runs after it;
  * - the blocks decided after the clock is right again are not stretched to the wrong clock;
- * - the runs after it say so, and the log records it once (ClockSkewObserved).
+ * - the runs after it say so, and the log records it once (ClockSkewObserved);
+ * - a reconcile run with that clock checks it against the LoadMaster's `Date` and lifts nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { fileURLToPath } from "node:url"
@@ -70,6 +71,33 @@ describe("a clock a day ahead on one run", () => {
         "203.0.113.30/32"
       ])
       expect(status.stderr).toMatch(/^mitigator status: warning: this clock \(\S+Z\) is 2[34]h \d+m behind the log's newest event/m)
+    })
+  })
+
+  it("given a block with hours to go, when reconcile runs with its clock a day ahead, then the LoadMaster's Date gives it away: nothing is lifted, the pass says why and exits 1", async () => {
+    await withEmulator(async (emulator) => {
+      const w = lmWorkspace(emulator, { ttl: "6h" })
+      const first = await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(1, "203.0.113.10")}\n` })
+      expect(first.code, first.stderr).toBe(0)
+      expect((await w.reconcile()).code).toBe(0)
+      expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
+
+      // At this clock the block expired 18 h ago: without the check, it would be removed.
+      const ahead = await w.reconcile([], { env: clockAhead(DAY) })
+      expect(ahead.code, ahead.stdout + ahead.stderr).toBe(1)
+      expect(ahead.stdout + ahead.stderr).toMatch(/this clock \(\S+Z\) is 2[34]h \d+m ahead of the LoadMaster's \(\S+Z\): 1 removal\(s\) held until they agree/)
+      expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
+      expect(emulator.counts()["del"] ?? 0).toBe(0)
+
+      const events = await w.events()
+      const skews = events.filter((e) => e.type === "ClockSkewObserved")
+      expect(skews.map((e) => e.payload.against)).toEqual(["loadmaster"])
+      expect(skews[0]!.payload.behindMs).toBeLessThan(-(DAY - 10 * MINUTE))
+
+      // With the right clock, the same pass converges and the block stays (it still has hours to go).
+      const right = await w.reconcile()
+      expect(right.code, right.stdout + right.stderr).toBe(0)
+      expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
     })
   })
 })

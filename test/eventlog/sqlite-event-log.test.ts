@@ -369,7 +369,12 @@ describe("SqliteEventLog.read", () => {
             ["InputRejected", "2025-03-01T12:00:00.000Z"],
             ["InputRejected", "2025-03-01T12:30:00.000Z"]
           ])
-          expect(events[2]!.payload).toStrictEqual({ clock: "2025-02-01T08:00:00.000Z", newest: "2025-03-01T12:00:00.000Z", behindMs: 28 * 86_400_000 + 4 * 3_600_000 })
+          expect(events[2]!.payload).toStrictEqual({
+            against: "log",
+            behindMs: 28 * 86_400_000 + 4 * 3_600_000,
+            clock: "2025-02-01T08:00:00.000Z",
+            reference: "2025-03-01T12:00:00.000Z"
+          })
           for (let i = 1; i < events.length; i++) {
             expect(events[i]!.recordedAt >= events[i - 1]!.recordedAt).toBe(true)
           }

@@ -58,12 +58,20 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const pace = makePacer(options.rateLimit)
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
 
+    /** The Date header of the newest answer, as an instant (an unreadable one is ignored). */
+    let applianceTime: string | undefined
+    const noteDate = (header: string | undefined) => {
+      const ms = header === undefined ? NaN : Date.parse(header)
+      if (Number.isFinite(ms)) applianceTime = new Date(ms).toISOString()
+    }
+
     /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
     const exchange = (request: HttpClientRequest.HttpClientRequest) =>
       pace.pipe(
         Effect.zipRight(connection),
         Effect.flatMap((http) =>
           http.execute(request).pipe(
+            Effect.tap((response) => noteDate(response.headers["date"])),
             Effect.flatMap((response) =>
               Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
             ),
@@ -134,7 +142,8 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
       packetFilterEnabled: Effect.flatMap(v2Body(Wire.isEnabledBody()), (body) => {
         const enabled = Wire.parseIsEnabled(body)
         return typeof enabled === "boolean" ? Effect.succeed(enabled) : Effect.fail(enabled)
-      })
+      }),
+      applianceTime: Effect.sync(() => applianceTime)
     }
     return service
   })
