@@ -5,10 +5,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 
-export const writeFileAtomically = (file: string, content: string, mode = 0o644): void => {
+const replace = (file: string, content: string, mode: number, exact: boolean): void => {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
   const fd = fs.openSync(temporary, "w", mode)
   try {
+    // The mode given to open is cut by the umask and ignored for a file left over by a crash.
+    if (exact) fs.fchmodSync(fd, mode)
     fs.writeSync(fd, content)
     fs.fsyncSync(fd)
   } finally {
@@ -21,3 +23,9 @@ export const writeFileAtomically = (file: string, content: string, mode = 0o644)
     throw e
   }
 }
+
+/** Created with `mode`, less what the umask takes away. */
+export const writeFileAtomically = (file: string, content: string, mode = 0o644): void => replace(file, content, mode, false)
+
+/** Mode 0600, whatever the umask: for files only mitigator's user may read or write. */
+export const writePrivateFileAtomically = (file: string, content: string): void => replace(file, content, 0o600, true)
