@@ -164,7 +164,8 @@ export interface EventLogService {
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
   /**
    * The newest checkpoint of `version` whose event is still in the log with the same hash, and
-   * (with `notAfter`) that was recorded at or before that instant.
+   * (with `notAfter`) that was recorded at or before that instant. Fails with reason "tampered"
+   * when that row's content no longer gives its hash (recomputed from the row before it).
    */
   readonly latestCheckpoint: (version: string, notAfter?: string) => Effect.Effect<Checkpoint | undefined, EventLogError>
   /**

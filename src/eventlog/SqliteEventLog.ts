@@ -592,21 +592,28 @@ const make = (options: SqliteEventLogOptions) =>
       "verifying the event log"
     )
 
+    // The checkpoint's row is checked too (its hash recomputed from the row before it): a fold
+    // from the checkpoint goes on from that hash, and never reads the row again.
     const latestCheckpoint: EventLogService["latestCheckpoint"] = (version, notAfter) =>
       withBusyRetry(
-        sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
-          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state FROM checkpoints c
+        sql<EventRow & { version: string; event_hash: string; state: string; previous_hash: string | null }>`
+          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state,
+                 e.type, e.payload, e.dedupe_key, e.hash, p.hash AS previous_hash
+          FROM checkpoints c
           JOIN events e ON e.seq = c.seq AND e.hash = c.event_hash
+          LEFT JOIN events p ON p.seq = c.seq - 1
           WHERE c.version = ${version} ${notAfter === undefined ? sql`` : sql`AND c.recorded_at <= ${notAfter}`}
           ORDER BY c.seq DESC LIMIT 1`,
         "read",
         "reading the projection's checkpoint"
       ).pipe(
-        Effect.map((rows) => {
+        Effect.flatMap((rows) => {
           const row = rows[0]
-          return row === undefined
-            ? undefined
-            : { version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state }
+          if (row === undefined) return Effect.succeed(undefined)
+          const previous = row.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : row.previous_hash === null ? undefined : { seq: row.seq - 1, hash: row.previous_hash }
+          if (previous === undefined) return Effect.fail(tampered(options.filename, missingRow(row.seq - 1, row.seq)))
+          if (followsIn(previous, chained(row)) !== "ok") return Effect.fail(tampered(options.filename, alteredRow(row.seq)))
+          return Effect.succeed({ version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state })
         })
       )
 
