@@ -44,7 +44,7 @@ const mainTable = (r: Results) => {
     `| ingest throughput, \`append\` | ${cells(i.eventsPerSecond, "events/s")} | | |`,
     `| ingest peak RSS, \`append\` | ${mib(i.peakRssMiB.mitigator)} | | |`,
     `| ingest peak RSS, floor | ${mib(i.peakRssMiB.floor)} | | |`,
-    `| fold ${f(d.events)} events: floor (the projection's SELECT, ${f(d.projectionRows)} rows, JSON.parse) | ${cells(d.floorMs)} | | |`,
+    `| fold ${f(d.events)} events: floor (every row read and hash-checked, ${f(d.projectionRows)} of them JSON.parse'd) | ${cells(d.floorMs)} | | |`,
     `| fold: first \`status --json\`, no checkpoint | ${cells(d.firstFoldMs)} | ${times(d.ratio)} | ≤ ${d.ratio.max}× floor |`,
     `| fold: \`status --json\` from the checkpoint${d.checkpointSavedByFirstFold ? "" : " (none was saved!)"} | ${cells(d.fromCheckpointMs)} | | |`,
     `| fold peak RSS: first fold | ${mib(d.peakRssMiB.firstFold)} | | |`,
