@@ -107,7 +107,8 @@ export const makeFoldReader = (options: FoldReaderOptions): FoldReader => {
   /** The log against its head file (read first: see HeadFile.ts). */
   const checkHead = (s: NonNullable<typeof statements>): ChainBreak | undefined => {
     const recorded = readHeadFile(headFile)
-    if (recorded._tag === "Missing") return undefined // adopted (or not) when the log was opened
+    // Missing: adopted (or not) when the log was opened; Forbidden: said so when it was opened.
+    if (recorded._tag === "Missing" || recorded._tag === "Forbidden") return undefined
     const newest = (s.newest.get() as number | null) ?? 0
     if (recorded._tag === "Unreadable") return unreadableHead(headFile, recorded.problem, newest)
     return compareWithHead(headFile, recorded.head, newest, s.hash.get(recorded.head.seq) as string | undefined)

@@ -30,6 +30,9 @@ export const headFileOf = (db: string): string => `${db}.head`
 
 export type RecordedHead =
   | { readonly _tag: "Missing" }
+  /** this user may not read it (a deployment where another user writes the log): not checked, said so */
+  | { readonly _tag: "Forbidden"; readonly problem: string }
+  /** there, but not a head file: refused (written atomically and synced, it is never half-written) */
   | { readonly _tag: "Unreadable"; readonly problem: string }
   | { readonly _tag: "Recorded"; readonly head: ChainHead }
 
@@ -46,8 +49,10 @@ export const readHeadFile = (file: string): RecordedHead => {
   try {
     text = fs.readFileSync(file, "utf8")
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { _tag: "Missing" }
-    return { _tag: "Unreadable", problem: e instanceof Error ? e.message : String(e) }
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT") return { _tag: "Missing" }
+    const problem = e instanceof Error ? e.message : String(e)
+    return code === "EACCES" || code === "EPERM" ? { _tag: "Forbidden", problem } : { _tag: "Unreadable", problem }
   }
   try {
     const parsed = JSON.parse(text) as unknown
@@ -58,8 +63,15 @@ export const readHeadFile = (file: string): RecordedHead => {
   return { _tag: "Unreadable", problem: "it does not hold a seq and a sha256 hash" }
 }
 
-export const writeHeadFile = (file: string, head: ChainHead): void =>
-  writePrivateFileAtomically(file, `${JSON.stringify({ seq: head.seq, hash: head.hash })}\n`)
+/** Replaces the head file; run as root, it goes to the owner of `db` (the log's owner). */
+export const writeHeadFile = (file: string, head: ChainHead, db: string): void => {
+  const { uid, gid } = fs.statSync(db)
+  writePrivateFileAtomically(file, `${JSON.stringify({ seq: head.seq, hash: head.hash })}\n`, { uid, gid })
+}
+
+/** The warning when the head file may not be read: the log is used, unchecked against it. */
+export const forbiddenHead = (file: string, problem: string): string =>
+  `mitigator: warning: cannot read the head file ${file} (${problem}): a cut of the log's newest rows would go unnoticed; run every mitigator command as the log's owner`
 
 /** What a head file that cannot be read means for the log: its newest rows cannot be vouched for. */
 export const unreadableHead = (file: string, problem: string, newestSeq: number): ChainBreak => ({

@@ -29,7 +29,7 @@ import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, ty
 import { alteredRow, missingRow, tampered, type ChainBreak } from "./ChainBreak.js"
 import { makeFoldReader } from "./FoldReader.js"
 import { followsIn, GENESIS_HASH, rowHash } from "./HashChain.js"
-import { compareWithHead, GENESIS_HEAD, headFileOf, readHeadFile, unreadableHead, writeHeadFile, type ChainHead } from "./HeadFile.js"
+import { compareWithHead, forbiddenHead, GENESIS_HEAD, headFileOf, readHeadFile, unreadableHead, writeHeadFile, type ChainHead } from "./HeadFile.js"
 
 export interface SqliteEventLogOptions {
   readonly filename: string
@@ -287,9 +287,13 @@ const make = (options: SqliteEventLogOptions) =>
     const hashAt = (seq: number) => sql<{ hash: string }>`SELECT hash FROM events WHERE seq = ${seq}`.pipe(Effect.map((rows) => rows[0]?.hash))
     const writeHead = (head: ChainHead) =>
       Effect.try({
-        try: () => writeHeadFile(headFile, head),
+        try: () => writeHeadFile(headFile, head, options.filename),
         catch: (e) => new EventLogError({ reason: "write", message: `cannot write the head file ${headFile}: ${e instanceof Error ? e.message : String(e)}`, cause: e })
       })
+
+    let forbiddenSaid = false
+    const sayForbidden = (problem: string) =>
+      Effect.suspend(() => (forbiddenSaid ? Effect.void : ((forbiddenSaid = true), Console.error(forbiddenHead(headFile, problem)))))
 
     /**
      * The head file against the log. Missing: an empty log starts one at the genesis (before its
@@ -300,6 +304,7 @@ const make = (options: SqliteEventLogOptions) =>
       Effect.gen(function* () {
         const recorded = readHeadFile(headFile)
         if (recorded._tag === "Unreadable") return yield* tampered(options.filename, unreadableHead(headFile, recorded.problem, newest?.seq ?? 0))
+        if (recorded._tag === "Forbidden") return yield* sayForbidden(recorded.problem)
         if (recorded._tag === "Missing") {
           yield* writeHead(newest ?? GENESIS_HEAD)
           if (newest !== undefined) {
@@ -330,6 +335,7 @@ const make = (options: SqliteEventLogOptions) =>
         return
       }
       if (recorded._tag === "Unreadable") return yield* tampered(options.filename, unreadableHead(headFile, recorded.problem, newest?.seq ?? 0))
+      if (recorded._tag === "Forbidden") return yield* sayForbidden(recorded.problem)
       if (newest === undefined) return // the first append starts the head file
       // Under the lock, the file may have appeared (a first append between the two reads) or not.
       yield* retryWhileBusy(
@@ -494,7 +500,7 @@ const make = (options: SqliteEventLogOptions) =>
             const recorded = readHeadFile(headFile)
             const newest = yield* newestRow
             // Never over a head file that is not this log's any more: the next command reports it.
-            if (newest === undefined || recorded._tag === "Unreadable") return
+            if (newest === undefined || recorded._tag === "Unreadable" || recorded._tag === "Forbidden") return
             if (recorded._tag === "Recorded" && recorded.head.seq >= newest.seq) return
             yield* writeHead(newest)
           })
@@ -582,7 +588,9 @@ const make = (options: SqliteEventLogOptions) =>
         }
         const count = previous.seq
         const head = count === 0 ? null : previous
-        if (recorded._tag === "Unreadable") return { _tag: "Broken", ...unreadableHead(headFile, recorded.problem, count), checked: count } as const
+        if (recorded._tag === "Unreadable" || recorded._tag === "Forbidden") {
+          return { _tag: "Broken", ...unreadableHead(headFile, recorded.problem, count), checked: count } as const
+        }
         if (recorded._tag === "Missing") return { _tag: "Intact", count, head, headFile: null } as const
         const problem = compareWithHead(headFile, recorded.head, count, hashAtRecorded)
         if (problem !== undefined) return { _tag: "Broken", ...problem, checked: Math.min(count, problem.seq - 1) } as const

@@ -264,6 +264,26 @@ describe("logs that are not refused", () => {
 })
 
 describe("the log's files are private", () => {
+  it("the head file stays the log owner's when another user (root) writes to the log, so the owner's next append still checks it", async () => {
+    // Given a log made by `nobody` (as Flowmon's user; only when the tests run as root can they switch users)
+    const dir = tempDir()
+    const db = path.join(dir, "events.db")
+    const asRoot = process.getuid?.() === 0
+    const owner = asRoot ? { uid: 65534, gid: 65534 } : {}
+    if (asRoot) fs.chownSync(dir, 65534, 65534)
+    const append = (id: number, as: { uid?: number; gid?: number }) =>
+      runProcess(process.execPath, [BUNDLE, "append", "--defer", "--db", db, "--instance", "fm1"], { stdin: lines(adsLine(id, `192.0.2.${id}`)), cwd: dir, ...as })
+    expect((await append(1, owner)).code).toBe(0)
+    const logOwner = fs.statSync(db).uid
+    // When this test's user (root) appends, then the owner's next append reads the head file and moves it on
+    expect((await append(2, {})).code).toBe(0)
+    expect(fs.statSync(`${db}.head`).uid, "the head file's owner").toBe(logOwner)
+    const next = await append(3, owner)
+    expect(next.code, next.stderr).toBe(0)
+    expect(next.stderr).not.toContain("head file")
+    expect(headOf(db).seq).toBe(rowCount(db))
+  })
+
   it("created with umask 022, the database, its -wal and -shm and the head file are mode 0600", () =>
     withEmulator(async (emulator) => {
       const ws = lmWorkspace(emulator)
