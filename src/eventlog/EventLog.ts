@@ -140,7 +140,8 @@ export interface EventLogService {
   readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
   /**
    * Runs `use` in one write transaction (BEGIN IMMEDIATE): all or nothing. After SQLITE_BUSY
-   * the whole of `use` runs again, so it must not depend on having run before.
+   * the whole of `use` runs again, so it must not depend on having run before. Before `use`, the
+   * newest rows and the head file are checked (reason "tampered" when they do not hold).
    */
   readonly transaction: <A, E>(use: (tx: LogTransaction) => Effect.Effect<A, E>) => Effect.Effect<A, E | EventLogError>
   /** One page of events in seq order. */

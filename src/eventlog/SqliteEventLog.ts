@@ -7,6 +7,10 @@
  *   so it never fails with SQLITE_BUSY_SNAPSHOT half-way (the v3 client's withTransaction issues
  *   a deferred BEGIN, which can), and the busy timeout applies while it waits for the lock;
  * - a bounded, jittered retry on SQLITE_BUSY* for whatever the busy timeout did not absorb.
+ * Nothing is acted on or extended unchecked: opening compares the log with its head file
+ * (HeadFile.ts), each write transaction checks the newest rows and the head file before it
+ * extends the chain and moves the head file on after its commit, folds check every row they read
+ * (FoldReader.ts). New log files are mode 0600.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
