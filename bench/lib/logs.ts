@@ -20,10 +20,10 @@ export const generateHistory = async (file: string, events: number, days: number
   return { rows, ms: Date.now() - started }
 }
 
-/** Copies a closed log, with its WAL if one was left behind, so each scenario starts from the same bytes. */
+/** Copies a closed log, with its WAL if one was left behind and its head file, so each scenario starts from the same bytes. */
 export const copyLog = (from: string, to: string) => {
   fs.copyFileSync(from, to)
-  for (const suffix of ["-wal"]) {
+  for (const suffix of ["-wal", ".head"]) {
     if (fs.existsSync(from + suffix)) fs.copyFileSync(from + suffix, to + suffix)
     else fs.rmSync(to + suffix, { force: true })
   }

@@ -47,7 +47,7 @@ const mainTable = (r: Results) => {
     `| ingest peak RSS, \`append\` | ${mib(i.peakRssMiB.mitigator)} | | |`,
     `| ingest peak RSS, floor | ${mib(i.peakRssMiB.floor)} | | |`,
     `| peak RSS, \`append\` of ${f(am.events)} detections from as many sources, each decided (one run, ${f(am.eventsPerSecond)} events/s) | ${f(am.peakRssMiB, 1)} MiB | | | **${verdict(am.pass)}** | ≤ ${am.max} MiB |`,
-    `| fold ${f(d.events)} events: floor (the projection's SELECT, ${f(d.projectionRows)} rows, JSON.parse) | ${cells(d.floorMs)} | | |`,
+    `| fold ${f(d.events)} events: floor (every row read and hash-checked, ${f(d.projectionRows)} of them JSON.parse'd) | ${cells(d.floorMs)} | | |`,
     `| fold: first \`status --json\`, no checkpoint | ${cells(d.firstFoldMs)} | ${times(d.ratio)} | ≤ ${d.ratio.max}× floor |`,
     `| fold: \`status --json\` from the checkpoint${d.checkpointSavedByFirstFold ? "" : " (none was saved!)"} | ${cells(d.fromCheckpointMs)} | | |`,
     `| fold peak RSS: first fold | ${mib(d.peakRssMiB.firstFold)} | | |`,

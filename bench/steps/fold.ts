@@ -3,8 +3,9 @@
  * - first fold: the checkpoints emptied just before, so it folds the whole log (as the first
  *   command after an upgrade that changed the fold, or on a log imported from elsewhere);
  * - from a checkpoint: right after a first fold, which saved one;
- * - the floor (bench/floors/fold-floor.mjs): the projection's own SELECT over the same rows, with
- *   plain better-sqlite3 and JSON.parse of each payload, and no fold.
+ * - the floor (bench/floors/fold-floor.mjs): the same rows read with plain better-sqlite3, every
+ *   row's hash recomputed along the chain (as the fold checks it) and JSON.parse of each payload
+ *   of the projection's types, and no fold.
  * The first round is a warm-up (it brings the file into the page cache for all three).
  */
 import * as path from "node:path"
@@ -30,7 +31,7 @@ export const fold = async (dir: string, source: string, runs: number) => {
   for (let round = 0; round <= runs; round++) {
     const runFloor = async () => {
       const s = await runProcess(floorArgs, { rss: true, stdout: true })
-      floorRows = (JSON.parse(s.stdout) as { rows: number }).rows
+      floorRows = (JSON.parse(s.stdout) as { projectionRows: number }).projectionRows
       return s
     }
     const runFirst = async () => {
@@ -57,7 +58,7 @@ export const fold = async (dir: string, source: string, runs: number) => {
   const firstMs = stats(first.map((s) => s.ms))
   const floorMs = stats(floor.map((s) => s.ms))
   return {
-    what: `\`status --json\` over ${events} events, a fresh process each time: the first fold (checkpoints emptied before it), the fold from the checkpoint it saved, and a plain better-sqlite3 floor reading the same rows, alternating`,
+    what: `\`status --json\` over ${events} events, a fresh process each time: the first fold (checkpoints emptied before it: every row read and its hash checked), the fold from the checkpoint it saved, and a plain better-sqlite3 floor reading and hash-checking the same rows, alternating`,
     events,
     projectionRows: floorRows,
     checkpointSavedByFirstFold: checkpointSaved,
@@ -71,7 +72,7 @@ export const fold = async (dir: string, source: string, runs: number) => {
       floor: stats(floor.map((s) => s.rssMiB))
     },
     floor: {
-      what: "bench/floors/fold-floor.mjs: the projection's SELECT (read({ only: \"projection\" }) in src/eventlog/SqliteEventLog.ts) stepped with iterate(), JSON.parse of each payload, no fold"
+      what: "bench/floors/fold-floor.mjs: the fold reader's SELECT of every row (src/eventlog/FoldReader.ts) stepped with iterate(), each row's sha256 recomputed along the chain (HashChain.ts's formula), JSON.parse of each payload of the projection's types, no fold"
     },
     ratio: ratio(firstMs, floorMs, TARGET),
     target: `first fold / floor <= ${TARGET}x (ratio of medians)`

@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseDuration } from "../domain/Duration.js"
-import { EventLog } from "../eventlog/EventLog.js"
+import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { reconcileLockWithin } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { watchDelayMs } from "../reconciler/watchDelay.js"
@@ -200,6 +200,8 @@ export const reconcileCommand = Command.make(
             Effect.fail(new UsageError({ message: `unexpected error (a bug; please report it): ${defect instanceof Error ? defect.message : String(defect)}` }))
           )
         )
+        // A log that fails its chain check is not retried: it stays altered until someone looks.
+        if (result._tag === "Left" && result.left instanceof EventLogError && result.left.reason === "tampered") return yield* result.left
         if (result._tag === "Left") {
           yield* Effect.logError(`mitigator reconcile: pass failed: ${result.left.message}`)
           const endedAt = yield* Clock.currentTimeMillis

@@ -77,10 +77,10 @@ const configCacheFile = (opts: GlobalOptions): string | undefined =>
  * anything is opened. When the log's path is known up front (--db, MITIGATOR_DB), the validated
  * config is cached beside it: Flowmon starts `append` once per detection.
  */
-export const configuredLog = (opts: GlobalOptions, create: boolean) =>
+export const configuredLog = (opts: GlobalOptions, create: boolean, log: { readonly checkHead?: boolean } = {}) =>
   Layer.unwrapEffect(
     Effect.map(loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts)), (cfg) =>
-      Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create }), Layer.succeed(LoadedConfig, cfg))
+      Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create, ...log }), Layer.succeed(LoadedConfig, cfg))
     )
   )
 

@@ -1,4 +1,7 @@
-/** `mitigator verify`: walk the hash chain; exit 0 when intact, 1 naming the first bad row. */
+/**
+ * `mitigator verify`: walk the hash chain and compare its end with the head file; exit 0 when
+ * intact, 1 naming the first bad row (altered, removed, reordered, or cut off the end).
+ */
 import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -11,12 +14,18 @@ export const verifyCommand = Command.make("verify", globalOptions, () =>
     if (result._tag === "Intact") {
       const head = result.head === null ? "the log is empty" : `head seq ${result.head.seq}, sha256 ${result.head.hash}`
       yield* Console.log(`verify: ok, ${result.count} events, chain intact (${head})`)
+      if (result.headFile === null && result.count > 0) {
+        yield* Console.error(
+          "mitigator verify: warning: no head file beside the log, so a cut of its newest rows cannot be detected; the next append or status adopts the log's head"
+        )
+      }
       return
     }
     yield* Console.log(`verify: FAILED at seq ${result.seq}: ${result.reason} (${result.checked} events before it are intact)`)
     return yield* new ExitCode({ code: 1 })
   })
 ).pipe(
-  Command.withDescription("Check the event log's hash chain; report the first altered, removed or reordered row"),
-  Command.provide((opts) => configuredLog(opts, false))
+  Command.withDescription("Check the event log's hash chain and its head file; report the first altered, removed, reordered or cut-off row"),
+  // verify reports a log that disagrees with its head file (exit 1) rather than refusing to open it.
+  Command.provide((opts) => configuredLog(opts, false, { checkHead: false }))
 )

@@ -10,7 +10,8 @@ import * as Stream from "effect/Stream"
 import type { NewEvent } from "../domain/Events.js"
 
 export class EventLogError extends Data.TaggedError("EventLogError")<{
-  readonly reason: "missing" | "open" | "schema" | "busy" | "write" | "read"
+  /** tampered: the hash chain or the head file shows rows altered, removed or cut off (see ChainBreak.ts) */
+  readonly reason: "missing" | "open" | "schema" | "busy" | "write" | "read" | "tampered"
   readonly message: string
   readonly cause?: unknown
 }> {}
@@ -56,8 +57,18 @@ export interface ReadPage {
   readonly only?: "projection"
 }
 
-/** Which events a fold reads: as ReadPage, without a page size (the log hands rows over one at a time). */
-export type FoldRange = Omit<ReadPage, "limit">
+/**
+ * Which events a fold hands over: as ReadPage, without a page size (the log hands rows over one at
+ * a time). A fold reads and checks every row of the range whatever `only` says: the chain links
+ * consecutive rows, so a row it does not hand over is still checked.
+ */
+export type FoldRange = Omit<ReadPage, "limit"> & {
+  /**
+   * The hash of the row at `afterSeq`, already checked (a checkpoint's, checked against the row;
+   * the end of an earlier fold): the chain goes on from it. Without it, the row's stored hash.
+   */
+  readonly afterHash?: string
+}
 
 /** One event as a fold sees it: what the projection reads, without the stored columns it does not. */
 export interface FoldedEvent {
@@ -65,11 +76,15 @@ export interface FoldedEvent {
   readonly recordedAt: string
   readonly type: string
   readonly payload: unknown
+  /** the row's hash, checked: where a later fold may go on from */
+  readonly hash: string
 }
 
-/** What a fold went through: how many events, and the last of them (what a checkpoint names). */
+/** What a fold went through: how many events it handed over, how many rows it checked, and the last of those. */
 export interface FoldEnd {
   readonly folded: number
+  readonly checked: number
+  /** the last row checked (what a checkpoint names, and where the next fold goes on from) */
   readonly last: { readonly seq: number; readonly recordedAt: string; readonly hash: string } | undefined
 }
 
@@ -110,7 +125,13 @@ export interface LogTransaction {
 }
 
 export type VerifyResult =
-  | { readonly _tag: "Intact"; readonly count: number; readonly head: { readonly seq: number; readonly hash: string } | null }
+  | {
+      readonly _tag: "Intact"
+      readonly count: number
+      readonly head: { readonly seq: number; readonly hash: string } | null
+      /** the seq the head file records (at most the head's), or null when there is none beside the log */
+      readonly headFile: number | null
+    }
   | { readonly _tag: "Broken"; readonly seq: number; readonly reason: string; readonly checked: number }
 
 /** A saved state of the projection's fold (see src/projection/). */
@@ -135,15 +156,19 @@ export interface EventLogService {
   readonly append: (events: Iterable<NewEvent>) => Effect.Effect<ReadonlyArray<AppendOutcome>, EventLogError>
   /**
    * Runs `use` in one write transaction (BEGIN IMMEDIATE): all or nothing. After SQLITE_BUSY
-   * the whole of `use` runs again, so it must not depend on having run before.
+   * the whole of `use` runs again, so it must not depend on having run before. Before `use`, the
+   * newest rows and the head file are checked (reason "tampered" when they do not hold).
    */
   readonly transaction: <A, E>(use: (tx: LogTransaction) => Effect.Effect<A, E>) => Effect.Effect<A, E | EventLogError>
   /** One page of events in seq order. */
   readonly read: (page: ReadPage) => Effect.Effect<ReadonlyArray<StoredEvent>, EventLogError>
   /**
    * Hands every event in `range`, in seq order, to `step` as it is read: no page of rows is held,
-   * so memory does not grow with the log. `progress` hears the count so far now and then. A
+   * so memory does not grow with the log. `progress` hears the rows read so far now and then. A
    * failed read leaves `step` having seen a prefix of the range, never an event twice.
+   * Checks as it goes: the head file first, then the chain of every row in the range (from
+   * `afterHash`); a break fails the fold with reason "tampered" at the first bad row, after `step`
+   * saw only rows before it.
    */
   readonly fold: (
     range: FoldRange,
@@ -152,11 +177,12 @@ export interface EventLogService {
   ) => Effect.Effect<FoldEnd, EventLogError>
   /** The recording time of the newest event the projection reads (PROJECTION_EVENT_TYPES), if any. */
   readonly newestProjectionTime: Effect.Effect<string | undefined, EventLogError>
-  /** Walks the hash chain from the first row. */
+  /** Walks the hash chain from the first row, then compares its end with the head file. */
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
   /**
    * The newest checkpoint of `version` whose event is still in the log with the same hash, and
-   * (with `notAfter`) that was recorded at or before that instant.
+   * (with `notAfter`) that was recorded at or before that instant. Fails with reason "tampered"
+   * when that row's content no longer gives its hash (recomputed from the row before it).
    */
   readonly latestCheckpoint: (version: string, notAfter?: string) => Effect.Effect<Checkpoint | undefined, EventLogError>
   /**

@@ -27,3 +27,13 @@ export const rowHash = (previousHash: string, row: ChainedRow): string =>
       `${row.dedupeKey === null ? "-" : field(row.dedupeKey)}|${field(row.payloadJson)}`,
     "hex"
   )
+
+/**
+ * Whether `row` follows `previous` in the chain (the next seq, and the hash recomputed from the
+ * previous row's): the first row follows `{ seq: 0, hash: GENESIS_HASH }`.
+ */
+export const followsIn = (
+  previous: { readonly seq: number; readonly hash: string },
+  row: ChainedRow & { readonly hash: string }
+): "missing" | "altered" | "ok" =>
+  row.seq !== previous.seq + 1 ? "missing" : rowHash(previous.hash, row) !== row.hash ? "altered" : "ok"

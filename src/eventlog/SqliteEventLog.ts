@@ -7,6 +7,10 @@
  *   so it never fails with SQLITE_BUSY_SNAPSHOT half-way (the v3 client's withTransaction issues
  *   a deferred BEGIN, which can), and the busy timeout applies while it waits for the lock;
  * - a bounded, jittered retry on SQLITE_BUSY* for whatever the busy timeout did not absorb.
+ * Nothing is acted on or extended unchecked: opening compares the log with its head file
+ * (HeadFile.ts), each write transaction checks the newest rows and the head file before it
+ * extends the chain and moves the head file on after its commit, folds check every row they read
+ * (FoldReader.ts). New log files are mode 0600.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
@@ -14,6 +18,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
@@ -26,8 +31,10 @@ import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
 import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
 import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
+import { alteredRow, missingRow, tampered, type ChainBreak } from "./ChainBreak.js"
 import { makeFoldReader } from "./FoldReader.js"
-import { GENESIS_HASH, rowHash } from "./HashChain.js"
+import { followsIn, GENESIS_HASH, rowHash } from "./HashChain.js"
+import { compareWithHead, forbiddenHead, GENESIS_HEAD, headFileOf, readHeadFile, unreadableHead, writeHeadFile, type ChainHead } from "./HeadFile.js"
 
 export interface SqliteEventLogOptions {
   readonly filename: string
@@ -35,6 +42,11 @@ export interface SqliteEventLogOptions {
   readonly create: boolean
   /** rows per query of a fold (default FoldReader's; tests use small ones to cross batch boundaries) */
   readonly foldBatch?: number
+  /**
+   * Compare the log with its head file when it is opened and refuse a cut or rewritten log
+   * (default true). `verify` and `doctor` turn it off: they report what they find instead.
+   */
+  readonly checkHead?: boolean
 }
 
 const BUSY_TIMEOUT_MS = 5000
@@ -43,6 +55,11 @@ const CHECKPOINT_BUCKET = 100_000
 const CHECKPOINTS_KEPT = 3
 const INSERT_CHUNK = 150
 const IN_CHUNK = 500
+/**
+ * Rows at the end of the log that each write transaction checks before it extends the chain (the
+ * newest TAIL_CHECKED, each against the one before it): a fixed cost, whatever the log's size.
+ */
+const TAIL_CHECKED = 8
 
 const errorCode = (e: SqlError): string => {
   const code = (e.cause as { code?: unknown } | undefined)?.code
@@ -83,8 +100,9 @@ const toEventLogError =
       cause: e
     })
 
-const sqlErrors = <A, R>(effect: Effect.Effect<A, SqlError, R>, reason: EventLogError["reason"], what: string) =>
-  Effect.mapError(effect, toEventLogError(reason, what))
+/** SQLite's errors as the log's (other errors, already the log's, pass through). */
+const sqlErrors = <A, E, R>(effect: Effect.Effect<A, E, R>, reason: EventLogError["reason"], what: string) =>
+  Effect.mapError(effect, (e) => (e instanceof SqlError ? toEventLogError(reason, what)(e) : e)) as Effect.Effect<A, Exclude<E, SqlError> | EventLogError, R>
 
 const isBusyError = (e: unknown): boolean => e instanceof EventLogError && e.reason === "busy"
 
@@ -135,6 +153,25 @@ const immediateTransaction = (sql: SqlClient.SqlClient) =>
     rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
   })
 
+/**
+ * A new log file, mode 0600 whatever the umask, before SQLite opens it (an empty file is an empty
+ * database): SQLite gives its -wal and -shm files the database file's mode.
+ */
+const createPrivately = (filename: string): void => {
+  let fd: number
+  try {
+    fd = fs.openSync(filename, "wx", 0o600)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return // another append created it first
+    throw e
+  }
+  try {
+    fs.fchmodSync(fd, 0o600)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 const checkPath = (options: SqliteEventLogOptions) =>
   Effect.try({
     try: () => {
@@ -149,9 +186,42 @@ const checkPath = (options: SqliteEventLogOptions) =>
       if (!fs.existsSync(dir)) {
         throw new EventLogError({ reason: "open", message: `cannot create the event log ${options.filename}: directory ${dir} does not exist` })
       }
+      // A head file without its log: the log was deleted or moved, not new.
+      const headFile = headFileOf(options.filename)
+      const recorded = readHeadFile(headFile)
+      if (recorded._tag === "Recorded" && recorded.head.seq > 0) {
+        throw tampered(options.filename, {
+          seq: 1,
+          reason: `the log does not exist, but its head file ${headFile} records seq ${recorded.head.seq}: it was deleted or moved (to start a new log on purpose, remove ${headFile} too)`
+        })
+      }
+      createPrivately(options.filename)
     },
-    catch: (e) => (e instanceof EventLogError ? e : new EventLogError({ reason: "open", message: String(e), cause: e }))
+    catch: (e) => (e instanceof EventLogError ? e : new EventLogError({ reason: "open", message: `cannot create the event log ${options.filename}: ${String(e)}`, cause: e }))
   })
+
+/** The first break in `rows` (ascending and consecutive, each checked against the one before; the first is the anchor unless it is seq 1). */
+const tailBreak = (rows: ReadonlyArray<EventRow>): ChainBreak | undefined => {
+  let previous: { seq: number; hash: string } | undefined = rows[0]?.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : undefined
+  for (const row of rows) {
+    if (previous !== undefined) {
+      const link = followsIn(previous, chained(row))
+      if (link === "missing") return missingRow(previous.seq + 1, row.seq)
+      if (link === "altered") return alteredRow(row.seq)
+    }
+    previous = row
+  }
+  return undefined
+}
+
+const chained = (row: EventRow) => ({
+  seq: row.seq,
+  recordedAt: row.recorded_at,
+  type: row.type,
+  payloadJson: row.payload,
+  dedupeKey: row.dedupe_key,
+  hash: row.hash
+})
 
 type EventRow = {
   readonly seq: number
@@ -217,10 +287,87 @@ const make = (options: SqliteEventLogOptions) =>
       )
     }
 
+    const headFile = headFileOf(options.filename)
+    const newestRow = sql<{ seq: number; hash: string }>`SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`.pipe(Effect.map((rows) => rows[0]))
+    const hashAt = (seq: number) => sql<{ hash: string }>`SELECT hash FROM events WHERE seq = ${seq}`.pipe(Effect.map((rows) => rows[0]?.hash))
+    const writeHead = (head: ChainHead) =>
+      Effect.try({
+        try: () => writeHeadFile(headFile, head, options.filename),
+        catch: (e) => new EventLogError({ reason: "write", message: `cannot write the head file ${headFile}: ${e instanceof Error ? e.message : String(e)}`, cause: e })
+      })
+
+    let forbiddenSaid = false
+    const sayForbidden = (problem: string) =>
+      Effect.suspend(() => (forbiddenSaid ? Effect.void : ((forbiddenSaid = true), Console.error(forbiddenHead(headFile, problem)))))
+
+    /**
+     * The head file against the log. Missing: an empty log starts one at the genesis (before its
+     * first row, so no row ever exists without one); a log written by an earlier build adopts its
+     * newest row, saying so once. Needs the write lock (the caller's transaction).
+     */
+    const checkHeadLocked = (newest: ChainHead | undefined, hashThere: (seq: number) => Effect.Effect<string | undefined, SqlError>) =>
+      Effect.gen(function* () {
+        const recorded = readHeadFile(headFile)
+        if (recorded._tag === "Unreadable") return yield* tampered(options.filename, unreadableHead(headFile, recorded.problem, newest?.seq ?? 0))
+        if (recorded._tag === "Forbidden") return yield* sayForbidden(recorded.problem)
+        if (recorded._tag === "Missing") {
+          yield* writeHead(newest ?? GENESIS_HEAD)
+          if (newest !== undefined) {
+            yield* Console.error(
+              `mitigator: warning: the event log ${options.filename} had no head file: adopted its newest row (seq ${newest.seq}) as the head in ${headFile}. ` +
+                "A cut of the newest rows made before now cannot be detected; from now on it is."
+            )
+          }
+          return
+        }
+        const newestSeq = newest?.seq ?? 0
+        const there = recorded.head.seq === 0 || recorded.head.seq > newestSeq ? undefined : yield* hashThere(recorded.head.seq)
+        const problem = compareWithHead(headFile, recorded.head, newestSeq, there)
+        if (problem !== undefined) return yield* tampered(options.filename, problem)
+      })
+
+    /**
+     * The head file against the log, when it is opened (read the file first: see HeadFile.ts).
+     * Without a file beside a non-empty log, the write lock is taken to adopt the log's head.
+     */
+    const checkHeadOnOpen = Effect.gen(function* () {
+      const recorded = readHeadFile(headFile)
+      const newest = yield* sqlErrors(newestRow, "read", "reading the event log")
+      if (recorded._tag === "Recorded") {
+        const there = recorded.head.seq === 0 || newest === undefined || recorded.head.seq > newest.seq ? undefined : yield* sqlErrors(hashAt(recorded.head.seq), "read", "reading the event log")
+        const problem = compareWithHead(headFile, recorded.head, newest?.seq ?? 0, there)
+        if (problem !== undefined) return yield* tampered(options.filename, problem)
+        return
+      }
+      if (recorded._tag === "Unreadable") return yield* tampered(options.filename, unreadableHead(headFile, recorded.problem, newest?.seq ?? 0))
+      if (recorded._tag === "Forbidden") return yield* sayForbidden(recorded.problem)
+      if (newest === undefined) return // the first append starts the head file
+      // Under the lock, the file may have appeared (a first append between the two reads) or not.
+      yield* retryWhileBusy(
+        sqlErrors(immediate(Effect.flatMap(newestRow, (locked) => checkHeadLocked(locked, hashAt))), "write", "adopting the log's head")
+      ).pipe(
+        Effect.catchIf(
+          (e) => !(e instanceof EventLogError && e.reason === "tampered"),
+          (e) => Console.error(`mitigator: warning: the event log ${options.filename} has no head file, and none could be written (${e.message}): a cut of its newest rows would go unnoticed`)
+        )
+      )
+    })
+    if (options.checkHead !== false) yield* retryWhileBusy(checkHeadOnOpen)
+
     /** The transaction's view: its own seq, hash and dedupe bookkeeping, shared by every append in it. */
     const openTransaction = Effect.gen(function* () {
-      const head = (yield* sql<{ seq: number; recorded_at: string; hash: string }>`
-        SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1`)[0]
+      // Before extending the chain: its newest rows and the head file (the lock is held: nobody
+      // changes either meanwhile). A fixed number of rows, however long the log.
+      const tail = (yield* sql<EventRow>`
+        SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events ORDER BY seq DESC LIMIT ${TAIL_CHECKED + 1}`).toReversed()
+      const brokenTail = tailBreak(tail)
+      if (brokenTail !== undefined) return yield* tampered(options.filename, brokenTail)
+      const head = tail[tail.length - 1]
+      yield* checkHeadLocked(head, (seq) => {
+        const inTail = tail.find((row) => row.seq === seq)
+        return inTail === undefined ? hashAt(seq) : Effect.succeed(inTail.hash)
+      })
+      const startSeq = head?.seq ?? 0
       // The lock is held: read the clock now, and never let recorded_at go backwards along seq,
       // so "the log up to time T" is always a prefix of the log.
       const now = new Date(yield* Clock.currentTimeMillis).toISOString()
@@ -359,20 +506,58 @@ const make = (options: SqliteEventLogOptions) =>
             "reading earlier offences"
           )
       }
-      return tx
+      return { tx, appended: () => seq > startSeq }
     })
 
+    /**
+     * After a commit that added rows: the log's head into the head file, under the write lock
+     * again (so heads only move forward, whichever writer gets there first). Not writing it is no
+     * failure of the write (that is committed): the file stays behind, and the next write catches
+     * it up.
+     */
+    const publishHead = retryWhileBusy(
+      sqlErrors(
+        immediate(
+          Effect.gen(function* () {
+            const recorded = readHeadFile(headFile)
+            const newest = yield* newestRow
+            // Never over a head file that is not this log's any more: the next command reports it.
+            if (newest === undefined || recorded._tag === "Unreadable" || recorded._tag === "Forbidden") return
+            if (recorded._tag === "Recorded" && recorded.head.seq >= newest.seq) return
+            yield* writeHead(newest)
+          })
+        ),
+        "write",
+        "updating the head file"
+      )
+    ).pipe(
+      Effect.catchAll((e) =>
+        Console.error(`mitigator: warning: ${e instanceof EventLogError ? e.message : String(e)}; the next write to the log updates it`)
+      )
+    )
+
     const transaction: EventLogService["transaction"] = (use) =>
-      retryWhileBusy(
-        immediate(Effect.flatMap(sqlErrors(openTransaction, "write", "starting a write"), use)).pipe(
-          // BEGIN IMMEDIATE itself fails with a SqlError (SQLITE_BUSY once the busy timeout ran out).
-          Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", "writing to the event log")(e) : e)),
-          // @effect/sql turns a failed COMMIT into a defect; it is an error like any other write's.
-          Effect.catchSomeDefect((defect) =>
-            defect instanceof SqlError ? Option.some(Effect.fail(toEventLogError("write", "committing to the event log")(defect))) : Option.none()
+      Effect.gen(function* () {
+        let appended = false
+        const result = yield* retryWhileBusy(
+          immediate(
+            Effect.flatMap(sqlErrors(openTransaction, "write", "starting a write"), (opened) =>
+              Effect.tap(use(opened.tx), () => {
+                appended = opened.appended()
+              })
+            )
+          ).pipe(
+            // BEGIN IMMEDIATE itself fails with a SqlError (SQLITE_BUSY once the busy timeout ran out).
+            Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", "writing to the event log")(e) : e)),
+            // @effect/sql turns a failed COMMIT into a defect; it is an error like any other write's.
+            Effect.catchSomeDefect((defect) =>
+              defect instanceof SqlError ? Option.some(Effect.fail(toEventLogError("write", "committing to the event log")(defect))) : Option.none()
+            )
           )
         )
-      )
+        if (appended) yield* publishHead
+        return result
+      })
 
     const append: EventLogService["append"] = (events) => transaction((tx) => tx.append(events))
 
@@ -405,60 +590,60 @@ const make = (options: SqliteEventLogOptions) =>
 
     const verify: EventLogService["verify"] = withBusyRetry(
       Effect.gen(function* () {
-        let previousHash = GENESIS_HASH
-        let expectedSeq = 1
-        let count = 0
+        // The head file first: the rows walked afterwards reach at least as far (see HeadFile.ts).
+        const recorded = readHeadFile(headFile)
+        const recordedSeq = recorded._tag === "Recorded" ? recorded.head.seq : -1
+        let hashAtRecorded: string | undefined
+        let previous = { seq: 0, hash: GENESIS_HASH }
         for (;;) {
           const rows = yield* sql<EventRow>`
             SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-            WHERE seq >= ${expectedSeq} ORDER BY seq LIMIT 5000`
+            WHERE seq > ${previous.seq} ORDER BY seq LIMIT 5000`
           for (const row of rows) {
-            if (row.seq !== expectedSeq) {
-              return { _tag: "Broken", seq: expectedSeq, checked: count, reason: `row ${expectedSeq} is missing (the next row is ${row.seq})` } as const
-            }
-            const hash = rowHash(previousHash, {
-              seq: row.seq,
-              recordedAt: row.recorded_at,
-              type: row.type,
-              payloadJson: row.payload,
-              dedupeKey: row.dedupe_key
-            })
-            if (hash !== row.hash) {
-              return {
-                _tag: "Broken",
-                seq: row.seq,
-                checked: count,
-                reason: `row ${row.seq} does not match its hash: it was altered, or a row before it was removed, replaced or reordered`
-              } as const
-            }
-            previousHash = hash
-            expectedSeq++
-            count++
+            const link = followsIn(previous, chained(row))
+            const broken = link === "missing" ? missingRow(previous.seq + 1, row.seq) : link === "altered" ? alteredRow(row.seq) : undefined
+            if (broken !== undefined) return { _tag: "Broken", ...broken, checked: previous.seq } as const
+            if (row.seq === recordedSeq) hashAtRecorded = row.hash
+            previous = { seq: row.seq, hash: row.hash }
           }
-          if (rows.length < 5000) {
-            return { _tag: "Intact", count, head: count === 0 ? null : { seq: expectedSeq - 1, hash: previousHash } } as const
-          }
+          if (rows.length < 5000) break
         }
+        const count = previous.seq
+        const head = count === 0 ? null : previous
+        if (recorded._tag === "Unreadable" || recorded._tag === "Forbidden") {
+          return { _tag: "Broken", ...unreadableHead(headFile, recorded.problem, count), checked: count } as const
+        }
+        if (recorded._tag === "Missing") return { _tag: "Intact", count, head, headFile: null } as const
+        const problem = compareWithHead(headFile, recorded.head, count, hashAtRecorded)
+        if (problem !== undefined) return { _tag: "Broken", ...problem, checked: Math.min(count, problem.seq - 1) } as const
+        return { _tag: "Intact", count, head, headFile: recorded.head.seq } as const
       }),
       "read",
       "verifying the event log"
     )
 
+    // The checkpoint's row is checked too (its hash recomputed from the row before it): a fold
+    // from the checkpoint goes on from that hash, and never reads the row again.
     const latestCheckpoint: EventLogService["latestCheckpoint"] = (version, notAfter) =>
       withBusyRetry(
-        sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
-          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state FROM checkpoints c
+        sql<EventRow & { version: string; event_hash: string; state: string; previous_hash: string | null }>`
+          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state,
+                 e.type, e.payload, e.dedupe_key, e.hash, p.hash AS previous_hash
+          FROM checkpoints c
           JOIN events e ON e.seq = c.seq AND e.hash = c.event_hash
+          LEFT JOIN events p ON p.seq = c.seq - 1
           WHERE c.version = ${version} ${notAfter === undefined ? sql`` : sql`AND c.recorded_at <= ${notAfter}`}
           ORDER BY c.seq DESC LIMIT 1`,
         "read",
         "reading the projection's checkpoint"
       ).pipe(
-        Effect.map((rows) => {
+        Effect.flatMap((rows) => {
           const row = rows[0]
-          return row === undefined
-            ? undefined
-            : { version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state }
+          if (row === undefined) return Effect.succeed(undefined)
+          const previous = row.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : row.previous_hash === null ? undefined : { seq: row.seq - 1, hash: row.previous_hash }
+          if (previous === undefined) return Effect.fail(tampered(options.filename, missingRow(row.seq - 1, row.seq)))
+          if (followsIn(previous, chained(row)) !== "ok") return Effect.fail(tampered(options.filename, alteredRow(row.seq)))
+          return Effect.succeed({ version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state })
         })
       )
 
@@ -499,7 +684,7 @@ const make = (options: SqliteEventLogOptions) =>
     const foldReader = makeFoldReader({
       filename: options.filename,
       busyTimeoutMs: BUSY_TIMEOUT_MS,
-      projectionTypes: projectionTypeList,
+      projectionTypes: PROJECTION_EVENT_TYPES,
       readError: toEventLogError("read", "reading the event log"),
       retryWhileBusy,
       ...(options.foldBatch === undefined ? {} : { batch: options.foldBatch })

@@ -111,13 +111,20 @@ describe("checkpoints on a real log", () => {
     }
   }, 120_000)
 
-  it("a checkpoint whose event row was edited is not used", async () => {
+  it("a checkpoint whose event row was edited is not used: the fold starts from scratch, and its chain check refuses the row", async () => {
     const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
     await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
     await run(db, (log) => openProjection(log))
     const saved = (await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))!
-    tamper(db, (raw) => raw.prepare("UPDATE events SET hash = 'edited' WHERE seq = ?").run(saved.seq))
+    // Rows after it, so the edited row is not the head the head file vouches for.
+    await run(db, (log) => log.append(decisions(5, CHECKPOINT_EVERY + 1)))
+    tamper(db, (raw) => raw.prepare("UPDATE events SET hash = ? WHERE seq = ?").run("e".repeat(64), saved.seq))
     expect(await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))).toBeUndefined()
+    const refused = await Effect.runPromise(
+      Effect.flip(Effect.flatMap(EventLog, (log) => openProjection(log)).pipe(Effect.provide(SqliteEventLog.layer({ filename: db, create: false }))))
+    )
+    expect(refused.reason).toBe("tampered")
+    expect(refused.message).toContain(`at seq ${saved.seq}:`)
   }, 60_000)
 
   it("keeps the newest three and the first of every 100,000 events; another version keeps only its newest", async () => {
