@@ -16,6 +16,8 @@ export interface ServeHttpOptions {
   readonly handle: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>
   /** answers an exception thrown by `handle` (status 500, in the emulator's own error shape) */
   readonly internalError: (res: http.ServerResponse, text: string) => void
+  /** send a `Date` header (Node's default); false: none, as behind a proxy that strips it */
+  readonly sendDate?: boolean
 }
 
 export interface ServingHttp {
@@ -26,6 +28,7 @@ export interface ServingHttp {
 
 export const serveHttp = async (options: ServeHttpOptions): Promise<ServingHttp> => {
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (options.sendDate === false) res.sendDate = false
     options.handle(req, res).catch((e: unknown) => {
       if (!res.headersSent && !res.destroyed) options.internalError(res, `emulator error: ${e instanceof Error ? e.message : String(e)}`)
       else res.destroy()

@@ -82,6 +82,11 @@ export interface PacketFilterSettings {
 export interface LoadMasterEmulatorOptions {
   /** 0 (default) = any free port */
   readonly port?: number | undefined
+  /**
+   * answer with a `Date` header (default true); false: none, as behind a proxy that strips it
+   * (and for tests that move their own clock, which the emulator's real one would contradict)
+   */
+  readonly sendDate?: boolean | undefined
   /** default 127.0.0.1 */
   readonly host?: string | undefined
   /** default: 32 random hex characters */
@@ -724,7 +729,8 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     port: options.port ?? 0,
     tls: tlsMaterial === undefined ? undefined : { cert: tlsMaterial.certPem, key: tlsMaterial.keyPem },
     handle: handleRequest,
-    internalError: (res, text) => send(res, 500, "text/plain", text)
+    internalError: (res, text) => send(res, 500, "text/plain", text),
+    ...(options.sendDate === false ? { sendDate: false } : {})
   })
   const { url, port } = serving
 
