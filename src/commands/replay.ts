@@ -69,6 +69,11 @@ export const describeEvent = (event: StoredEvent): string => {
     case "AllowRequested":
       what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
       break
+    case "LeaseTakenOver": {
+      const previous = p["previous"] as Payload | null
+      what = `${str(p["lease"])} taken by pid ${str(p["pid"])} from ${previous === null ? "an unreadable lease" : `pid ${str(previous["pid"])}`} (${str(p["reason"])})`
+      break
+    }
     default:
       what = JSON.stringify(p)
   }
