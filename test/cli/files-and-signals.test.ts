@@ -109,6 +109,17 @@ describe("files the user names must be regular files of at most 1 MiB", () => {
   })
 })
 
+describe("a log file the user names", () => {
+  it("a named pipe no process reads is refused at once (exit 1) instead of waiting for a reader", async () => {
+    const dir = tempDir("mitigator-files-")
+    const fifo = mkfifo(path.join(dir, "log.fifo"))
+    const run = await endsWithin(startCli(["append", "--defer", "--db", path.join(dir, "events.db"), "--log-file", fifo], { cwd: dir }), "append --log-file FIFO")
+    expect(run.stdout + run.stderr).toContain(`--log-file ${fifo}: a named pipe (FIFO) that no process reads`)
+    expect(run.code).toBe(1)
+    expect(fs.existsSync(path.join(dir, "events.db"))).toBe(false)
+  })
+})
+
 /** A TCP server that takes connections and never answers: an appliance that hangs. */
 const silentServer = async () => {
   const sockets = new Set<net.Socket>()
