@@ -22,6 +22,23 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e
 })
 
+/**
+ * SIGTERM and SIGINT interrupt the program (runMain, below), and interruption ends a command
+ * quickly wherever it waits on something interruptible. What does not let go (a finalizer stuck on
+ * a peer that never answers) is cut short here, so that any command ends within a second of the
+ * signal, with exit 130. That is safe for the log: every write is one SQLite transaction, which a
+ * process that ends is committed or not, never half; the reconcile lease is released on exit
+ * (src/reconciler/lock.ts). A second signal ends the process at once (Node's default).
+ */
+const STOP_GRACE_MS = 800
+const stopSoon = () => {
+  process.off("SIGTERM", stopSoon)
+  process.off("SIGINT", stopSoon)
+  setTimeout(() => process.exit(130), STOP_GRACE_MS).unref()
+}
+process.on("SIGTERM", stopSoon)
+process.on("SIGINT", stopSoon)
+
 const print = (message: string) => Effect.sync(() => process.stderr.write(`mitigator: ${message}\n`))
 
 /** Prints what went wrong and returns the exit code. */

@@ -1,8 +1,9 @@
-/** The live CryptoSpike client from the config and the token's sources (file, env, flag). */
+/** The live CryptoSpike client from the config and the token's sources (flag, then env, then file). */
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { AppConfig } from "../config/loadConfig.js"
+import type { AppConfig, CryptoSpikeSettings } from "../config/loadConfig.js"
+import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
 export const tokenOption = Options.text("cs-token").pipe(
@@ -10,19 +11,22 @@ export const tokenOption = Options.text("cs-token").pipe(
   Options.optional
 )
 
+/** Where the token may come from, in the order tried: --cs-token, CRYPTOSPIKE_API_TOKEN, cryptospike.tokenFile. */
+export const tokenSources = (cfg: AppConfig, settings: CryptoSpikeSettings, tokenFlag: Option.Option<string>): SecretSources => ({
+  what: "the CryptoSpike API token",
+  flag: Option.getOrUndefined(tokenFlag),
+  flagName: "--cs-token",
+  env: "CRYPTOSPIKE_API_TOKEN",
+  file: besideConfig(cfg, settings.tokenFile)
+})
+
 export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.cryptospike
     if (settings === undefined) {
       return yield* new UsageError({ message: "the config has no `cryptospike` section: there is no CryptoSpike to talk to" })
     }
-    const token = yield* credential({
-      what: "the CryptoSpike API token",
-      flag: Option.getOrUndefined(tokenFlag),
-      flagName: "--cs-token",
-      env: "CRYPTOSPIKE_API_TOKEN",
-      file: besideConfig(cfg, settings.tokenFile)
-    })
+    const token = yield* credential(tokenSources(cfg, settings, tokenFlag))
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use, like the LoadMaster client.
     const { makeLiveCryptoSpike } = yield* Effect.promise(() => import("../targets/cryptospike/LiveCryptoSpike.js"))

@@ -14,8 +14,9 @@ import { EventLog } from "../eventlog/EventLog.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import type { CryptoSpikeError } from "../targets/CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../targets/LoadMasterAcl.js"
-import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
-import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
+import { describeSource, pickSource, type SecretSources } from "../targets/secrets.js"
+import { liveCryptoSpike, tokenOption, tokenSources } from "./cryptospike.js"
+import { apiKeyOption, apiKeySources, liveLoadMaster } from "./loadmaster.js"
 import { ExitCode, globalOptions, logPath } from "./shared.js"
 
 type Check = { readonly ok: boolean; readonly what: string; readonly fix?: string; readonly note?: string }
@@ -107,6 +108,18 @@ const commentCheck = (entries: ReadonlyArray<{ readonly comment: string | null }
         )
       : pass("LoadMaster lists comments: every removal first checks that the entry still carries mitigator's marker")
 
+/**
+ * Where a credential in use came from (the same precedence the clients use: flag, environment,
+ * file), never its value; a flag works but is warned about.
+ */
+const credentialSource = (name: string, sources: SecretSources): Check => {
+  const source = pickSource(sources)!
+  const what = `${name} from ${describeSource(source)}`
+  return source.kind === "flag"
+    ? warn(what, `the process list shows it to every user of this machine: prefer ${sources.env} or a key file (chmod 600)`)
+    : pass(what)
+}
+
 const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster!
@@ -114,8 +127,9 @@ const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
     const client = yield* Effect.either(liveLoadMaster(cfg, apiKey))
     if (client._tag === "Left") return [fail(`LoadMaster: ${client.left.message}`, "set loadmaster.apiKeyFile (mode 600) or LOADMASTER_API_KEY")]
     const lm = client.right
+    checks.push(credentialSource("LoadMaster API key", apiKeySources(cfg, settings, apiKey)))
     const listed = yield* Effect.either(lm.list({ kind: "global" }))
-    if (listed._tag === "Left") return [targetFailure("LoadMaster", listed.left, "the API key (loadmaster.apiKeyFile or LOADMASTER_API_KEY)")]
+    if (listed._tag === "Left") return [...checks, targetFailure("LoadMaster", listed.left, "the API key (--api-key, else LOADMASTER_API_KEY, else loadmaster.apiKeyFile)")]
     checks.push(pass(`LoadMaster reachable, key accepted, global block list readable (${listed.right.length} entries)`))
     checks.push(commentCheck(listed.right))
     checks.push(tlsNote(settings.url, settings.tls.insecure))
@@ -131,8 +145,9 @@ const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
     const settings = cfg.cryptospike!
     const client = yield* Effect.either(liveCryptoSpike(cfg, token))
     if (client._tag === "Left") return [fail(`CryptoSpike: ${client.left.message}`, "set cryptospike.tokenFile (mode 600) or CRYPTOSPIKE_API_TOKEN")]
+    const source = credentialSource("CryptoSpike API token", tokenSources(cfg, settings, token))
     const listed = yield* Effect.either(client.right.blockedUsers)
-    if (listed._tag === "Left") return [targetFailure("CryptoSpike", listed.left, "the token (cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)")]
+    if (listed._tag === "Left") return [source, targetFailure("CryptoSpike", listed.left, "the token (--cs-token, else CRYPTOSPIKE_API_TOKEN, else cryptospike.tokenFile)")]
     const users = listed.right
     const holders =
       users.length === 0
@@ -143,7 +158,7 @@ const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
               "it falls back to its ledger, so a user CryptoSpike or an administrator blocked again after mitigator would be unblocked at mitigator's expiry"
             )
           : pass("CryptoSpike tells who blocked each user: every unblock first checks that the block is still mitigator's")
-    return [pass(`CryptoSpike reachable, token accepted, blocked users readable (${users.length} blocked)`), holders, tlsNote(settings.url, settings.tls.insecure)]
+    return [source, pass(`CryptoSpike reachable, token accepted, blocked users readable (${users.length} blocked)`), holders, tlsNote(settings.url, settings.tls.insecure)]
   })
 
 export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: apiKeyOption, csToken: tokenOption }, (opts) =>

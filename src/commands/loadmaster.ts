@@ -1,8 +1,9 @@
-/** The live LoadMaster client from the config and the key's sources (file, env, flag). */
+/** The live LoadMaster client from the config and the key's sources (flag, then env, then file). */
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { AppConfig } from "../config/loadConfig.js"
+import type { AppConfig, LoadMasterSettings } from "../config/loadConfig.js"
+import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
 export const apiKeyOption = Options.text("api-key").pipe(
@@ -10,19 +11,22 @@ export const apiKeyOption = Options.text("api-key").pipe(
   Options.optional
 )
 
+/** Where the API key may come from, in the order tried: --api-key, LOADMASTER_API_KEY, loadmaster.apiKeyFile. */
+export const apiKeySources = (cfg: AppConfig, settings: LoadMasterSettings, apiKeyFlag: Option.Option<string>): SecretSources => ({
+  what: "the LoadMaster API key",
+  flag: Option.getOrUndefined(apiKeyFlag),
+  flagName: "--api-key",
+  env: "LOADMASTER_API_KEY",
+  file: besideConfig(cfg, settings.apiKeyFile)
+})
+
 export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster
     if (settings === undefined) {
       return yield* new UsageError({ message: "the config has no `loadmaster` section: there is no LoadMaster to reconcile" })
     }
-    const apiKey = yield* credential({
-      what: "the LoadMaster API key",
-      flag: Option.getOrUndefined(apiKeyFlag),
-      flagName: "--api-key",
-      env: "LOADMASTER_API_KEY",
-      file: besideConfig(cfg, settings.apiKeyFile)
-    })
+    const apiKey = yield* credential(apiKeySources(cfg, settings, apiKeyFlag))
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
     const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))

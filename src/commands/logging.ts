@@ -15,15 +15,25 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { appendLogLines, formatLogLine, LOG_FORMATS, preparePrivateFile, type LogFields, type LogFormat } from "../platform/LogFile.js"
 
-/** Fails argument parsing, before anything else runs, when the file cannot be written. */
+/**
+ * Fails argument parsing, before anything else runs, when the file cannot be written. Opened
+ * without blocking: a named pipe that no process reads fails here at once (ENXIO) instead of
+ * hanging the command, signals included; a pipe someone reads (`/dev/stderr` under cron) is fine.
+ */
 const checkLogFile = (file: string) =>
   Effect.try({
     try: () => {
       preparePrivateFile(file)
-      fs.appendFileSync(file, "")
+      const { O_WRONLY, O_APPEND, O_CREAT, O_NONBLOCK, O_NOCTTY } = fs.constants
+      fs.closeSync(fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY, 0o600))
       return file
     },
-    catch: (e) => ValidationError.invalidValue(HelpDoc.p(`--log-file ${file}: ${e instanceof Error ? e.message : String(e)}`))
+    catch: (e) =>
+      ValidationError.invalidValue(
+        HelpDoc.p(
+          `--log-file ${file}: ${(e as NodeJS.ErrnoException).code === "ENXIO" ? "a named pipe (FIFO) that no process reads: it would wait for a reader forever" : e instanceof Error ? e.message : String(e)}`
+        )
+      )
   })
 
 export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(

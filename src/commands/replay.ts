@@ -72,6 +72,11 @@ export const describeEvent = (event: StoredEvent): string => {
     case "ClockSkewObserved":
       what = `this run's clock (${str(p["clock"])}) was ${Math.round(Math.abs(Number(p["behindMs"])) / 1000)}s ${Number(p["behindMs"]) < 0 ? "ahead of" : "behind"} ${p["against"] === "log" ? "the newest event" : `the ${str(p["against"])}'s clock`} (${str(p["reference"])})`
       break
+    case "LeaseTakenOver": {
+      const previous = p["previous"] as Payload | null
+      what = `${str(p["lease"])} taken by pid ${str(p["pid"])} from ${previous === null ? "an unreadable lease" : `pid ${str(previous["pid"])}`} (${str(p["reason"])})`
+      break
+    }
     default:
       what = JSON.stringify(p)
   }

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import pkg from "../../package.json" with { type: "json" }
+import { MAX_FILE_BYTES, readRegularFile } from "../platform/RegularFile.js"
 import type { AppConfig } from "./AppConfig.js"
 
 // Bump when the normalised form of the config changes without a version change.
@@ -27,7 +28,8 @@ export const contentHash = (bytes: Uint8Array): string => createHash("sha256").u
 /** The cached config for this file and content, if there is one. */
 export const readCachedConfig = (cacheFile: string, source: string, sha256: string): AppConfig | undefined => {
   try {
-    const entry = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as Partial<CacheEntry>
+    // Read like any file beside the log: something else put there (a FIFO) must not hang a start.
+    const entry = JSON.parse(readRegularFile(cacheFile, { maxBytes: 16 * MAX_FILE_BYTES }).toString("utf8")) as Partial<CacheEntry>
     return entry.format === FORMAT && entry.version === pkg.version && entry.source === source && entry.sha256 === sha256
       ? (entry.config as AppConfig)
       : undefined

@@ -1,12 +1,12 @@
 /**
  * Reading the config file: one YAML file (JSON is YAML too), given explicitly (`--config` or
- * MITIGATOR_CONFIG: it must exist) or `./mitigator.yaml` when that exists. Every problem is
- * reported, one line each, starting with the file's path.
+ * MITIGATOR_CONFIG: it must exist) or `./mitigator.yaml` when that exists; a regular file of at
+ * most 1 MiB. Every problem is reported, one line each, starting with the file's path.
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { FileRefused, readRegularFile } from "../platform/RegularFile.js"
 import { configError, DEFAULT_CONFIG_FILE, NO_CONFIG, type AppConfig, type ConfigError } from "./AppConfig.js"
 import { contentHash, readCachedConfig, writeCachedConfig } from "./ConfigCache.js"
 
@@ -20,33 +20,21 @@ const parse = (text: string, source: string) =>
     (m) => m.parseConfigText(text, source)
   )
 
-const errnoCode = (e: unknown): string | undefined =>
-  typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined
-
-const describeReadError = (e: unknown): string => {
-  switch (errnoCode(e)) {
-    case "EISDIR":
-      return "cannot read: it is a directory"
-    case "EACCES":
-    case "EPERM":
-      return "cannot read: permission denied"
-    default:
-      return `cannot read: ${e instanceof Error ? e.message : String(e)}`
-  }
-}
-
-/** Reads `file`; undefined when it does not exist. */
+/**
+ * Reads `file`; undefined when it does not exist. Anything but a regular file of at most 1 MiB
+ * is refused at once (a FIFO or /dev/zero would hang the command or fill its memory).
+ */
 const readIfExists = (file: string): Effect.Effect<Uint8Array | undefined, ConfigError> =>
   Effect.try({
     try: () => {
       try {
-        return fs.readFileSync(file) as Uint8Array
+        return readRegularFile(file) as Uint8Array
       } catch (e) {
-        if (errnoCode(e) === "ENOENT") return undefined
+        if (e instanceof FileRefused && e.reason === "missing") return undefined
         throw e
       }
     },
-    catch: (e) => configError("unreadable", file, [describeReadError(e)])
+    catch: (e) => configError("unreadable", file, [e instanceof FileRefused ? e.detail : `cannot read: ${String(e)}`])
   })
 
 const decodeUtf8 = (bytes: Uint8Array, source: string): Either.Either<string, ConfigError> => {

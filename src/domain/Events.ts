@@ -335,6 +335,32 @@ export const ClockSkewObserved = Schema.Struct({
 })
 export type ClockSkewObserved = typeof ClockSkewObserved.Type
 
+/**
+ * The reconcile lease (one pass at a time per log) was taken from a holder judged stale: its
+ * process is gone, its pid now names another process, the machine rebooted since, it expired
+ * without being renewed, or it could not be read. The projection does not read it: it is there
+ * so that a takeover is never silent.
+ */
+export const LeaseTakenOver = Schema.Struct({
+  /** the lease file (beside the event log's real path) */
+  lease: Schema.String,
+  reason: Schema.Literal("owner-gone", "pid-reused", "rebooted", "expired", "unreadable"),
+  /** the holder as the lease named it; null when it could not be read */
+  previous: Schema.NullOr(
+    Schema.Struct({
+      pid: Schema.Number,
+      /** null in a lease written before leases named their host */
+      host: Schema.NullOr(Schema.String),
+      acquiredAt: Schema.NullOr(Schema.String),
+      expiresAt: Schema.NullOr(Schema.String)
+    })
+  ),
+  /** the process that took it over */
+  pid: Schema.Number,
+  host: Schema.String
+})
+export type LeaseTakenOver = typeof LeaseTakenOver.Type
+
 export const EventPayloads = {
   FlowmonEventReceived,
   InputRejected,
@@ -353,7 +379,8 @@ export const EventPayloads = {
   UserResolutionFailed,
   UserBlockChanged,
   UserBlockLifted,
-  ClockSkewObserved
+  ClockSkewObserved,
+  LeaseTakenOver
 } as const
 
 export type EventType = keyof typeof EventPayloads

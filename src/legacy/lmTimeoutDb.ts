@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import type { LegacyRow } from "../domain/LegacyImport.js"
+import { checkRegularFile, FileRefused } from "../platform/RegularFile.js"
 
 export class LegacyDbError extends Data.TaggedError("LegacyDbError")<{
   readonly reason: "missing" | "unreadable" | "schema"
@@ -22,6 +23,12 @@ export const readLmTimeoutRows = (file: string): Effect.Effect<ReadonlyArray<Leg
     try: () => {
       if (!fs.existsSync(file)) {
         throw new LegacyDbError({ reason: "missing", message: `${file} does not exist (lm-timeout.py keeps it at /home/flowmon/lm-mitigation/lm-block.db)` })
+      }
+      // SQLite opens by name and would wait forever on a FIFO: refuse anything but a regular file.
+      try {
+        checkRegularFile(file)
+      } catch (e) {
+        throw new LegacyDbError({ reason: "unreadable", message: `${file}: ${e instanceof FileRefused ? e.detail : String(e)}` })
       }
       let db: Database.Database
       try {

@@ -9,9 +9,9 @@
  */
 import * as Effect from "effect/Effect"
 import type * as https from "node:https"
-import * as fs from "node:fs"
 import * as tls from "node:tls"
 import type { TlsSettings } from "../config/ConfigFile.js"
+import { FileRefused, readRegularFile } from "../platform/RegularFile.js"
 import { LoadMasterError } from "./LoadMasterAcl.js"
 
 const normalise = (fingerprint: string): string => fingerprint.replace(/^sha256:/i, "").replace(/:/g, "").toLowerCase()
@@ -70,11 +70,12 @@ export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number)
     if (settings.ca !== undefined) {
       const ca = settings.ca
       const pem = yield* Effect.try({
-        try: () => fs.readFileSync(ca, "utf8"),
+        // A regular file of at most 1 MiB (a FIFO here would hang the command).
+        try: () => readRegularFile(ca).toString("utf8"),
         catch: (e) =>
           new LoadMasterError({
             reason: "protocol",
-            message: `cannot read the CA file ${ca}: ${e instanceof Error ? e.message : String(e)}`,
+            message: `cannot read the CA file ${ca}: ${e instanceof FileRefused ? e.detail.replace(/^cannot read: /, "") : e instanceof Error ? e.message : String(e)}`,
             retryable: false
           })
       })

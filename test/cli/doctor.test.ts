@@ -17,17 +17,27 @@ interface Setup {
   /** entries already on the LoadMaster's global block list */
   readonly lmEntries?: ReadonlyArray<{ readonly addr: string; readonly comment: string }>
   readonly cs?: CryptoSpikeEmulatorOptions
+  /** write this instead of the emulator's token */
+  readonly csToken?: string
+  /** the environment and extra arguments of the doctor run, given the emulators' real key and token */
+  readonly env?: (real: Credentials) => Record<string, string>
+  readonly args?: (real: Credentials) => ReadonlyArray<string>
+}
+
+interface Credentials {
+  readonly apiKey: string
+  readonly token: string
 }
 
 /** Both emulators, a log made by `append`, key files and a config; then `doctor`. */
-const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: string; readonly secrets: ReadonlyArray<string> }> => {
+const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly dir: string; readonly out: string; readonly secrets: ReadonlyArray<string> }> => {
   const lm = await startLoadMasterEmulator(setup.lm ?? {})
   const cs = await startCryptoSpikeEmulator(setup.cs ?? {})
   for (const e of setup.lmEntries ?? []) lm.seed("global", e.addr, e.comment)
   try {
     const dir = tempDir("mitigator-doctor-")
     fs.writeFileSync(path.join(dir, "lm.key"), setup.lmKey ?? lm.apiKey, { mode: 0o600 })
-    fs.writeFileSync(path.join(dir, "cs.token"), cs.token, { mode: 0o600 })
+    fs.writeFileSync(path.join(dir, "cs.token"), setup.csToken ?? cs.token, { mode: 0o600 })
     fs.chmodSync(path.join(dir, "cs.token"), setup.tokenMode ?? 0o600)
     const config = path.join(dir, "mitigator.yaml")
     fs.writeFileSync(
@@ -42,10 +52,11 @@ const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly out: st
     const db = path.join(dir, "events.db")
     const made = await runCli(["append", "--defer", "--db", db, "--config", config], { cwd: dir, stdin: "" })
     expect(made.code, made.stderr).toBe(0)
-    const run = await runCli(["doctor", "--db", db, "--config", config], { cwd: dir })
+    const real = { apiKey: lm.apiKey, token: cs.token }
+    const run = await runCli(["doctor", "--db", db, "--config", config, ...(setup.args?.(real) ?? [])], { cwd: dir, env: setup.env?.(real) ?? {} })
     // doctor only reads: nothing was put on the appliance.
     expect(lm.entries({ kind: "global" })).toEqual(setup.lmEntries ?? [])
-    return { ...run, out: run.stdout + run.stderr, secrets: [lm.apiKey, cs.token] }
+    return { ...run, dir, out: run.stdout + run.stderr, secrets: [lm.apiKey, cs.token, setup.lmKey ?? lm.apiKey, setup.csToken ?? cs.token] }
   } finally {
     await lm.close()
     await cs.close()
@@ -115,6 +126,42 @@ describe("mitigator doctor", () => {
     expect(failed(run.out)).toEqual([expect.stringContaining("✖ LoadMaster: unreachable")])
     expect(run.out).toContain("fix: check the URL, the network path and the firewall")
     expect(run.out).toContain("✔ CryptoSpike reachable")
+  }, 60_000)
+
+  it("names where each credential it used came from: the flag, else the environment, else the file; never the value", async () => {
+    // Given key and token files only: the files.
+    const files = await doctor()
+    expect(files.code, files.out).toBe(0)
+    expect(files.out).toContain(`✔ LoadMaster API key from file ${path.join(files.dir, "lm.key")}`)
+    expect(files.out).toContain(`✔ CryptoSpike API token from file ${path.join(files.dir, "cs.token")}`)
+
+    // Given wrong files and the right values in the environment: the environment wins (else the checks would fail).
+    const env = await doctor({
+      lmKey: "wrong-file-key-0001",
+      csToken: "wrong-file-token-0001",
+      env: (real) => ({ LOADMASTER_API_KEY: real.apiKey, CRYPTOSPIKE_API_TOKEN: real.token })
+    })
+    expect(env.code, env.out).toBe(0)
+    expect(env.out).toContain("✔ LoadMaster API key from environment variable LOADMASTER_API_KEY")
+    expect(env.out).toContain("✔ CryptoSpike API token from environment variable CRYPTOSPIKE_API_TOKEN")
+    expect(env.out).toContain("✔ LoadMaster reachable, key accepted")
+    expect(env.out).toContain("✔ CryptoSpike reachable, token accepted")
+
+    // Given wrong files, a wrong environment and the right flags: the flags win, with a warning.
+    const flags = await doctor({
+      lmKey: "wrong-file-key-0002",
+      csToken: "wrong-file-token-0002",
+      env: () => ({ LOADMASTER_API_KEY: "wrong-env-key-0002", CRYPTOSPIKE_API_TOKEN: "wrong-env-token-0002" }),
+      args: (real) => ["--api-key", real.apiKey, "--cs-token", real.token]
+    })
+    expect(flags.code, flags.out).toBe(0)
+    expect(flags.out).toContain("! LoadMaster API key from flag --api-key\n    note: the process list shows it")
+    expect(flags.out).toContain("! CryptoSpike API token from flag --cs-token\n    note: the process list shows it")
+    expect(flags.out).toContain("✔ LoadMaster reachable, key accepted")
+
+    for (const run of [files, env, flags]) {
+      for (const secret of [...run.secrets, "wrong-env-key-0002", "wrong-env-token-0002"]) expect(run.out).not.toContain(secret)
+    }
   }, 60_000)
 
   it("refuses a token file others can read, with the chmod to run", async () => {
