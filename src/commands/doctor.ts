@@ -12,6 +12,8 @@ import * as path from "node:path"
 import { loadConfig, type AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import { formatSpan } from "../domain/Duration.js"
+import { clockSkew } from "../domain/Time.js"
 import type { CryptoSpikeError } from "../targets/CryptoSpikeUsers.js"
 import type { LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { describeSource, pickSource, type SecretSources } from "../targets/secrets.js"
@@ -120,6 +122,19 @@ const credentialSource = (name: string, sources: SecretSources): Check => {
     : pass(what)
 }
 
+/** This clock against the LoadMaster's (its Date header): a reconcile pass removes nothing while they disagree. */
+const applianceClockCheck = (now: string, applianceTime: string | undefined): Check => {
+  if (applianceTime === undefined) {
+    return warn("LoadMaster sends no Date header: this clock cannot be checked against it", "keep NTP running here: expiries are counted from this clock")
+  }
+  const skew = clockSkew(now, applianceTime)
+  if (skew === undefined) return pass(`clock agrees with the LoadMaster's (Date ${applianceTime})`)
+  return fail(
+    `clock ${now} is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} the LoadMaster's (Date ${applianceTime}): reconcile removes nothing while they disagree`,
+    "fix the clock that is wrong (NTP on this host, or on the LoadMaster)"
+  )
+}
+
 const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster!
@@ -137,6 +152,7 @@ const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
     if (filter._tag === "Left") checks.push(targetFailure("LoadMaster packet filter state", filter.left, "the API key"))
     else if (filter.right) checks.push(pass("LoadMaster packet filter enabled (aclcontrol.isenabled)"))
     else checks.push(fail("LoadMaster packet filter is OFF: block lists are kept but not enforced", "enable it under System Configuration → Network Setup → Packet Routing Filter"))
+    checks.push(applianceClockCheck(new Date(yield* Clock.currentTimeMillis).toISOString(), yield* lm.applianceTime))
     return checks
   })
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { startCryptoSpikeEmulator, type CryptoSpikeEmulatorOptions } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
 import { startLoadMasterEmulator, type LoadMasterEmulatorOptions } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
 import { runCli, tempDir, type RunResult } from "../support/cli.js"
@@ -95,6 +96,18 @@ describe("mitigator doctor", () => {
     expect(run.out).toContain("✔ CryptoSpike reachable, token accepted")
     expect(run.out).toMatch(/doctor: all \d+ checks passed/)
     for (const secret of run.secrets) expect(run.out).not.toContain(secret)
+  }, 30_000)
+
+  it("checks this clock against the LoadMaster's Date: a day ahead fails the check, with what it means and the fix", async () => {
+    const good = await doctor()
+    expect(good.out).toMatch(/^✔ clock agrees with the LoadMaster's \(Date \S+Z\)$/m)
+
+    const shift = fileURLToPath(new URL("../support/clockShift.cjs", import.meta.url))
+    const ahead = await doctor({ env: () => ({ NODE_OPTIONS: `--require ${shift}`, MITIGATOR_TEST_CLOCK_SHIFT_MS: String(24 * 3_600_000) }) })
+    expect(ahead.code, ahead.out).toBe(1)
+    expect(failed(ahead.out)).toEqual([
+      expect.stringMatching(/^✖ clock \S+Z is (?:1d 0h|23h \d+m) ahead of the LoadMaster's \(Date \S+Z\): reconcile removes nothing while they disagree/)
+    ])
   }, 30_000)
 
   it("names a wrong LoadMaster key, with the fix", async () => {
