@@ -19,6 +19,7 @@ import type {
   LoadMasterEmulatorState
 } from "../emulators/loadmaster/LoadMasterEmulator.js"
 import { certOut, failRate, host, latency, message, port, tls, untilStopSignal, writeCertificate } from "./emulatorShell.js"
+import { checkRegularFile, FileRefused } from "../platform/RegularFile.js"
 import { UsageError } from "./shared.js"
 
 const apiKey = Options.text("api-key").pipe(
@@ -46,8 +47,13 @@ const loadmasterCommand = Command.make(
         const { loadState, startLoadMasterEmulator } = yield* Effect.promise(() => import("../emulators/loadmaster/LoadMasterEmulator.js"))
         const statePath = Option.getOrUndefined(opts.state)
         const saved: LoadMasterEmulatorState | undefined = yield* Effect.try({
-          try: () => (statePath !== undefined && fs.existsSync(statePath) ? loadState(statePath) : undefined),
-          catch: (e) => new UsageError({ message: `emulate loadmaster: ${message(e)}` })
+          try: () => {
+            if (statePath === undefined || !fs.existsSync(statePath)) return undefined
+            // A FIFO or a device here would hang the start (and its reader cannot be interrupted).
+            checkRegularFile(statePath)
+            return loadState(statePath)
+          },
+          catch: (e) => new UsageError({ message: `emulate loadmaster: ${e instanceof FileRefused ? `--state ${statePath}: ${e.detail}` : message(e)}` })
         })
         const failRateValue = Option.getOrUndefined(opts.failRate)
         const latencyValue = Option.getOrUndefined(opts.latency)

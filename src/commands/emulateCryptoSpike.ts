@@ -18,6 +18,7 @@ import type {
   CryptoSpikeSeed
 } from "../emulators/cryptospike/CryptoSpikeEmulator.js"
 import { certOut, failRate, host, latency, message, port, tls, untilStopSignal, writeCertificate } from "./emulatorShell.js"
+import { checkRegularFile, FileRefused } from "../platform/RegularFile.js"
 import { UsageError } from "./shared.js"
 
 const token = Options.text("token").pipe(
@@ -68,8 +69,13 @@ export const emulateCryptoSpikeCommand = Command.make(
         )
         const seedPath = Option.getOrUndefined(opts.seed)
         const seeded: CryptoSpikeSeed | undefined = yield* Effect.try({
-          try: () => (seedPath === undefined ? undefined : loadSeed(seedPath)),
-          catch: (e) => fail(message(e))
+          try: () => {
+            if (seedPath === undefined) return undefined
+            // A FIFO or a device here would hang the start (and its reader cannot be interrupted).
+            checkRegularFile(seedPath)
+            return loadSeed(seedPath)
+          },
+          catch: (e) => fail(e instanceof FileRefused ? `--seed ${seedPath}: ${e.detail}` : message(e))
         })
         // A password alone keeps the default user name.
         const login = pass === undefined ? undefined : { username: user ?? DEFAULT_LOGIN_USER, password: pass }

@@ -4,8 +4,9 @@
  * The lease is a file beside the log's real path (`realpath`: a symlink to the log, or another
  * spelling of its path, meets the same lease), created exclusively (mode 600), naming its holder
  * (pid, the process's start time and the boot it runs in, the host) and an expiry. The holder
- * renews it while it runs, so a long pass keeps it; it is released when the pass ends, and on
- * exit however the process ends short of SIGKILL.
+ * renews it while it runs, so a long pass keeps it; it is released when the pass ends, also when
+ * the process is cut short after a signal (bin.ts exits; the release runs on "exit"). A lease
+ * left by a crash or SIGKILL is judged stale by the next taker.
  *
  * A pid alone is not enough: after a crash the pid may be reused by an unrelated process, which
  * would then "hold" the lock for good. So a lease is stale, and taken over, when its process is
@@ -208,8 +209,15 @@ const tryCreate = (file: string, content: string): number | undefined => {
     if (errnoCode(e) === "EEXIST") return undefined
     throw e
   }
-  fs.writeSync(fd, content, 0)
-  return fd
+  try {
+    fs.writeSync(fd, content, 0)
+    return fd
+  } catch (e) {
+    // (a full disk): leave no empty lease behind for others to wait on
+    fs.closeSync(fd)
+    fs.rmSync(file, { force: true })
+    throw e
+  }
 }
 
 /** Whether the lease file is still the one behind `fd` (not replaced by a takeover, not removed). */

@@ -109,6 +109,21 @@ describe("files the user names must be regular files of at most 1 MiB", () => {
   })
 })
 
+describe("the emulators' files", () => {
+  it("a --state or --seed that is a named pipe is refused at once (exit 1), naming it", async () => {
+    const dir = tempDir("mitigator-files-")
+    const fifo = mkfifo(path.join(dir, "state.fifo"))
+    for (const [args, says] of [
+      [["emulate", "loadmaster", "--port", "0", "--state", fifo], `emulate loadmaster: --state ${fifo}: cannot read: it is a named pipe (FIFO), not a regular file`],
+      [["emulate", "cryptospike", "--port", "0", "--seed", fifo], `emulate cryptospike: --seed ${fifo}: cannot read: it is a named pipe (FIFO), not a regular file`]
+    ] as const) {
+      const run = await endsWithin(startCli(args, { cwd: dir }), args.join(" "))
+      expect(run.stderr).toContain(says)
+      expect(run.code).toBe(1)
+    }
+  })
+})
+
 describe("a log file the user names", () => {
   it("a named pipe no process reads is refused at once (exit 1) instead of waiting for a reader", async () => {
     const dir = tempDir("mitigator-files-")
