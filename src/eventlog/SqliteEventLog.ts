@@ -223,6 +223,15 @@ const chained = (row: EventRow) => ({
   hash: row.hash
 })
 
+/** The event types of the ownership ledger, in the order of the partial index events_ledger. */
+export const LEDGER_EVENT_TYPES = ["TargetChanged", "DriftObserved", "OwnershipLost"] as const
+
+/**
+ * A condition on `type` as the partial indexes spell it (migration 0007): `(type = 'A' OR type =
+ * 'B')`, not an IN list, which SQLite would turn into a lookup table for every row it inserts.
+ */
+export const typeFilter = (types: ReadonlyArray<string>): string => `(${types.map((t) => `type = '${t}'`).join(" OR ")})`
+
 type EventRow = {
   readonly seq: number
   readonly recorded_at: string
@@ -247,10 +256,9 @@ const make = (options: SqliteEventLogOptions) =>
       )
     )
     const immediate = immediateTransaction(sql)
-    // Literal text, not parameters: only then can SQLite see that the query matches the partial
-    // index events_projection (migration 0002) and read just those rows.
-    const projectionTypeList = `(${PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")})`
-    const projectionTypes = sql.literal(projectionTypeList)
+    // Literal text, not parameters, in the partial index's own words: only then can SQLite see
+    // that the query matches events_projection (migration 0007) and read just those rows.
+    const projectionTypes = sql.literal(typeFilter(PROJECTION_EVENT_TYPES))
 
     yield* withBusyRetry(
       Effect.gen(function* () {
@@ -568,7 +576,7 @@ const make = (options: SqliteEventLogOptions) =>
         page.only === "projection"
           ? sql<EventRow>`
               SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-              WHERE seq > ${page.afterSeq ?? 0} AND type IN ${projectionTypes} ORDER BY seq LIMIT ${page.limit}`
+              WHERE seq > ${page.afterSeq ?? 0} AND ${projectionTypes} ORDER BY seq LIMIT ${page.limit}`
           : sql<EventRow>`
               SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
               WHERE seq > ${page.afterSeq ?? 0} ORDER BY seq LIMIT ${page.limit}`,
@@ -583,7 +591,7 @@ const make = (options: SqliteEventLogOptions) =>
       )
 
     const newestProjectionTime: EventLogService["newestProjectionTime"] = withBusyRetry(
-      sql<{ recorded_at: string }>`SELECT recorded_at FROM events WHERE type IN ${projectionTypes} ORDER BY seq DESC LIMIT 1`,
+      sql<{ recorded_at: string }>`SELECT recorded_at FROM events WHERE ${projectionTypes} ORDER BY seq DESC LIMIT 1`,
       "read",
       "reading the event log"
     ).pipe(Effect.map((rows) => rows[0]?.recorded_at))
@@ -647,13 +655,13 @@ const make = (options: SqliteEventLogOptions) =>
         })
       )
 
-    // The same IN list and expressions as the partial index events_ledger (migration 0006), as literal text.
-    const ledgerTypes = sql.literal(`('TargetChanged', 'DriftObserved', 'OwnershipLost')`)
+    // The same condition and expressions as the partial index events_ledger (migration 0007), as literal text.
+    const ledgerTypes = sql.literal(typeFilter(LEDGER_EVENT_TYPES))
     const latestLedgerEvent: EventLogService["latestLedgerEvent"] = (target, cidr) =>
       withBusyRetry(
         sql<EventRow>`
           SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-          WHERE type IN ${ledgerTypes} AND json_extract(payload, '$.target') = ${target} AND json_extract(payload, '$.cidr') = ${cidr}
+          WHERE ${ledgerTypes} AND json_extract(payload, '$.target') = ${target} AND json_extract(payload, '$.cidr') = ${cidr}
           ORDER BY seq DESC LIMIT 1`,
         "read",
         "reading the ownership ledger"

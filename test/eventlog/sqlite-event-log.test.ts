@@ -23,6 +23,7 @@ import {
 } from "../../src/eventlog/EventLog.js"
 import { GENESIS_HASH, rowHash } from "../../src/eventlog/HashChain.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
+import { LEDGER_EVENT_TYPES, typeFilter } from "../../src/eventlog/SqliteEventLog.js"
 import {
   detection,
   freshDb,
@@ -393,9 +394,8 @@ describe("the projection's partial index", () => {
     Effect.gen(function* () {
       const filename = freshDb()
       yield* withLog(filename, (log) => log.append([rejected(1)]))
-      const types = PROJECTION_EVENT_TYPES.map((t) => `'${t}'`).join(", ")
       const plan = withRaw(filename, (raw) =>
-        raw.prepare(`EXPLAIN QUERY PLAN SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events WHERE seq > 0 AND type IN (${types}) ORDER BY seq LIMIT 10`).all()
+        raw.prepare(`EXPLAIN QUERY PLAN SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events WHERE seq > 0 AND ${typeFilter(PROJECTION_EVENT_TYPES)} ORDER BY seq LIMIT 10`).all()
       ) as Array<{ detail: string }>
       expect(plan.map((row) => row.detail).join("; ")).toMatch(/USING INDEX events_projection/)
     }))
@@ -407,7 +407,7 @@ describe("the projection's partial index", () => {
       const plan = withRaw(filename, (raw) =>
         raw
           .prepare(
-            `EXPLAIN QUERY PLAN SELECT seq FROM events WHERE type IN ('TargetChanged', 'DriftObserved', 'OwnershipLost')
+            `EXPLAIN QUERY PLAN SELECT seq FROM events WHERE ${typeFilter(LEDGER_EVENT_TYPES)}
              AND json_extract(payload, '$.target') = 'loadmaster:global' AND json_extract(payload, '$.cidr') = '192.0.2.31/32' ORDER BY seq DESC LIMIT 1`
           )
           .all()
