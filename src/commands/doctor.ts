@@ -15,13 +15,23 @@ import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { formatSpan } from "../domain/Duration.js"
 import { clockSkew } from "../domain/Time.js"
 import type { CryptoSpikeError } from "../targets/CryptoSpikeUsers.js"
+import type { TlsSettings } from "../config/ConfigFile.js"
+import { describeCertificate, pinLine } from "../targets/certificate.js"
 import type { LoadMasterError } from "../targets/LoadMasterAcl.js"
+import { listedHostForm } from "../targets/loadmaster/wire.js"
 import { describeSource, pickSource, type SecretSources } from "../targets/secrets.js"
 import { liveCryptoSpike, tokenOption, tokenSources } from "./cryptospike.js"
 import { apiKeyOption, apiKeySources, liveLoadMaster } from "./loadmaster.js"
-import { ExitCode, globalOptions, logPath } from "./shared.js"
+import { ExitCode, globalOptions, logPath, tlsBesideConfig } from "./shared.js"
 
-type Check = { readonly ok: boolean; readonly what: string; readonly fix?: string; readonly note?: string }
+type Check = {
+  readonly ok: boolean
+  readonly what: string
+  readonly fix?: string
+  readonly note?: string
+  /** more lines, shown under `what` (`certificate: …`) */
+  readonly details?: ReadonlyArray<string>
+}
 const pass = (what: string): Check => ({ ok: true, what })
 const fail = (what: string, fix: string): Check => ({ ok: false, what, fix })
 /** Works, with a limit the operator should know about (not a failure). */
@@ -82,6 +92,32 @@ const tlsNote = (url: string, insecure: boolean): Check =>
       ? fail(`${url}: TLS certificate NOT verified (tls.insecure)`, "set tls.ca or tls.fingerprint instead of insecure")
       : pass(`${url}: TLS certificate verified`)
 
+/** How long doctor waits for an appliance's TLS handshake. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
+/**
+ * The certificate an https appliance presents, checked as the clients check it. When it does not
+ * verify: what it is (fingerprint, subject, subjectAltNames) and the exact line that pins it, so
+ * the operator can compare the fingerprint with the appliance's and paste the line; undefined for
+ * plain http, `insecure`, or an appliance that cannot be reached (the list check says so).
+ */
+const certificateCheck = (name: string, configKey: string, url: string, settings: TlsSettings, tlsBeside: TlsSettings) =>
+  Effect.gen(function* () {
+    const parsed = new URL(url)
+    if (parsed.protocol !== "https:" || settings.insecure) return undefined
+    const { inspectCertificate } = yield* Effect.promise(() => import("../targets/tls.js"))
+    const inspected = yield* Effect.either(inspectCertificate(parsed, tlsBeside, HANDSHAKE_TIMEOUT_MS, configKey))
+    if (inspected._tag === "Left") {
+      return inspected.left.reason === "transport" || inspected.left.reason === "timeout" ? undefined : fail(`${name} TLS: ${inspected.left.message}`, `fix ${configKey}.tls`)
+    }
+    const { certificate, problem, advice } = inspected.right
+    const details = [`certificate: ${describeCertificate(certificate)}`]
+    if (problem === undefined) return { ...pass(`${name} certificate verified${settings.fingerprint !== undefined ? " (pinned)" : settings.serverName !== undefined ? ` as ${settings.serverName}` : ""}`), details }
+    const replacing = settings.fingerprint !== undefined ? "in place of the fingerprint there" : settings.ca !== undefined ? "in place of ca" : ""
+    const pin = `to trust exactly this certificate, check its fingerprint against the appliance's (its WUI or \`openssl x509 -fingerprint -sha256\` there), then put this line under ${configKey}.tls${replacing === "" ? "" : `, ${replacing}`}:\n        ${pinLine(certificate)}`
+    return { ...fail(`${name} certificate NOT verified: ${problem}`, advice === undefined ? pin : `${advice}; or ${pin}`), details }
+  })
+
 const targetFailure = (what: string, e: LoadMasterError | CryptoSpikeError, credential: string): Check => {
   switch (e.reason) {
     case "auth":
@@ -135,10 +171,31 @@ const applianceClockCheck = (now: string, applianceTime: string | undefined): Ch
   )
 }
 
+/**
+ * Which form the appliance lists single hosts in, beside the form mitigator adds them in: either
+ * is read (and removed as listed), so this is for the operator choosing `addressForm`.
+ */
+const addressFormCheck = (configured: "cidr" | "bare", entries: ReadonlyArray<{ readonly cidr: string; readonly listed: string }>): Check => {
+  const sent = configured === "cidr" ? "with their prefix (203.0.113.9/32; loadmaster.addressForm: cidr)" : "bare (203.0.113.9; loadmaster.addressForm: bare)"
+  const echoed = listedHostForm(entries)
+  const listed =
+    echoed === undefined
+      ? "it lists no single host yet, so the form it echoes shows once it does"
+      : echoed === "mixed"
+        ? "it lists single hosts in both forms (203.0.113.9 and 203.0.113.9/32)"
+        : echoed === "cidr"
+          ? "it lists single hosts with their prefix (203.0.113.9/32)"
+          : "it lists single hosts bare (203.0.113.9)"
+  return pass(`LoadMaster address form: mitigator adds single hosts ${sent}; ${listed}; both forms are read`)
+}
+
 const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster!
     const checks: Check[] = []
+    // First: a certificate that does not verify would otherwise read as refused credentials.
+    const certificate = yield* certificateCheck("LoadMaster", "loadmaster", settings.url, settings.tls, tlsBesideConfig(cfg, settings.tls))
+    if (certificate !== undefined && !certificate.ok) return [certificate]
     const client = yield* Effect.either(liveLoadMaster(cfg, apiKey))
     if (client._tag === "Left") return [fail(`LoadMaster: ${client.left.message}`, "set loadmaster.apiKeyFile (mode 600) or LOADMASTER_API_KEY")]
     const lm = client.right
@@ -147,7 +204,9 @@ const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
     if (listed._tag === "Left") return [...checks, targetFailure("LoadMaster", listed.left, "the API key (--api-key, else LOADMASTER_API_KEY, else loadmaster.apiKeyFile)")]
     checks.push(pass(`LoadMaster reachable, key accepted, global block list readable (${listed.right.length} entries)`))
     checks.push(commentCheck(listed.right))
+    checks.push(addressFormCheck(settings.addressForm, listed.right))
     checks.push(tlsNote(settings.url, settings.tls.insecure))
+    if (certificate !== undefined) checks.push(certificate)
     const filter = yield* Effect.either(lm.packetFilterEnabled)
     if (filter._tag === "Left") checks.push(targetFailure("LoadMaster packet filter state", filter.left, "the API key"))
     else if (filter.right) checks.push(pass("LoadMaster packet filter enabled (aclcontrol.isenabled)"))
@@ -159,6 +218,8 @@ const checkLoadMaster = (cfg: AppConfig, apiKey: Option.Option<string>) =>
 const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
+    const certificate = yield* certificateCheck("CryptoSpike", "cryptospike", settings.url, settings.tls, tlsBesideConfig(cfg, settings.tls))
+    if (certificate !== undefined && !certificate.ok) return [certificate]
     const client = yield* Effect.either(liveCryptoSpike(cfg, token))
     if (client._tag === "Left") return [fail(`CryptoSpike: ${client.left.message}`, "set cryptospike.tokenFile (mode 600) or CRYPTOSPIKE_API_TOKEN")]
     const source = credentialSource("CryptoSpike API token", tokenSources(cfg, settings, token))
@@ -174,7 +235,13 @@ const checkCryptoSpike = (cfg: AppConfig, token: Option.Option<string>) =>
               "it falls back to its ledger, so a user CryptoSpike or an administrator blocked again after mitigator would be unblocked at mitigator's expiry"
             )
           : pass("CryptoSpike tells who blocked each user: every unblock first checks that the block is still mitigator's")
-    return [source, pass(`CryptoSpike reachable, token accepted, blocked users readable (${users.length} blocked)`), holders, tlsNote(settings.url, settings.tls.insecure)]
+    return [
+      source,
+      pass(`CryptoSpike reachable, token accepted, blocked users readable (${users.length} blocked)`),
+      holders,
+      tlsNote(settings.url, settings.tls.insecure),
+      ...(certificate === undefined ? [] : [certificate])
+    ]
   })
 
 export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: apiKeyOption, csToken: tokenOption }, (opts) =>
@@ -194,7 +261,8 @@ export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: 
       if (cfg.cryptospike !== undefined) checks.push(...(yield* checkCryptoSpike(cfg, opts.csToken)))
     }
     for (const c of checks) {
-      yield* Console.log(!c.ok ? `✖ ${c.what}\n    fix: ${c.fix}` : c.note !== undefined ? `! ${c.what}\n    note: ${c.note}` : `✔ ${c.what}`)
+      const details = (c.details ?? []).map((d) => `\n    ${d}`).join("")
+      yield* Console.log(!c.ok ? `✖ ${c.what}${details}\n    fix: ${c.fix}` : c.note !== undefined ? `! ${c.what}${details}\n    note: ${c.note}` : `✔ ${c.what}${details}`)
     }
     const failed = checks.filter((c) => !c.ok).length
     const warned = checks.filter((c) => c.ok && c.note !== undefined).length

@@ -1,7 +1,9 @@
 /**
  * `mitigator emulate loadmaster --port N [--api-key K] [--tls] [--fail-rate R] [--latency D]
- * [--state FILE] [--list-shape nested|kreemer|pier] [--host H] [--cert-out FILE]`: a local
- * LoadMaster ACL API for tests and demos (src/emulators/loadmaster).
+ * [--state FILE] [--list-shape SHAPE] [--host-form either|cidr|bare] [--listed-hosts cidr|bare|as-sent]
+ * [--comment-max N] [--comment-charset any|plain] [--strict-params] [--host H] [--cert-out FILE]`:
+ * a local LoadMaster ACL API for tests and demos (src/emulators/loadmaster), with the profiles
+ * of firmware that differ (issue 18: address forms, comment limits, list shapes, strictness).
  *
  * The first line of stdout is `loadmaster emulator listening on <url> api-key <key>`, followed on
  * the same line, with --tls, by `fingerprint AB:CD:...` (the certificate's SHA-256, as openssl
@@ -32,14 +34,38 @@ const stateFile = Options.text("state").pipe(
   Options.optional
 )
 
-const listShape = Options.choice("list-shape", ["nested", "kreemer", "pier"] as const).pipe(
-  Options.withDescription("JSON shape of APIv2 list answers"),
+const listShape = Options.choice("list-shape", ["nested", "kreemer", "pier", "data", "success", "old"] as const).pipe(
+  Options.withDescription("shape of list answers (APIv2 JSON; `old` also for APIv1 XML): nested, kreemer, pier, data, success or old (bare addresses, no comments)"),
   Options.withDefault("nested" as const)
+)
+
+const hostForm = Options.choice("host-form", ["either", "cidr", "bare"] as const).pipe(
+  Options.withDescription("the single-host form adds and deletes accept: either, cidr (a bare host refused, as older firmware) or bare (/32 and /128 refused)"),
+  Options.withDefault("either" as const)
+)
+
+const listedHosts = Options.choice("listed-hosts", ["cidr", "bare", "as-sent"] as const).pipe(
+  Options.withDescription("how lists show a single host (default: bare with --host-form bare, else cidr)"),
+  Options.optional
+)
+
+const commentMax = Options.integer("comment-max").pipe(
+  Options.withDescription("refuse an add whose comment is longer than this (422 Invalid comment)"),
+  Options.optional
+)
+
+const commentCharset = Options.choice("comment-charset", ["any", "plain"] as const).pipe(
+  Options.withDescription("plain: refuse an add whose comment has a character outside [A-Za-z0-9 ._-]"),
+  Options.withDefault("any" as const)
+)
+
+const strictParams = Options.boolean("strict-params").pipe(
+  Options.withDescription("refuse any parameter a command does not take (422 Unknown parameter)")
 )
 
 const loadmasterCommand = Command.make(
   "loadmaster",
-  { port, host, apiKey, tls, certOut, failRate, latency, state: stateFile, listShape },
+  { port, host, apiKey, tls, certOut, failRate, latency, state: stateFile, listShape, hostForm, listedHosts, commentMax, commentCharset, strictParams },
   (opts) =>
     Effect.scoped(
       Effect.gen(function* () {
@@ -63,6 +89,11 @@ const loadmasterCommand = Command.make(
           apiKey: Option.getOrUndefined(opts.apiKey),
           tls: opts.tls,
           listShape: opts.listShape,
+          hostForm: opts.hostForm,
+          listedHostForm: Option.getOrUndefined(opts.listedHosts),
+          commentMaxLength: Option.getOrUndefined(opts.commentMax),
+          commentCharset: opts.commentCharset,
+          strictParameters: opts.strictParams,
           state: saved,
           faults: { failRate: failRateValue, latencyMs: latencyValue }
         }

@@ -30,5 +30,5 @@ export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
     const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))
-    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, rateLimit: settings.rateLimit, tls })
+    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, addressForm: settings.addressForm, rateLimit: settings.rateLimit, tls })
   })

@@ -161,18 +161,28 @@ export const TlsSettings = Schema.Struct({
   /** pinned certificate: sha256 of the DER certificate, 64 lower-case hex digits, no prefix */
   fingerprint: Schema.UndefinedOr(Schema.String),
   /** skip certificate checks (never together with ca or fingerprint) */
-  insecure: Schema.Boolean
+  insecure: Schema.Boolean,
+  /** the name (DNS name or IP address) the certificate must carry, when not the URL's host */
+  serverName: Schema.optionalWith(Schema.String, { exact: true })
 })
 export type TlsSettings = typeof TlsSettings.Type
 
 export const DEFAULT_TLS: TlsSettings = { ca: undefined, fingerprint: undefined, insecure: false }
 
+/** A DNS name (letters, digits, '-', dots between labels; a trailing dot allowed) or an IP address. */
+const SERVER_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/
+
+const ServerName = Schema.String.pipe(Schema.pattern(SERVER_NAME)).annotations(
+  expecting("expected the host name (or IP address) the appliance's certificate carries, such as lm1.corp.example")
+)
+
 const TlsFile = Schema.Struct({
   ca: Schema.optionalWith(FilePath, { exact: true }),
   fingerprint: Schema.optionalWith(Fingerprint, { exact: true }),
-  insecure: Schema.optionalWith(Bool, { exact: true, default: () => false })
+  insecure: Schema.optionalWith(Bool, { exact: true, default: () => false }),
+  serverName: Schema.optionalWith(ServerName, { exact: true })
 })
-  .annotations(mapping("expected a mapping with ca, fingerprint or insecure"))
+  .annotations(mapping("expected a mapping with ca, fingerprint, insecure or serverName"))
   .pipe(
     Schema.filter((tls) =>
       tls.insecure && (tls.ca !== undefined || tls.fingerprint !== undefined)
@@ -180,17 +190,23 @@ const TlsFile = Schema.Struct({
             path: ["insecure"],
             message: `insecure: true contradicts ${tls.ca !== undefined ? "ca" : "fingerprint"} (which checks the certificate); keep one`
           }
-        : undefined
+        : tls.serverName !== undefined && (tls.insecure || tls.fingerprint !== undefined)
+          ? {
+              path: ["serverName"],
+              message: `serverName names what the certificate must carry, which ${tls.insecure ? "insecure: true does not check" : "a pinned fingerprint does not check (the pin stands for the whole certificate)"}; keep one`
+            }
+          : undefined
     )
   )
 
 const Tls = Schema.transform(TlsFile, TlsSettings, {
   strict: true,
-  decode: (f) => ({ ca: f.ca, fingerprint: f.fingerprint, insecure: f.insecure }),
+  decode: (f) => ({ ca: f.ca, fingerprint: f.fingerprint, insecure: f.insecure, ...(f.serverName === undefined ? {} : { serverName: f.serverName }) }),
   encode: (s) => ({
     insecure: s.insecure,
     ...(s.ca === undefined ? {} : { ca: s.ca }),
-    ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint })
+    ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
+    ...(s.serverName === undefined ? {} : { serverName: s.serverName })
   })
 })
 
@@ -200,8 +216,10 @@ export const LoadMasterSettings = Schema.Struct({
   url: Schema.String,
   /** file holding the API key (else env LOADMASTER_API_KEY) */
   apiKeyFile: Schema.UndefinedOr(Schema.String),
-  /** v2 (JSON) or v1 (XML) for listing */
+  /** v2 (JSON) or v1 (XML), for every call */
   api: Schema.Literal("v2", "v1"),
+  /** how an add writes a single host: cidr (`/32`, `/128`) or bare */
+  addressForm: Schema.Literal("cidr", "bare"),
   /** calls per second */
   rateLimit: Schema.Number,
   tls: TlsSettings
@@ -215,16 +233,21 @@ const LoadMasterFile = Schema.Struct({
     exact: true,
     default: () => "v2" as const
   }),
+  addressForm: Schema.optionalWith(Schema.Literal("cidr", "bare").annotations(expecting('expected "cidr" (203.0.113.9/32) or "bare" (203.0.113.9)')), {
+    exact: true,
+    default: () => "cidr" as const
+  }),
   rateLimit: Schema.optionalWith(PositiveNumber, { exact: true, default: () => 10 }),
   tls: TlsOrDefault
-}).annotations(mapping("expected a mapping with url, apiKeyFile, api, rateLimit or tls"))
+}).annotations(mapping("expected a mapping with url, apiKeyFile, api, addressForm, rateLimit or tls"))
 
 const LoadMaster = Schema.transform(LoadMasterFile, LoadMasterSettings, {
   strict: true,
-  decode: (f) => ({ url: f.url, apiKeyFile: f.apiKeyFile, api: f.api, rateLimit: f.rateLimit, tls: f.tls }),
+  decode: (f) => ({ url: f.url, apiKeyFile: f.apiKeyFile, api: f.api, addressForm: f.addressForm, rateLimit: f.rateLimit, tls: f.tls }),
   encode: (s) => ({
     url: s.url,
     api: s.api,
+    addressForm: s.addressForm,
     rateLimit: s.rateLimit,
     tls: s.tls,
     ...(s.apiKeyFile === undefined ? {} : { apiKeyFile: s.apiKeyFile })

@@ -84,10 +84,10 @@ export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, requ
       (add) =>
         lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, add.comment).pipe(
           Effect.match({
-            onSuccess: (): NewEvent => ({
+            onSuccess: (sent): NewEvent => ({
               type: "TargetChanged",
               dedupeKey: null,
-              payload: { target: add.target, cidr: add.cidr, op: "add", listed: add.cidr, comment: add.comment, causeSeq: add.causeSeq }
+              payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment: add.comment, causeSeq: add.causeSeq }
             }),
             onFailure: (e): NewEvent =>
               alreadyThere(e)

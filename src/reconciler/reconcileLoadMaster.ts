@@ -301,10 +301,10 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
           return lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, comment).pipe(
             Effect.match({
               onFailure: (e) => failure(add.target, add.cidr, "add", e),
-              onSuccess: (): NewEvent => ({
+              onSuccess: (sent): NewEvent => ({
                 type: "TargetChanged",
                 dedupeKey: null,
-                payload: { target: add.target, cidr: add.cidr, op: "add", listed: add.cidr, comment, causeSeq: add.causeSeq }
+                payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment, causeSeq: add.causeSeq }
               })
             })
           )

@@ -53,8 +53,11 @@ export class LoadMasterError extends Data.TaggedError("LoadMasterError")<{
 
 export interface LoadMasterAclService {
   readonly list: (scope: AclScope) => Effect.Effect<ReadonlyArray<AclEntry>, LoadMasterError>
-  /** Adds `cidr` (canonical; sent as /32 or /128 for a host) with a comment. */
-  readonly add: (scope: AclScope, cidr: string, comment: string) => Effect.Effect<void, LoadMasterError>
+  /**
+   * Adds `cidr` (canonical) with a comment; a host is sent in the configured address form (`/32`,
+   * `/128`, or bare). Succeeds with the address exactly as sent.
+   */
+  readonly add: (scope: AclScope, cidr: string, comment: string) => Effect.Effect<string, LoadMasterError>
   /** Removes an entry, sending its address exactly as it was listed. */
   readonly remove: (scope: AclScope, entry: AclEntry) => Effect.Effect<void, LoadMasterError>
   readonly listVirtualServices: Effect.Effect<ReadonlyArray<VirtualService>, LoadMasterError>

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as https from "node:https"
 import pkg from "../../package.json" with { type: "json" }
+import { certificateFacts, nameAdvice, type CertificateLike } from "./certificate.js"
 
 /** What an appliance sees in its access log. */
 export const USER_AGENT = `mitigator/${pkg.version}`
@@ -69,6 +70,16 @@ const errorCodeOf = (cause: unknown): string | undefined => {
   return undefined
 }
 
+/** The certificate a name-check error carries (Node's ERR_TLS_CERT_ALTNAME_INVALID has `cert` and `host`). */
+const nameErrorOf = (cause: unknown): { readonly cert: CertificateLike; readonly host: string } | undefined => {
+  for (let c: unknown = cause, depth = 0; c !== null && typeof c === "object" && depth < 5; depth++) {
+    const { cert, host } = c as { cert?: unknown; host?: unknown }
+    if (cert !== null && typeof cert === "object" && typeof host === "string") return { cert: cert as CertificateLike, host }
+    c = (c as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
 /** A certificate that is not trusted now will not be trusted on a retry either. */
 const isCertificateError = (code: string | undefined): code is string => code !== undefined && CERTIFICATE_ERRORS.has(code)
 
@@ -83,10 +94,19 @@ export const transportFailure = (
   configKey: string
 ): { readonly reason: "auth" | "transport"; readonly message: string; readonly retryable: boolean } => {
   const code = errorCodeOf(cause)
+  const named = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? nameErrorOf(cause) : undefined
+  if (named !== undefined) {
+    // The chain was trusted (tls.ca did its part): only the name failed, so tls.ca is no fix.
+    return {
+      reason: "auth",
+      message: `the certificate of ${url.host} is not trusted (${code}): ${nameAdvice(certificateFacts(named.cert), named.host, configKey)}; \`mitigator doctor\` shows the certificate`,
+      retryable: false
+    }
+  }
   if (isCertificateError(code)) {
     return {
       reason: "auth",
-      message: `the certificate of ${url.host} is not trusted (${code}): set ${configKey}.tls.ca (a PEM file) or ${configKey}.tls.fingerprint for a self-signed appliance`,
+      message: `the certificate of ${url.host} is not trusted (${code}): set ${configKey}.tls.ca (a PEM file of the CA that signed it) or ${configKey}.tls.fingerprint for a self-signed appliance; \`mitigator doctor\` shows the certificate and the line that pins it`,
       retryable: false
     }
   }

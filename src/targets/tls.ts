@@ -6,12 +6,18 @@
  * certificate), so a fingerprint cannot be checked there. Instead one handshake (no request
  * sent) fetches the server's certificate; only when its sha256 matches is that very certificate
  * trusted as the CA for the real connections. The API key never goes to an unverified peer.
+ *
+ * `serverName`: the certificate is checked against that name instead of the URL's host (an
+ * appliance reached by IP whose certificate carries its DNS name); it is also sent as SNI when it
+ * is a DNS name.
  */
 import * as Effect from "effect/Effect"
 import type * as https from "node:https"
+import * as net from "node:net"
 import * as tls from "node:tls"
 import type { TlsSettings } from "../config/ConfigFile.js"
 import { FileRefused, readRegularFile } from "../platform/RegularFile.js"
+import { certificateFacts, nameAdvice, type CertificateFacts } from "./certificate.js"
 import { LoadMasterError } from "./LoadMasterAcl.js"
 
 const normalise = (fingerprint: string): string => fingerprint.replace(/^sha256:/i, "").replace(/:/g, "").toLowerCase()
@@ -19,13 +25,28 @@ const normalise = (fingerprint: string): string => fingerprint.replace(/^sha256:
 const toPem = (der: Buffer): string =>
   `-----BEGIN CERTIFICATE-----\n${der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? ""}\n-----END CERTIFICATE-----\n`
 
-/** The server's certificate (DER) and its sha256, from one handshake that sends no request. */
-export const fetchPeerCertificate = (url: URL, timeoutMs: number) =>
-  Effect.async<{ readonly der: Buffer; readonly sha256: string }, LoadMasterError>((resume) => {
+/** The URL's host without the brackets of an IPv6 literal. */
+const hostOf = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, "$1")
+
+/** SNI carries DNS names only (RFC 6066 §3). */
+const sniOf = (name: string): string | undefined => (net.isIP(name) === 0 ? name : undefined)
+
+interface Handshake {
+  readonly der: Buffer
+  readonly sha256: string
+  readonly cert: tls.PeerCertificate
+  /** why the chain did not verify against `ca` (the system's CAs when none); undefined: it did */
+  readonly chainError: string | undefined
+}
+
+/** One handshake that sends no request: the server's certificate and whether its chain verifies. */
+const handshake = (url: URL, timeoutMs: number, sni: string | undefined, ca: string | undefined) =>
+  Effect.async<Handshake, LoadMasterError>((resume) => {
     const socket = tls.connect({
-      host: url.hostname,
+      host: hostOf(url),
       port: Number(url.port === "" ? 443 : url.port),
-      servername: /^[0-9.]+$|:/.test(url.hostname) ? undefined : url.hostname,
+      servername: sni,
+      ...(ca === undefined ? {} : { ca }),
       rejectUnauthorized: false
     } as tls.ConnectionOptions)
     const timer = setTimeout(() => {
@@ -40,13 +61,73 @@ export const fetchPeerCertificate = (url: URL, timeoutMs: number) =>
         resume(Effect.fail(new LoadMasterError({ reason: "protocol", message: `${url.host} presented no certificate`, retryable: false })))
         return
       }
-      resume(Effect.succeed({ der: cert.raw, sha256: normalise(cert.fingerprint256) }))
+      const chainError = socket.authorized ? undefined : String(socket.authorizationError ?? "not verified")
+      resume(Effect.succeed({ der: cert.raw, sha256: normalise(cert.fingerprint256), cert, chainError }))
     })
     socket.once("error", (e) => {
       clearTimeout(timer)
       resume(Effect.fail(new LoadMasterError({ reason: "transport", message: `TLS connection to ${url.host}: ${e.message}`, retryable: true })))
     })
     return Effect.sync(() => socket.destroy())
+  })
+
+/** The server's certificate (DER) and its sha256, from one handshake that sends no request. */
+export const fetchPeerCertificate = (url: URL, timeoutMs: number, serverName?: string) =>
+  Effect.map(handshake(url, timeoutMs, sniOf(serverName ?? hostOf(url)), undefined), ({ der, sha256 }) => ({ der, sha256 }))
+
+/** The CA file's text, or the error naming it. */
+const readCa = (ca: string) =>
+  Effect.try({
+    // A regular file of at most 1 MiB (a FIFO here would hang the command).
+    try: () => readRegularFile(ca).toString("utf8"),
+    catch: (e) =>
+      new LoadMasterError({
+        reason: "protocol",
+        message: `cannot read the CA file ${ca}: ${e instanceof FileRefused ? e.detail.replace(/^cannot read: /, "") : e instanceof Error ? e.message : String(e)}`,
+        retryable: false
+      })
+  })
+
+/** The certificate an https appliance presents, and whether `settings` trust it (with why not). */
+export interface CertificateInspection {
+  readonly certificate: CertificateFacts
+  /** undefined: verified as the clients verify it; else why not */
+  readonly problem: string | undefined
+  /** what to change, when the name is what failed */
+  readonly advice: string | undefined
+}
+
+/**
+ * One handshake (no request) that checks the certificate exactly as the clients will: the pin,
+ * else the chain against `tls.ca` (or the system's CAs) and the name (`tls.serverName`, else the
+ * URL's host). For `doctor`: it reports what was presented whatever the outcome.
+ */
+export const inspectCertificate = (url: URL, settings: TlsSettings, timeoutMs: number, configKey: string) =>
+  Effect.gen(function* () {
+    const name = settings.serverName ?? hostOf(url)
+    const ca = settings.fingerprint === undefined && settings.ca !== undefined ? yield* readCa(settings.ca) : undefined
+    const peer = yield* handshake(url, timeoutMs, sniOf(name), ca)
+    const certificate = certificateFacts(peer.cert)
+    if (settings.insecure) return { certificate, problem: undefined, advice: undefined } satisfies CertificateInspection
+    if (settings.fingerprint !== undefined) {
+      const expected = normalise(settings.fingerprint)
+      return {
+        certificate,
+        problem: peer.sha256 === expected ? undefined : `its sha256 fingerprint is not the pinned ${expected}`,
+        advice: undefined
+      } satisfies CertificateInspection
+    }
+    if (peer.chainError !== undefined) {
+      return {
+        certificate,
+        problem: `${peer.chainError}${settings.ca === undefined ? " (checked against the system's CAs)" : ` (checked against ${settings.ca})`}`,
+        advice: undefined
+      } satisfies CertificateInspection
+    }
+    const mismatch = tls.checkServerIdentity(name, peer.cert)
+    return mismatch === undefined
+      ? ({ certificate, problem: undefined, advice: undefined } satisfies CertificateInspection)
+      : ({ certificate, problem: mismatch.message, advice: nameAdvice(certificate, name, configKey) } satisfies CertificateInspection)
   })
 
 /** Agent options for `url` under `settings` (plain http needs none). */
@@ -67,19 +148,12 @@ export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number)
       // Trust exactly this certificate; the pin stands in for the host-name check.
       return { ca: toPem(peer.der), checkServerIdentity: () => undefined } as https.AgentOptions
     }
-    if (settings.ca !== undefined) {
-      const ca = settings.ca
-      const pem = yield* Effect.try({
-        // A regular file of at most 1 MiB (a FIFO here would hang the command).
-        try: () => readRegularFile(ca).toString("utf8"),
-        catch: (e) =>
-          new LoadMasterError({
-            reason: "protocol",
-            message: `cannot read the CA file ${ca}: ${e instanceof FileRefused ? e.detail.replace(/^cannot read: /, "") : e instanceof Error ? e.message : String(e)}`,
-            retryable: false
-          })
-      })
-      return { ca: pem } as https.AgentOptions
-    }
-    return {} as https.AgentOptions
+    const serverName = settings.serverName
+    // Another name than the URL's host: sent as SNI (a DNS name) and checked instead of the host.
+    const naming: https.AgentOptions =
+      serverName === undefined
+        ? {}
+        : { servername: sniOf(serverName) ?? "", checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(serverName, cert) }
+    if (settings.ca !== undefined) return { ca: yield* readCa(settings.ca), ...naming } as https.AgentOptions
+    return naming
   })

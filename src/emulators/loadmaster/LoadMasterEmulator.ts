@@ -34,12 +34,42 @@ import { serveHttp } from "../serveHttp.js"
 export type ListName = "block" | "allow"
 
 /**
- * The v2 JSON shape of list answers (spec §4.2); v1 XML is always the nested form. The known
- * shapes: `nested` (the default), `kreemer`, `pier`, and `data` (the nested form wrapped in
- * `Data`). Two no client knows: `unknown` (the entries under `Entries`, as `{Address, Note}`)
- * and `split` (an empty nested list, the entries beside it under `Entries`).
+ * The v2 JSON shape of list answers (spec §4.2); v1 XML is the nested form, or old firmware's
+ * with `old`. The known shapes: `nested` (the default), `kreemer`, `pier`, `data` (the nested
+ * form wrapped in `Data`), `success` (wrapped in `Success.Data`, as fjacquet reads it) and `old`
+ * (firmware before 7.2.37: `Blacklist` holding bare `addr`s, no comments; spec §4.1). Two no
+ * client knows: `unknown` (the entries under `Entries`, as `{Address, Note}`) and `split` (an
+ * empty nested list, the entries beside it under `Entries`).
  */
-export type ListShape = "nested" | "kreemer" | "pier" | "data" | "unknown" | "split"
+export type ListShape = "nested" | "kreemer" | "pier" | "data" | "success" | "old" | "unknown" | "split"
+
+/** Every list shape, the known ones first. */
+export const LIST_SHAPES: ReadonlyArray<ListShape> = ["nested", "kreemer", "pier", "data", "success", "old", "unknown", "split"]
+
+/**
+ * Which form of a single host an add (and a delete) accepts: `either` (the default), `cidr` (a
+ * bare host refused, as older firmware does: spec §3.2) or `bare` (a host with `/32` or `/128`
+ * refused, for firmware that wants the form the Flowmon script sends). Networks always carry
+ * their prefix.
+ */
+export type HostForm = "either" | "cidr" | "bare"
+
+/** How a list shows a single host: `cidr` (the default: `/32`, `/128`), `bare`, or `as-sent`. */
+export type ListedHostForm = "cidr" | "bare" | "as-sent"
+
+/** One request as the emulator received it (the API key included: it is a test fixture). */
+export interface RecordedRequest {
+  readonly method: string
+  /** path and query, as sent */
+  readonly url: string
+  /** lower-case names */
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  /** the body as text ("" for none) */
+  readonly body: string
+}
+
+/** The request log keeps the newest this many requests. */
+export const MAX_RECORDED_REQUESTS = 1000
 
 /** A list's owner: the global lists, or a virtual service's (by Index). */
 export type EmulatorScope = "global" | number | AclScope
@@ -110,8 +140,18 @@ export interface LoadMasterEmulatorOptions {
   readonly packetFilter?: PacketFilterSettings | undefined
   /** default true; false: every API call gets HTTP 404 */
   readonly apiEnabled?: boolean | undefined
-  /** default true: `a.b.c.d` is stored as `a.b.c.d/32` (IPv6: /128); false: bare hosts are refused */
+  /** default true: `a.b.c.d` is stored as `a.b.c.d/32` (IPv6: /128); false: bare hosts are refused (`hostForm: "cidr"`) */
   readonly normaliseBareIpv4?: boolean | undefined
+  /** which single-host form adds and deletes accept (default `either`; overrides normaliseBareIpv4) */
+  readonly hostForm?: HostForm | undefined
+  /** how lists show a single host (default `cidr`; `bare` with `hostForm: "bare"`) */
+  readonly listedHostForm?: ListedHostForm | undefined
+  /** the longest comment an add accepts (default: no limit); longer: 422 `Invalid comment` */
+  readonly commentMaxLength?: number | undefined
+  /** `plain`: an add whose comment has a character outside `[A-Za-z0-9 ._-]` gets 422 `Invalid comment` (default `any`) */
+  readonly commentCharset?: "any" | "plain" | undefined
+  /** refuse (422 `Unknown parameter`) any parameter the command does not take, as a strict firmware might */
+  readonly strictParameters?: boolean | undefined
   /** what `get param=version` answers (default "7.2.63.2") */
   readonly firmwareVersion?: string | undefined
   readonly faults?: LoadMasterFaults | undefined
@@ -133,6 +173,11 @@ export type LoadMasterEmulatorSettings = Pick<
   | "packetFilter"
   | "apiEnabled"
   | "normaliseBareIpv4"
+  | "hostForm"
+  | "listedHostForm"
+  | "commentMaxLength"
+  | "commentCharset"
+  | "strictParameters"
   | "firmwareVersion"
   | "faults"
   | "random"
@@ -181,6 +226,9 @@ export interface LoadMasterEmulatorHandle {
   readonly packetFilterEnabled: () => boolean
   readonly counts: () => Record<string, number>
   readonly resetCounts: () => void
+  /** the newest requests (at most MAX_RECORDED_REQUESTS), oldest first, faulted ones included */
+  readonly requests: () => ReadonlyArray<RecordedRequest>
+  readonly clearRequests: () => void
   /** replaces the faults (`setFaults({})` clears them) */
   readonly setFaults: (faults: LoadMasterFaults) => void
   readonly setOptions: (settings: LoadMasterEmulatorSettings) => void
@@ -379,7 +427,13 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
   let mutationsWhenOff = options.packetFilter?.mutationsWhenOff ?? "succeed"
   let filterOffMessage = options.packetFilter?.message ?? "Packet filter is not enabled"
   let apiEnabled = options.apiEnabled ?? true
-  let normaliseBare = options.normaliseBareIpv4 ?? true
+  let hostForm: HostForm = options.hostForm ?? (options.normaliseBareIpv4 === false ? "cidr" : "either")
+  // Firmware that wants bare hosts is taken to list them so, unless said otherwise.
+  let listedHosts: ListedHostForm = options.listedHostForm ?? (hostForm === "bare" ? "bare" : "cidr")
+  let commentMaxLength = options.commentMaxLength
+  let commentCharset = options.commentCharset ?? "any"
+  let strictParameters = options.strictParameters ?? false
+  let recorded: RecordedRequest[] = []
   let firmwareVersion = options.firmwareVersion ?? "7.2.63.2"
   let faults: LoadMasterFaults = { ...options.faults }
   let random = options.random ?? Math.random
@@ -424,15 +478,75 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     return { vs, described }
   }
 
-  /** The address as it is stored, or the error to answer. */
+  /** The address as it is stored (and listed), or the error to answer. */
   const checkAddress = (raw: string | undefined): { ok: true; addr: string } | { ok: false; outcome: Outcome } => {
     const text = (raw ?? "").trim()
     const parsed = parseCidr(text)
     if (text === "" || !parsed.ok) return { ok: false, outcome: fail("Invalid address") }
-    if (!text.includes("/") && !normaliseBare) {
+    const host = parsed.value.prefix === (parsed.value.version === 4 ? 32 : 128)
+    if (host && !text.includes("/") && hostForm === "cidr") {
       return { ok: false, outcome: fail("Invalid network specification prefix is invalid for specified network") }
     }
-    return { ok: true, addr: parsed.value.text }
+    // What such firmware would say is unknown; spec §6 has "Invalid address" for a malformed one.
+    if (host && text.includes("/") && hostForm === "bare") return { ok: false, outcome: fail("Invalid address") }
+    const canonical = parsed.value.text
+    const addr = !host || listedHosts === "cidr" ? canonical : listedHosts === "bare" ? canonical.slice(0, canonical.lastIndexOf("/")) : text
+    return { ok: true, addr }
+  }
+
+  /** Why a comment is refused, under the comment limits; undefined when it is not. */
+  const commentProblem = (comment: string | undefined): Outcome | undefined => {
+    if (comment === undefined) return undefined
+    if (commentMaxLength !== undefined && [...comment].length > commentMaxLength) return fail("Invalid comment")
+    if (commentCharset === "plain" && !/^[A-Za-z0-9 ._-]*$/.test(comment)) return fail("Invalid comment")
+    return undefined
+  }
+
+  const AUTH_PARAMETERS = ["apikey", "apiuser", "apipass"]
+  const VS_PARAMETERS = ["vs", "vsip", "port", "vsport", "prot", "vsprot"]
+
+  /** The parameters `cmd` takes (beyond `cmd` and the credentials), for strictParameters. */
+  const parametersOf = (cmd: string, params: Params): ReadonlyArray<string> | undefined => {
+    switch (cmd) {
+      case "aclcontrol": {
+        const op = ACL_OPERATIONS.find((o) => o in params)
+        switch (op) {
+          case "add":
+            return ["add", "addr", "comment"]
+          case "del":
+            return ["del", "addr"]
+          case "list":
+            return ["list"]
+          case "addvs":
+            return ["addvs", "addr", "comment", ...VS_PARAMETERS]
+          case "delvs":
+            return ["delvs", "addr", ...VS_PARAMETERS]
+          case "listvs":
+            return ["listvs", ...VS_PARAMETERS]
+          case "enable":
+            return ["enable"]
+          default:
+            return undefined
+        }
+      }
+      case "aclcontrol.isenabled":
+      case "listvs":
+        return []
+      case "showvs":
+        return VS_PARAMETERS
+      case "get":
+        return ["param"]
+      default:
+        return undefined
+    }
+  }
+
+  /** The first parameter `cmd` does not take, under strictParameters. */
+  const unknownParameter = (cmd: string, params: Params, api: Api): string | undefined => {
+    if (!strictParameters) return undefined
+    const known = parametersOf(cmd, params)
+    if (known === undefined) return undefined
+    return Object.keys(params).find((k) => !(api === "v2" && k === "cmd") && !AUTH_PARAMETERS.includes(k) && !known.includes(k))
   }
 
   const aclcontrol = (params: Params): Outcome => {
@@ -464,6 +578,8 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
 
     const address = checkAddress(params["addr"])
     if (!address.ok) return address.outcome
+    const badComment = op === "add" || op === "addvs" ? commentProblem(params["comment"]) : undefined
+    if (badComment !== undefined) return badComment
     if (!packetFilterEnabled && mutationsWhenOff === "fail") return fail(filterOffMessage)
     const entries = listsOf(key)[list]
     const wanted = matchKey(address.addr)
@@ -528,6 +644,10 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
         return { Acl: ip.map((e) => e.addr) }
       case "data":
         return { Data: listXmlData(o) }
+      case "success":
+        return { Success: { Data: listXmlData(o) } }
+      case "old":
+        return listXmlData(o)
       case "unknown":
         return { Entries: ip.map((e) => ({ Address: e.addr, Note: e.comment })) }
       case "split":
@@ -545,12 +665,14 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
   }
 
+  /** The list as APIv1 writes it under `Data`: nested, or old firmware's bare `addr`s under the legacy names. */
   const listXmlData = (o: Extract<Outcome, { tag: "list" }>): Record<string, unknown> => {
     const ip = copyEntries(o.entries)
-    if (o.vs === undefined) return { [o.list === "block" ? "Blocklist" : "Allowlist"]: { IP: ip } }
-    return {
-      VS: { VS_IP: o.vs.address, VS_Port: o.vs.port, VS_Protocol: o.vs.protocol, [o.list === "block" ? "BlockList" : "AllowList"]: { IP: ip } }
-    }
+    const old = listShape === "old"
+    const list = old ? { addr: ip.map((e) => e.addr) } : { IP: ip }
+    const name = old ? (o.list === "block" ? "Blacklist" : "Whitelist") : o.vs === undefined ? (o.list === "block" ? "Blocklist" : "Allowlist") : o.list === "block" ? "BlockList" : "AllowList"
+    if (o.vs === undefined) return { [name]: list }
+    return { VS: { VS_IP: o.vs.address, VS_Port: o.vs.port, VS_Protocol: o.vs.protocol, [name]: list } }
   }
 
   const send = (res: http.ServerResponse, status: number, contentType: string, body: string | Buffer) => {
@@ -668,6 +790,8 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     }
     const cmd = api === "v2" ? (params["cmd"] ?? "").trim() : cmdFromPath
     const kind = classify(cmd, params)
+    recorded.push({ method: req.method, url: req.url ?? "/", headers: { ...req.headers }, body })
+    if (recorded.length > MAX_RECORDED_REQUESTS) recorded = recorded.slice(-MAX_RECORDED_REQUESTS)
 
     // Odd answers: not a command's outcome at all.
     if (faults.echoRequests === true) {
@@ -714,7 +838,8 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
       count("rejected")
       return answer(res, api, fail("Bad request: the body is not a JSON object", 400))
     }
-    const outcome = dispatch(cmd, params)
+    const unknown = unknownParameter(cmd, params, api)
+    const outcome = unknown !== undefined ? fail(`Unknown parameter: ${unknown}`) : dispatch(cmd, params)
     if (outcome.tag === "error") count("rejected")
     if (answerLost(faults.lostAnswerRate, random)) {
       count("faulted")
@@ -764,6 +889,10 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     resetCounts: () => {
       counts = {}
     },
+    requests: () => recorded.map((r) => ({ ...r, headers: { ...r.headers } })),
+    clearRequests: () => {
+      recorded = []
+    },
     setFaults: (f) => {
       checkLoadMasterFaults(f)
       faults = { ...f }
@@ -782,7 +911,12 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
         if (s.packetFilter.message !== undefined) filterOffMessage = s.packetFilter.message
       }
       if (s.apiEnabled !== undefined) apiEnabled = s.apiEnabled
-      if (s.normaliseBareIpv4 !== undefined) normaliseBare = s.normaliseBareIpv4
+      if (s.normaliseBareIpv4 !== undefined) hostForm = s.normaliseBareIpv4 ? "either" : "cidr"
+      if (s.hostForm !== undefined) hostForm = s.hostForm
+      if (s.listedHostForm !== undefined) listedHosts = s.listedHostForm
+      if (s.commentMaxLength !== undefined) commentMaxLength = s.commentMaxLength
+      if (s.commentCharset !== undefined) commentCharset = s.commentCharset
+      if (s.strictParameters !== undefined) strictParameters = s.strictParameters
       if (s.firmwareVersion !== undefined) firmwareVersion = s.firmwareVersion
       if (s.random !== undefined) random = s.random
     },

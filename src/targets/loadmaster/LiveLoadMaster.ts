@@ -1,6 +1,8 @@
 /**
- * The live LoadMaster client: APIv2 (`POST /accessv2`, JSON) for everything, APIv1 (XML) for
- * listing when `loadmaster.api: v1`. Every call is paced by a per-appliance rate limit (the
+ * The live LoadMaster client: APIv2 (`POST /accessv2`, JSON) for every call, or with
+ * `loadmaster.api: v1` APIv1 (`GET /access/<cmd>?…`, XML) for every call: firmware without the
+ * JSON API (before 7.2.52) has only that. A single host is added in the configured address form
+ * (`addressForm`: `/32` by default, or bare). Every call is paced by a per-appliance rate limit (the
  * appliance drops clients over 30 calls in 3 s), bounded by a timeout, and retried with
  * exponential backoff and jitter only when the failure is transient (connection, timeout, 5xx,
  * 429); 401/403, 404 (API disabled) and 422 are reported at once, by reason.
@@ -15,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { TlsSettings } from "../../config/ConfigFile.js"
-import { LoadMasterError, type AclScope, type LoadMasterAclService } from "../LoadMasterAcl.js"
+import { LoadMasterError, type LoadMasterAclService } from "../LoadMasterAcl.js"
 import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
 import { applianceConnection } from "../connection.js"
 import { makePacer, transportFailure } from "../http.js"
@@ -27,6 +29,8 @@ export interface LiveLoadMasterOptions {
   readonly url: string
   readonly apiKey: Redacted.Redacted<string>
   readonly api: "v2" | "v1"
+  /** how an add writes a single host; default `cidr` (`/32`, `/128`) */
+  readonly addressForm?: Wire.AddressForm
   /** calls per second */
   readonly rateLimit: number
   readonly tls: TlsSettings
@@ -103,11 +107,11 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
         )
       )
 
-    const v1List = (scope: AclScope) =>
+    const v1 = (body: Record<string, string>) =>
       withRetry(
         Effect.flatMap(
           exchange(
-            HttpClientRequest.get(new URL(Wire.v1ListPath(scope), base).toString()).pipe(
+            HttpClientRequest.get(new URL(Wire.v1Path(body), base).toString()).pipe(
               HttpClientRequest.setUrlParam("apikey", Redacted.value(options.apiKey))
             )
           ),
@@ -118,12 +122,17 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
         )
       )
 
-    /** The body of a v2 answer. */
-    const v2Body = (body: Record<string, string>) => Effect.map(v2(body), (answer) => answer.body)
+    /** One command in the configured API. */
+    const call = (body: Record<string, string>) => (options.api === "v1" ? v1(body) : v2(body))
+
+    /** The body of an answer. */
+    const bodyOf = (body: Record<string, string>) => Effect.map(call(body), (answer) => answer.body)
+
+    const addressForm = options.addressForm ?? "cidr"
 
     const service: LoadMasterAclService = {
       list: (scope) =>
-        Effect.flatMap(options.api === "v1" ? v1List(scope) : v2(Wire.listBody(scope)), ({ body, text }) => {
+        Effect.flatMap(call(Wire.listBody(scope)), ({ body, text }) => {
           // An answer in a shape no known firmware or client uses is not read as a list (it could
           // be read as an empty one): the pass leaves this list alone and says why.
           const listing = readList(body, text, scope)
@@ -136,10 +145,13 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
           ),
           Effect.map(({ entries }) => entries)
         ),
-      add: (scope, cidr, comment) => Effect.asVoid(v2(Wire.addBody(scope, cidr, comment))),
-      remove: (scope, entry) => Effect.asVoid(v2(Wire.removeBody(scope, entry.listed))),
-      listVirtualServices: Effect.map(v2Body(Wire.listVsBody()), Wire.parseVirtualServices),
-      packetFilterEnabled: Effect.flatMap(v2Body(Wire.isEnabledBody()), (body) => {
+      add: (scope, cidr, comment) => {
+        const body = Wire.addBody(scope, cidr, comment, addressForm)
+        return Effect.as(call(body), body["addr"]!)
+      },
+      remove: (scope, entry) => Effect.asVoid(call(Wire.removeBody(scope, entry.listed))),
+      listVirtualServices: Effect.map(bodyOf(Wire.listVsBody()), Wire.parseVirtualServices),
+      packetFilterEnabled: Effect.flatMap(bodyOf(Wire.isEnabledBody()), (body) => {
         const enabled = Wire.parseIsEnabled(body)
         return typeof enabled === "boolean" ? Effect.succeed(enabled) : Effect.fail(enabled)
       }),

@@ -29,17 +29,54 @@ export const listBody = (scope: AclScope): WireBody =>
   scope.kind === "global" ? { cmd: "aclcontrol", list: "block" } : { cmd: "aclcontrol", listvs: "block", ...vsOf(scope) }
 
 /**
- * Adds `cidr` to the block list. The address always carries its prefix (`/32`, `/128` for a
- * host): older firmware refuses bare hosts (spec §3.2). The comment is sanitised again here,
- * whatever the caller built, because this is what reaches the appliance.
- * Throws when `cidr` is not an address block: callers hold canonical CIDRs, so that is a bug.
+ * How an add writes a single host (a network always carries its prefix):
+ * - `cidr` (the default): `203.0.113.9/32`, `2001:db8::1/128`. Some older firmware refuses a bare
+ *   host ("Invalid network specification…", spec §3.2) and CIDR is documented as accepted;
+ * - `bare`: `203.0.113.9`, as the Flowmon script tested on 7.2.62 sends it, for firmware that
+ *   wants that form.
+ * Lists are read in either form whatever is configured (`parseList` canonicalises both).
  */
-export const addBody = (scope: AclScope, cidr: string, comment: string): WireBody => {
+export type AddressForm = "cidr" | "bare"
+
+export const ADDRESS_FORMS: ReadonlyArray<AddressForm> = ["cidr", "bare"]
+
+/**
+ * The text an add sends for `cidr` in `form`: the canonical block; a host without its prefix in
+ * the bare form. Throws when `cidr` is not an address block: callers hold canonical CIDRs, so that
+ * is a bug.
+ */
+export const addressOnWire = (cidr: string, form: AddressForm): string => {
   const parsed = parseCidr(cidr)
   if (!parsed.ok) throw new Error(`addBody: not an address block: ${parsed.error}`)
+  const { text, prefix, version } = parsed.value
+  const host = prefix === (version === 4 ? 32 : 128)
+  return form === "bare" && host ? text.slice(0, text.lastIndexOf("/")) : text
+}
+
+/**
+ * Adds `cidr` to the block list, a host written in `form` (`cidr` unless said: `/32`, `/128`).
+ * The comment is sanitised again here, whatever the caller built, because this is what reaches
+ * the appliance.
+ */
+export const addBody = (scope: AclScope, cidr: string, comment: string, form: AddressForm = "cidr"): WireBody => {
+  const addr = addressOnWire(cidr, form)
   return scope.kind === "global"
-    ? { cmd: "aclcontrol", add: "block", addr: parsed.value.text, comment: sanitizeComment(comment) }
-    : { cmd: "aclcontrol", addvs: "block", ...vsOf(scope), addr: parsed.value.text, comment: sanitizeComment(comment) }
+    ? { cmd: "aclcontrol", add: "block", addr, comment: sanitizeComment(comment) }
+    : { cmd: "aclcontrol", addvs: "block", ...vsOf(scope), addr, comment: sanitizeComment(comment) }
+}
+
+/**
+ * Which form the appliance lists single hosts in, from a list it answered: `cidr`, `bare`,
+ * `mixed`, or undefined when it lists no single host (networks always carry their prefix).
+ */
+export const listedHostForm = (entries: ReadonlyArray<{ readonly cidr: string; readonly listed: string }>): AddressForm | "mixed" | undefined => {
+  const forms = new Set<AddressForm>()
+  for (const e of entries) {
+    const parsed = parseCidr(e.cidr)
+    if (!parsed.ok || parsed.value.prefix !== (parsed.value.version === 4 ? 32 : 128)) continue
+    forms.add(e.listed.includes("/") ? "cidr" : "bare")
+  }
+  return forms.size === 0 ? undefined : forms.size === 2 ? "mixed" : [...forms][0]
 }
 
 /** Removes an entry, sending its address exactly as the appliance listed it. */
