@@ -207,6 +207,7 @@ describe("normalisation", () => {
       url: "https://lm.example",
       apiKeyFile: undefined,
       api: "v2",
+      addressForm: "cidr",
       rateLimit: 10,
       tls: { ca: undefined, fingerprint: undefined, insecure: false }
     })
@@ -368,6 +369,29 @@ describe("problems in the file", () => {
     ])
   })
 
+  it("takes loadmaster.addressForm cidr (the default) or bare, and nothing else", () => {
+    expect(load("loadmaster: { url: https://lm.example, addressForm: bare }").loadmaster?.addressForm).toBe("bare")
+    expect(load("loadmaster: { url: https://lm.example, addressForm: cidr }").loadmaster?.addressForm).toBe("cidr")
+    expect(problems("loadmaster: { url: https://lm.example, addressForm: /32 }")).toEqual([
+      'loadmaster.addressForm: expected "cidr" (203.0.113.9/32) or "bare" (203.0.113.9)'
+    ])
+  })
+
+  it("takes tls.serverName (a DNS name or an IP address) beside a CA, and refuses it where nothing checks it", () => {
+    const config = load("loadmaster: { url: https://10.0.0.5, tls: { ca: /etc/lm-ca.pem, serverName: lm1.corp.example } }\ncryptospike: { url: https://cs.example, tls: { serverName: 10.0.0.6 } }")
+    expect(config.loadmaster?.tls).toEqual({ ca: "/etc/lm-ca.pem", fingerprint: undefined, insecure: false, serverName: "lm1.corp.example" })
+    expect(config.cryptospike?.tls.serverName).toBe("10.0.0.6")
+    expect(problems("loadmaster: { url: https://lm.example, tls: { serverName: 'lm 1; rm' } }")).toEqual([
+      "loadmaster.tls.serverName: expected the host name (or IP address) the appliance's certificate carries, such as lm1.corp.example"
+    ])
+    expect(problems(`loadmaster: { url: https://lm.example, tls: { serverName: lm1.corp.example, fingerprint: "sha256:${"ab".repeat(32)}" } }`)).toEqual([
+      "loadmaster.tls.serverName: serverName names what the certificate must carry, which a pinned fingerprint does not check (the pin stands for the whole certificate); keep one"
+    ])
+    expect(problems("cryptospike: { url: https://cs.example, tls: { serverName: cs.corp.example, insecure: true } }")).toEqual([
+      "cryptospike.tls.serverName: serverName names what the certificate must carry, which insecure: true does not check; keep one"
+    ])
+  })
+
   it("refuses a duplicate rule name", () => {
     expect(
       problems(
@@ -446,7 +470,7 @@ policy:
       "expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy)"
     ])
     expect(problems("loadmaster: https://lm.example\npolicy: { rules: { name: r } }\n")).toEqual([
-      "loadmaster: expected a mapping with url, apiKeyFile, api, rateLimit or tls",
+      "loadmaster: expected a mapping with url, apiKeyFile, api, addressForm, rateLimit or tls",
       "policy.rules: expected a list of rules"
     ])
     expect(problems('timezone: ""')).toEqual(["timezone: expected an IANA time zone name such as Europe/Prague, or UTC"])

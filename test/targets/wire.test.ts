@@ -2,6 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { GLOBAL_SCOPE, LoadMasterError, type AclScope } from "../../src/targets/LoadMasterAcl.js"
 import {
   addBody,
+  addressOnWire,
+  listedHostForm,
   API_DISABLED_MESSAGE,
   classifyV1,
   classifyV2,
@@ -71,6 +73,29 @@ describe("LoadMaster wire: APIv2 request bodies", () => {
       addr: "203.0.113.7/32",
       comment: "auto"
     })
+  })
+
+  it("adds a single host bare when the address form is bare; a network keeps its prefix in either form", () => {
+    // Given the bare form (the Flowmon script's, for firmware that wants it)
+    expect(addBody(GLOBAL_SCOPE, "203.0.113.7/32", "c", "bare")).toEqual({ cmd: "aclcontrol", add: "block", addr: "203.0.113.7", comment: "c" })
+    expect(addBody(VS3, "2001:db8::1/128", "c", "bare")).toEqual({ cmd: "aclcontrol", addvs: "block", vs: "3", addr: "2001:db8::1", comment: "c" })
+    // then networks (an IPv6 /32 too, which is no host) keep their prefix
+    expect(addressOnWire("198.51.100.0/24", "bare")).toBe("198.51.100.0/24")
+    expect(addressOnWire("2001:db8::/32", "bare")).toBe("2001:db8::/32")
+    expect(addressOnWire("10.0.0.0/31", "bare")).toBe("10.0.0.0/31")
+    // and the default (cidr) form gives a host its prefix however it was written
+    expect(addressOnWire("203.0.113.7", "cidr")).toBe("203.0.113.7/32")
+    expect(addressOnWire("::ffff:203.0.113.7", "bare")).toBe("203.0.113.7")
+    expect(addBody(GLOBAL_SCOPE, "203.0.113.7", "c")).toEqual(addBody(GLOBAL_SCOPE, "203.0.113.7", "c", "cidr"))
+  })
+
+  it("tells which form an appliance lists single hosts in: cidr, bare, mixed, or nothing to tell", () => {
+    const entry = (listed: string) => ({ cidr: addressOnWire(listed, "cidr"), listed })
+    expect(listedHostForm([entry("203.0.113.7/32"), entry("198.51.100.0/24")])).toBe("cidr")
+    expect(listedHostForm([entry("203.0.113.7"), entry("2001:db8::1")])).toBe("bare")
+    expect(listedHostForm([entry("203.0.113.7"), entry("203.0.113.8/32")])).toBe("mixed")
+    expect(listedHostForm([entry("198.51.100.0/24"), entry("2001:db8::/32")])).toBeUndefined()
+    expect(listedHostForm([])).toBeUndefined()
   })
 
   it("every value is a string and no body carries credentials", () => {

@@ -107,14 +107,21 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
         )
       )
 
+    /**
+     * The key is appended to the query text here rather than set as a URL parameter: setting one
+     * makes the whole query re-serialised as a form (a space becomes `+`, which not every server
+     * reads as a space), where the path keeps Kemp's own encoding (`%20`, as its PowerShell module
+     * sends; `/` and `:` readable).
+     */
+    const v1Url = (body: Record<string, string>): string => {
+      const path = Wire.v1Path(body)
+      return new URL(`${path}${path.includes("?") ? "&" : "?"}apikey=${encodeURIComponent(Redacted.value(options.apiKey))}`, base).toString()
+    }
+
     const v1 = (body: Record<string, string>) =>
       withRetry(
         Effect.flatMap(
-          exchange(
-            HttpClientRequest.get(new URL(Wire.v1Path(body), base).toString()).pipe(
-              HttpClientRequest.setUrlParam("apikey", Redacted.value(options.apiKey))
-            )
-          ),
+          exchange(HttpClientRequest.get(v1Url(body))),
           ({ status, text }) => {
             const result = Wire.classifyV1(status, text)
             return result.ok ? Effect.succeed({ body: result.body, text }) : Effect.fail(result.error)
