@@ -237,6 +237,106 @@ describe("list shapes", () => {
   })
 })
 
+describe("list shapes: the wrappers and old firmware", () => {
+  it("success: the nested list under Success.Data", async () => {
+    const lm = await start({ listShape: "success" })
+    await add(lm, "203.0.113.7/32", "a")
+    expect((await v2(lm, { cmd: "aclcontrol", list: "block" })).text).toBe(
+      JSON.stringify({ code: 200, Success: { Data: { Blocklist: { IP: [{ addr: "203.0.113.7/32", comment: "a" }] } } }, status: "ok" })
+    )
+  })
+
+  it("old: Blacklist (Whitelist) holding bare addr elements, no comments, in APIv2 and APIv1 alike", async () => {
+    const lm = await start({ listShape: "old" })
+    await add(lm, "203.0.113.7/32", "a")
+    await add(lm, "198.51.100.0/24", "b")
+    await v2(lm, { cmd: "aclcontrol", addvs: "block", vs: "1", addr: "203.0.113.8/32", comment: "c" })
+    expect((await v2(lm, { cmd: "aclcontrol", list: "block" })).text).toBe(
+      JSON.stringify({ code: 200, Blacklist: { addr: ["203.0.113.7/32", "198.51.100.0/24"] }, status: "ok" })
+    )
+    expect((await v2(lm, { cmd: "aclcontrol", list: "allow" })).json).toEqual({ code: 200, Whitelist: { addr: [] }, status: "ok" })
+    expect((await v1(lm, "aclcontrol", { list: "block" })).text).toContain(
+      "<Success><Data><Blacklist><addr>203.0.113.7/32</addr><addr>198.51.100.0/24</addr></Blacklist></Data></Success>"
+    )
+    expect((await v1(lm, "aclcontrol", { listvs: "block", vs: "1" })).text).toContain(
+      "<VS><VS_IP>10.0.0.10</VS_IP><VS_Port>443</VS_Port><VS_Protocol>tcp</VS_Protocol><Blacklist><addr>203.0.113.8/32</addr></Blacklist></VS>"
+    )
+  })
+})
+
+describe("firmware profiles: address forms", () => {
+  it("hostForm bare: a host with /32 or /128 is refused on add and delete, a bare one is listed bare; networks keep their prefix", async () => {
+    const lm = await start({ hostForm: "bare" })
+    expect((await add(lm, "203.0.113.7/32")).json).toEqual(failed("Invalid address"))
+    expect((await add(lm, "2001:db8::1/128")).json).toEqual(failed("Invalid address"))
+    expect((await add(lm, "203.0.113.7", "a")).json).toEqual(OK)
+    expect((await add(lm, "2001:DB8::1", "b")).json).toEqual(OK)
+    expect((await add(lm, "198.51.100.0/24", "c")).json).toEqual(OK)
+    expect((await v2(lm, { cmd: "aclcontrol", list: "block" })).json.Blocklist.IP).toEqual([
+      { addr: "203.0.113.7", comment: "a" },
+      { addr: "2001:db8::1", comment: "b" },
+      { addr: "198.51.100.0/24", comment: "c" }
+    ])
+    expect((await v2(lm, { cmd: "aclcontrol", del: "block", addr: "203.0.113.7/32" })).json).toEqual(failed("Invalid address"))
+    expect((await v2(lm, { cmd: "aclcontrol", del: "block", addr: "203.0.113.7" })).json).toEqual(OK)
+    expect(lm.entries("global").map((e) => e.addr)).toEqual(["2001:db8::1", "198.51.100.0/24"])
+  })
+
+  it("hostForm cidr refuses bare hosts (as normaliseBareIpv4: false); listedHostForm as-sent echoes what was sent", async () => {
+    const lm = await start({ hostForm: "cidr" })
+    expect((await add(lm, "203.0.113.7")).json).toEqual(failed("Invalid network specification prefix is invalid for specified network"))
+    lm.setOptions({ hostForm: "either", listedHostForm: "as-sent" })
+    await add(lm, "203.0.113.7", "bare")
+    await add(lm, "203.0.113.8/32", "cidr")
+    expect(lm.entries("global").map((e) => e.addr)).toEqual(["203.0.113.7", "203.0.113.8/32"])
+    // Either form still finds the other on a duplicate add.
+    expect((await add(lm, "203.0.113.7/32")).json).toEqual(failed("Address already exists"))
+  })
+})
+
+describe("firmware profiles: comments and parameters", () => {
+  it("refuses a comment over the length limit, or outside [A-Za-z0-9 ._-] with the plain charset", async () => {
+    const lm = await start({ commentMaxLength: 64, commentCharset: "plain" })
+    expect((await add(lm, "203.0.113.7/32", "x".repeat(65))).json).toEqual(failed("Invalid comment"))
+    expect((await add(lm, "203.0.113.7/32", "mitigator seq=3 ads:9001")).json).toEqual(failed("Invalid comment"))
+    expect((await add(lm, "203.0.113.7/32", "café")).json).toEqual(failed("Invalid comment"))
+    expect((await add(lm, "203.0.113.7/32", `mitigator fm1 4711 ads SSHDICT ${"y".repeat(33)}`)).json).toEqual(OK)
+    expect(lm.entries("global")).toHaveLength(1)
+    lm.setOptions({ commentCharset: "any", commentMaxLength: 1000 })
+    expect((await add(lm, "203.0.113.8/32", "ADS ID 9001 - SSHDICT: ok")).json).toEqual(OK)
+  })
+
+  it("strictParameters refuses a parameter the command does not take, in APIv2 and APIv1", async () => {
+    const lm = await start({ strictParameters: true })
+    expect((await v2(lm, { cmd: "aclcontrol", add: "block", addr: "203.0.113.7/32", comment: "a", traceid: "1" })).json).toEqual(failed("Unknown parameter: traceid"))
+    expect((await v2(lm, { cmd: "aclcontrol", del: "block", addr: "203.0.113.7/32", comment: "a" })).json).toEqual(failed("Unknown parameter: comment"))
+    expect((await v2(lm, { cmd: "aclcontrol", list: "block", vs: "1" })).json).toEqual(failed("Unknown parameter: vs"))
+    expect((await v1(lm, "aclcontrol", { add: "block", addr: "203.0.113.7/32", extra: "1" })).text).toContain("<Error>Unknown parameter: extra</Error>")
+    expect(lm.entries("global")).toEqual([])
+    // What the commands take is accepted, with either kind of credentials.
+    expect((await v2(lm, { cmd: "aclcontrol", addvs: "block", vs: "1", addr: "203.0.113.7/32", comment: "a" })).json).toEqual(OK)
+    expect((await v2(lm, { cmd: "aclcontrol", listvs: "block", vsip: "10.0.0.10", vsport: "443", vsprot: "tcp" })).status).toBe(200)
+    expect((await v1(lm, "aclcontrol", { add: "block", addr: "203.0.113.7/32" })).status).toBe(200)
+    expect((await v2(lm, { cmd: "listvs" }, { apiuser: "bal", apipass: lm.apiKey })).status).toBe(200)
+    expect((await v2(lm, { cmd: "get", param: "version" })).status).toBe(200)
+  })
+})
+
+describe("request log", () => {
+  it("records each request's method, path and query, headers and body, oldest first, until cleared", async () => {
+    const lm = await start()
+    await add(lm, "203.0.113.7/32", "a")
+    await v1(lm, "aclcontrol", { del: "block", addr: "203.0.113.7/32" })
+    const [first, second] = lm.requests()
+    expect(first).toMatchObject({ method: "POST", url: "/accessv2", body: JSON.stringify({ cmd: "aclcontrol", add: "block", addr: "203.0.113.7/32", comment: "a", apikey: lm.apiKey }) })
+    expect(first!.headers["content-type"]).toBe("application/json")
+    expect(second).toMatchObject({ method: "GET", url: "/access/aclcontrol?del=block&addr=203.0.113.7%2F32", body: "" })
+    expect(second!.headers["authorization"]).toMatch(/^Basic /)
+    lm.clearRequests()
+    expect(lm.requests()).toEqual([])
+  })
+})
+
 describe("APIv1 XML", () => {
   it("lists the global and a VS's block list in ISO-8859-1 XML, escaping comments", async () => {
     const lm = await start({ listShape: "pier" }) // v1 ignores the v2 shape

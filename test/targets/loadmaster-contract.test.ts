@@ -55,7 +55,10 @@ for (const profile of [
   { name: "v2, top-level IP array (kreemer)", listShape: "kreemer", api: "v2" },
   { name: "v2, Acl string array (pier)", listShape: "pier", api: "v2" },
   { name: "v2, nested list wrapped in Data", listShape: "data", api: "v2" },
-  { name: "v1 (XML) listing", listShape: "nested", api: "v1" }
+  { name: "v2, nested list wrapped in Success.Data", listShape: "success", api: "v2" },
+  { name: "v2, old firmware's bare addresses", listShape: "old", api: "v2" },
+  { name: "v1 (XML)", listShape: "nested", api: "v1" },
+  { name: "v1 (XML), old firmware's bare <addr> children", listShape: "old", api: "v1" }
 ] as const) {
   describe(`LoadMaster contract: ${profile.name}`, () => {
     it("adds, lists and removes entries on the global list and a virtual service's list", async () => {
@@ -80,8 +83,8 @@ for (const profile of [
         )
         expect(result.empty).toEqual([])
         expect(result.global.map((e) => e.cidr)).toEqual(["192.0.2.31/32", "198.51.100.0/24", "2001:db8::a1/128"])
-        // The pier shape carries no comments; the others do.
-        if (profile.listShape !== "pier") expect(result.global[0]!.comment).toBe("mitigator fm1 1 ads SCANS")
+        // The pier and old shapes carry no comments; the others do.
+        expect(result.global[0]!.comment).toBe(profile.listShape === "pier" || profile.listShape === "old" ? null : "mitigator fm1 1 ads SCANS")
         expect(result.vs.map((e) => e.cidr)).toEqual(["192.0.2.31/32"])
         expect(result.after.map((e) => e.cidr)).toEqual(["192.0.2.31/32", "2001:db8::a1/128"])
         // Hosts go on the wire with a prefix (older firmware refuses bare hosts).
