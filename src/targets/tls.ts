@@ -25,6 +25,19 @@ const normalise = (fingerprint: string): string => fingerprint.replace(/^sha256:
 const toPem = (der: Buffer): string =>
   `-----BEGIN CERTIFICATE-----\n${der.toString("base64").match(/.{1,64}/g)?.join("\n") ?? ""}\n-----END CERTIFICATE-----\n`
 
+/** OpenSSL's verification codes (Node's `authorizationError`) in words. */
+const CHAIN_ERRORS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "a self-signed certificate",
+  SELF_SIGNED_CERT_IN_CHAIN: "a self-signed certificate in the chain",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "signed by a CA that is not trusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "signed by a CA that is not trusted",
+  UNABLE_TO_GET_ISSUER_CERT: "signed by a CA that is not trusted",
+  CERT_HAS_EXPIRED: "expired",
+  CERT_NOT_YET_VALID: "not valid yet"
+}
+
+const describeChainError = (code: string): string => (CHAIN_ERRORS[code] === undefined ? code : `${CHAIN_ERRORS[code]} (${code})`)
+
 /** The URL's host without the brackets of an IPv6 literal. */
 const hostOf = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, "$1")
 
@@ -47,7 +60,9 @@ const handshake = (url: URL, timeoutMs: number, sni: string | undefined, ca: str
       port: Number(url.port === "" ? 443 : url.port),
       servername: sni,
       ...(ca === undefined ? {} : { ca }),
-      rejectUnauthorized: false
+      rejectUnauthorized: false,
+      // The name is checked apart (inspectCertificate), so that `authorizationError` is the chain's alone.
+      checkServerIdentity: () => undefined
     } as tls.ConnectionOptions)
     const timer = setTimeout(() => {
       socket.destroy()
@@ -120,7 +135,7 @@ export const inspectCertificate = (url: URL, settings: TlsSettings, timeoutMs: n
     if (peer.chainError !== undefined) {
       return {
         certificate,
-        problem: `${peer.chainError}${settings.ca === undefined ? " (checked against the system's CAs)" : ` (checked against ${settings.ca})`}`,
+        problem: `${describeChainError(peer.chainError)}${settings.ca === undefined ? " (checked against the system's CAs)" : ` (checked against ${settings.ca})`}`,
         advice: undefined
       } satisfies CertificateInspection
     }
