@@ -108,7 +108,7 @@ export interface CertificateInspection {
   readonly certificate: CertificateFacts
   /** undefined: verified as the clients verify it; else why not */
   readonly problem: string | undefined
-  /** what to change, when the name is what failed */
+  /** what to change besides a pin (the name to give, the CA to check), when there is something */
   readonly advice: string | undefined
 }
 
@@ -136,13 +136,21 @@ export const inspectCertificate = (url: URL, settings: TlsSettings, timeoutMs: n
       return {
         certificate,
         problem: `${describeChainError(peer.chainError)}${settings.ca === undefined ? " (checked against the system's CAs)" : ` (checked against ${settings.ca})`}`,
-        advice: undefined
+        advice:
+          settings.ca === undefined
+            ? `for a certificate your own CA signed, set ${configKey}.tls.ca to that CA's certificate (a PEM file)`
+            : `check that ${settings.ca} holds the CA that signed this certificate`
       } satisfies CertificateInspection
     }
     const mismatch = tls.checkServerIdentity(name, peer.cert)
     return mismatch === undefined
       ? ({ certificate, problem: undefined, advice: undefined } satisfies CertificateInspection)
-      : ({ certificate, problem: mismatch.message, advice: nameAdvice(certificate, name, configKey) } satisfies CertificateInspection)
+      : ({
+          certificate,
+          // Node's reason ("IP: 10.0.0.5 is not in the cert's list: "), without its dangling separator.
+          problem: ((mismatch as Error & { reason?: string }).reason ?? mismatch.message).replace(/[\s:,]+$/, ""),
+          advice: nameAdvice(certificate, name, configKey)
+        } satisfies CertificateInspection)
   })
 
 /** Agent options for `url` under `settings` (plain http needs none). */

@@ -5,6 +5,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { startCryptoSpikeEmulator, type CryptoSpikeEmulatorOptions } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
 import { startLoadMasterEmulator, type LoadMasterEmulatorOptions } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
+import { makeCertificate } from "../support/certificates.js"
 import { runCli, tempDir, type RunResult } from "../support/cli.js"
 
 interface Setup {
@@ -13,6 +14,8 @@ interface Setup {
   readonly lmKey?: string
   /** point the LoadMaster section at this URL instead of the emulator */
   readonly lmUrl?: string
+  /** more keys of the LoadMaster section (`, addressForm: bare`) */
+  readonly lmKeys?: string
   readonly tokenMode?: number
   readonly extraYaml?: string
   /** entries already on the LoadMaster's global block list */
@@ -44,7 +47,7 @@ const doctor = async (setup: Setup = {}): Promise<RunResult & { readonly dir: st
     fs.writeFileSync(
       config,
       [
-        `loadmaster: { url: "${setup.lmUrl ?? lm.url}", apiKeyFile: lm.key, rateLimit: 1000 }`,
+        `loadmaster: { url: "${setup.lmUrl ?? lm.url}", apiKeyFile: lm.key, rateLimit: 1000${setup.lmKeys ?? ""} }`,
         `cryptospike: { url: "${cs.url}", tokenFile: cs.token }`,
         setup.extraYaml ?? "",
         ""
@@ -182,6 +185,54 @@ describe("mitigator doctor", () => {
     expect(run.code).toBe(1)
     expect(failed(run.out)).toEqual([expect.stringMatching(/✖ CryptoSpike: .*cs\.token .*can be read by group or others.*chmod 600/)])
   }, 30_000)
+
+  it("shows the single-host form the LoadMaster echoes beside the form mitigator adds in", async () => {
+    const bare = await doctor({ lmKeys: ", addressForm: bare", lmEntries: [{ addr: "192.0.2.31", comment: "mitigator fm1 12 ads SSHDICT" }] })
+    expect(bare.code, bare.out).toBe(0)
+    expect(bare.out).toContain("✔ LoadMaster address form: mitigator adds single hosts bare (203.0.113.9; loadmaster.addressForm: bare); it lists single hosts bare (203.0.113.9); both forms are read")
+    const prefixed = await doctor({ lmEntries: [{ addr: "192.0.2.31/32", comment: "mitigator fm1 12 ads SSHDICT" }, { addr: "198.51.100.0/24", comment: "x" }] })
+    expect(prefixed.out).toContain("✔ LoadMaster address form: mitigator adds single hosts with their prefix (203.0.113.9/32; loadmaster.addressForm: cidr); it lists single hosts with their prefix (203.0.113.9/32)")
+    const empty = await doctor()
+    expect(empty.out).toContain("it lists no single host yet, so the form it echoes shows once it does")
+  }, 60_000)
+
+  it("shows the certificate it was presented and the line that pins it when verification fails; that line pasted in passes", async () => {
+    // Given an HTTPS LoadMaster at 127.0.0.1 whose certificate has no subjectAltName, and its certificate as tls.ca
+    const certificate = makeCertificate("/CN=127.0.0.1")
+    const lm = await startLoadMasterEmulator({ tls: true, tlsCert: certificate.certPem, tlsKey: certificate.keyPem })
+    try {
+      const dir = tempDir("mitigator-doctor-")
+      fs.writeFileSync(path.join(dir, "lm.key"), lm.apiKey, { mode: 0o600 })
+      fs.copyFileSync(certificate.caFile, path.join(dir, "lm-ca.pem"))
+      const config = path.join(dir, "mitigator.yaml")
+      const db = path.join(dir, "events.db")
+      const section = (tlsLines: string) => `loadmaster:\n  url: "${lm.url}"\n  apiKeyFile: lm.key\n  rateLimit: 1000\n  tls:\n    ${tlsLines}\n`
+      fs.writeFileSync(config, section("ca: lm-ca.pem"))
+      expect((await runCli(["append", "--defer", "--db", db, "--config", config], { cwd: dir, stdin: "" })).code).toBe(0)
+
+      // When doctor runs, then it fails that check, showing the certificate and the pin line
+      const run = await runCli(["doctor", "--db", db, "--config", config], { cwd: dir })
+      const out = run.stdout + run.stderr
+      expect(run.code, out).toBe(1)
+      expect(failed(out)).toEqual(["✖ LoadMaster certificate NOT verified: IP: 127.0.0.1 is not in the cert's list"])
+      expect(out).toContain(`\n    certificate: sha256 ${lm.fingerprint}, subject CN=127.0.0.1, no subjectAltName\n`)
+      expect(out).toContain("fix: the certificate does not name 127.0.0.1 (it has no subjectAltName (subject CN=127.0.0.1)), and no name it carries can be checked: pin it with loadmaster.tls.fingerprint")
+      expect(out).toContain(`put this line under loadmaster.tls, in place of ca:\n        fingerprint: "sha256:${lm.fingerprint}"\n`)
+      // (the credentials are not blamed for it, and nothing was asked of the API)
+      expect(out).not.toContain("credentials refused")
+      expect(lm.requests()).toEqual([])
+
+      // When the printed line is pasted in place of ca, then doctor passes, the certificate pinned
+      const line = /^ {8}(fingerprint: "sha256:[0-9A-F:]+")$/m.exec(out)![1]!
+      fs.writeFileSync(config, section(line))
+      const pinned = await runCli(["doctor", "--db", db, "--config", config], { cwd: dir })
+      expect(pinned.code, pinned.stdout + pinned.stderr).toBe(0)
+      expect(pinned.stdout).toContain(`✔ LoadMaster certificate verified (pinned)\n    certificate: sha256 ${lm.fingerprint}, subject CN=127.0.0.1, no subjectAltName`)
+      for (const o of [out, pinned.stdout + pinned.stderr]) expect(o).not.toContain(lm.apiKey)
+    } finally {
+      await lm.close()
+    }
+  }, 60_000)
 
   it("reports an invalid config as a failed check, not a crash", async () => {
     const dir = tempDir("mitigator-doctor-")

@@ -35,6 +35,10 @@ export interface LoadMasterConfigOptions extends PolicyOptions {
   readonly caps?: Readonly<Record<string, number>>
   /** leave the `loadmaster` section out */
   readonly noLoadMaster?: boolean
+  /** `loadmaster.addressForm` (left out: the default) */
+  readonly addressForm?: "cidr" | "bare"
+  /** `loadmaster.api` (left out: the default) */
+  readonly api?: "v2" | "v1"
 }
 
 /** A config: a `loadmaster` section pointing at `url` with the key in `keyFile`, then the policy. */
@@ -42,7 +46,15 @@ export const loadMasterYaml = (url: string, keyFile: string, options: LoadMaster
   const head =
     options.noLoadMaster === true
       ? ""
-      : ["loadmaster:", `  url: ${url}`, `  apiKeyFile: ${keyFile}`, `  rateLimit: ${options.rateLimit ?? 1000}`, ""].join("\n")
+      : [
+          "loadmaster:",
+          `  url: ${url}`,
+          `  apiKeyFile: ${keyFile}`,
+          `  rateLimit: ${options.rateLimit ?? 1000}`,
+          ...(options.addressForm === undefined ? [] : [`  addressForm: ${options.addressForm}`]),
+          ...(options.api === undefined ? [] : [`  api: ${options.api}`]),
+          ""
+        ].join("\n")
   const caps =
     options.caps === undefined
       ? ""
