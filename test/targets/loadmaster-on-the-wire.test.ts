@@ -180,6 +180,21 @@ describe("LoadMaster on the wire: APIv1", () => {
   })
 })
 
+describe("LoadMaster on the wire: the key in an APIv1 query", () => {
+  it("an appliance that echoes the request (its query holds the key) gets the key back out of the error", async () => {
+    const emulator = await startLoadMasterEmulator({ faults: { echoRequests: true } })
+    try {
+      const result = await withClient(emulator, { api: "v1" }, (client) => Effect.either(client.add(GLOBAL_SCOPE, "203.0.113.9/32", COMMENT)))
+      expect(Either.isLeft(result) && result.left.reason).toBe("rejected")
+      // The echo did carry it: the request log shows the key in the query.
+      expect(emulator.requests()[0]!.url).toContain(`apikey=${emulator.apiKey}`)
+      expect(JSON.stringify(result)).not.toContain(emulator.apiKey)
+    } finally {
+      await emulator.close()
+    }
+  })
+})
+
 describe("LoadMaster on the wire: a form the firmware refuses", () => {
   for (const [configured, firmware, message] of [
     ["bare", "cidr", "Invalid network specification prefix is invalid for specified network"],
