@@ -234,6 +234,19 @@ describe("mitigator doctor", () => {
     }
   }, 60_000)
 
+  it("the same for CryptoSpike: a self-signed certificate checked against the system's CAs is shown with its pin line under cryptospike.tls", async () => {
+    const run = await doctor({ cs: { tls: true } })
+    // The fingerprint is read back from the pin line (the LoadMaster test above compares it with the emulator's).
+    const fingerprint = /^ {8}fingerprint: "sha256:([0-9A-F:]+)"$/m.exec(run.out)?.[1] ?? ""
+    expect(run.code, run.out).toBe(1)
+    expect(failed(run.out)).toEqual(["✖ CryptoSpike certificate NOT verified: a self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT) (checked against the system's CAs)"])
+    expect(run.out).toContain(`    certificate: sha256 ${fingerprint}, subject CN=`)
+    expect(run.out).toContain("fix: for a certificate your own CA signed, set cryptospike.tls.ca to that CA's certificate (a PEM file); or to trust exactly this certificate")
+    expect(run.out).toContain(`then put this line under cryptospike.tls:\n        fingerprint: "sha256:${fingerprint}"`)
+    expect(fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    expect(run.out).toContain("✔ LoadMaster reachable")
+  }, 30_000)
+
   it("reports an invalid config as a failed check, not a crash", async () => {
     const dir = tempDir("mitigator-doctor-")
     const config = path.join(dir, "bad.yaml")
