@@ -11,7 +11,9 @@
  * Envelopes, error texts and the switchable behaviours follow the research notes
  * (shared/specs/loadmaster-api.md §2-§6 and §10 "Emulator contract"). Where the real appliance's
  * behaviour is unknown (duplicate add, absent delete, packet filter off, the v2 list shape), the
- * emulator's choice is an option.
+ * emulator's choice is an option; so are the ways firmware is known or feared to differ (issue
+ * 18): the single-host form it accepts and lists, limits on comments, parameters it refuses. A
+ * request log (`requests`) shows tests exactly what a client sent.
  *
  * Plain Node on purpose: it is a test fixture, and clarity matters more than effects here.
  */
