@@ -31,7 +31,9 @@ export const describeEvent = (event: StoredEvent): string => {
       const targets = Array.isArray(p["targets"]) ? (p["targets"] as string[]) : []
       const shown = targets.length === 0 ? "" : ` -> ${targets[0]}${targets.length > 1 ? ` (+${targets.length - 1})` : ""}`
       const kind = p["product"] === "ids" ? `IDS ${str(p["description"])}` : str(p["method"])
-      what = `${str(p["product"])} ${str(p["instance"])}#${str(p["eventId"])} ${kind} ${str(p["priority"] ?? "-")} ${str(p["source"])}${shown} [${str(p["format"])}]`
+      const warnings = Array.isArray(p["warnings"]) ? (p["warnings"] as Payload[]).map((w) => str(w["field"])) : []
+      const unread = warnings.length === 0 ? "" : ` (not read: ${warnings.join(", ")})`
+      what = `${str(p["product"])} ${str(p["instance"])}#${str(p["eventId"])} ${kind} ${str(p["priority"] ?? "-")} ${str(p["source"])}${shown} [${str(p["format"])}]${unread}`
       break
     }
     case "InputRejected":

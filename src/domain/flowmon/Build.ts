@@ -139,13 +139,14 @@ const optionalTime = (value: string | null, label: Label, key: string, field: st
 /** The ADS method code; one that is not a code is null with a warning (rules that name methods do not match it). */
 const methodCode = (value: string, label: Label, warnings: Warnings): string | null => {
   const method = value.trim()
-  if (METHOD.test(method)) return method
+  // "SSHDI...": a code cut short would pass the character check.
+  if (METHOD.test(method) && !ELLIPSIS.test(method)) return method
   // The layout parser said why already (a JSON value of the wrong type).
   if (warnings.has("method")) return null
   warnings.add(
     "method",
     value,
-    `${label("method")}: ${method === "" ? "is empty" : `${quote(method)} is not a detection method code (such as SCANS or SSHDICT)`}; stored without a method`
+    `${label("method")}: ${method === "" ? "is empty" : `${quote(method)} is not a detection method code (such as SCANS or SSHDICT)${ELLIPSIS.test(method) ? ", it was cut short" : ""}`}; stored without a method`
   )
   return null
 }
