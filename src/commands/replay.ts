@@ -71,6 +71,21 @@ export const describeEvent = (event: StoredEvent): string => {
     case "AllowRequested":
       what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
       break
+    case "UserResolved": {
+      const name = str(p["userPrincipalName"] ?? "") || str(p["userName"] ?? "")
+      what = `the user behind ${str(p["ip"])} (seen ${str(p["at"])}) is ${name === "" ? str(p["userId"]) : `${name} (${str(p["userId"])})`}, found by ${str(p["via"])}`
+      break
+    }
+    case "UserResolutionFailed": {
+      const matches = Array.isArray(p["matches"]) ? (p["matches"] as Payload[]) : undefined
+      const candidates = matches?.map((m) => {
+        const name = str(m["userPrincipalName"] ?? "") || str(m["userName"] ?? "")
+        return name === "" ? str(m["userId"]) : `${name} (${str(m["userId"])})`
+      }) ?? (Array.isArray(p["candidates"]) ? (p["candidates"] as unknown[]).map(str) : [])
+      const named = typeof p["searched"] === "string" ? ` named ${p["searched"]}` : ""
+      what = `the user behind ${str(p["ip"])} (seen ${str(p["at"])}) is not resolved: ${p["reason"] === "ambiguous" ? `ambiguous${named} (${candidates.join(", ")})` : `no user found${named}`}`
+      break
+    }
     case "ClockSkewObserved":
       what = `this run's clock (${str(p["clock"])}) was ${Math.round(Math.abs(Number(p["behindMs"])) / 1000)}s ${Number(p["behindMs"]) < 0 ? "ahead of" : "behind"} ${p["against"] === "log" ? "the newest event" : `the ${str(p["against"])}'s clock`} (${str(p["reference"])})`
       break

@@ -237,12 +237,28 @@ export const UserResolved = Schema.Struct({
 })
 export type UserResolved = typeof UserResolved.Type
 
-/** The user behind `ip` could not be named: nobody, or more than one (never guessed). */
+/** A CryptoSpike user with the names CryptoSpike gave ("" where it gave none). */
+export const NamedUser = Schema.Struct({
+  userId: Schema.String,
+  userName: Schema.String,
+  userPrincipalName: Schema.String
+})
+export type NamedUser = typeof NamedUser.Type
+
+/**
+ * The user behind `ip` could not be named: nobody, or more than one, or (a name search) only a
+ * user of another domain (never guessed).
+ */
 export const UserResolutionFailed = Schema.Struct({
   ip: Schema.String,
   at: Schema.String,
   reason: Schema.Literal("unknown", "ambiguous"),
-  candidates: Schema.Array(Schema.String)
+  /** the candidates' user ids */
+  candidates: Schema.Array(Schema.String),
+  /** the candidates with their names (absent in events recorded before names were kept) */
+  matches: Schema.optionalWith(Schema.Array(NamedUser), { exact: true }),
+  /** the name searched for, when the candidates came from a name search */
+  searched: Schema.optionalWith(Schema.String, { exact: true })
 })
 export type UserResolutionFailed = typeof UserResolutionFailed.Type
 
