@@ -111,6 +111,11 @@ export interface CryptoSpikeEmulatorOptions {
   readonly blockInfo?: "blockUnblockInfo" | "none" | undefined
   /** default "page" */
   readonly listShape?: CryptoSpikeListShape | undefined
+  /**
+   * what a file-activity row carries: "full" (default: id, userId, names, ip, time, path,
+   * action) or "id" (only `id`, the one attested field: names must be looked up elsewhere)
+   */
+  readonly activityRows?: "full" | "id" | undefined
   /** the longest comment a block or unblock may carry, in characters (default 1000); longer is 400 */
   readonly maxCommentLength?: number | undefined
   readonly faults?: CryptoSpikeFaults | undefined
@@ -511,7 +516,9 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     const s = start as number
     const e = end as number
     const matching = s === Number.NEGATIVE_INFINITY && e === Number.POSITIVE_INFINITY ? candidates : candidates.filter((r) => r.timeSec >= s && r.timeSec <= e)
-    const items = page(matching, pageNo as number, size as number).map((r) => ({
+    const rowsOnPage = page(matching, pageNo as number, size as number)
+    if (options.activityRows === "id") return listReply(rowsOnPage.map((r) => ({ id: r.userId })), { totalItems: matching.length })
+    const items = rowsOnPage.map((r) => ({
       id: r.userId,
       userId: r.userId,
       userName: users.get(r.userId)?.userName ?? "",
