@@ -75,6 +75,7 @@ const address = (value: string, label: Label, field: string): string => {
 const STRAY_SEPARATORS = /[\s;|]+/
 
 const ELLIPSIS = /(?:\.\.\.|\u2026)$/
+const endsInEllipsis = (text: string): boolean => text.endsWith("...") || text.endsWith("\u2026")
 
 /**
  * Targets arrive as one ", "-separated string (or a list); each must be an address. What is not
@@ -82,6 +83,21 @@ const ELLIPSIS = /(?:\.\.\.|\u2026)$/
  * warning that keeps the field as received; the addresses that can be read are kept.
  */
 const targetList = (items: ReadonlyArray<string>, label: Label, key: string, warnings: Warnings): string[] => {
+  // The clean path: every piece an address.
+  const out: string[] = []
+  for (const item of items) {
+    for (const piece of item.split(",")) {
+      const t = piece.trim()
+      if (t === "") continue
+      const parsed = parseIpAddress(t)
+      if (!parsed.ok) return damagedTargetList(items, label, key, warnings)
+      if (!out.includes(parsed.value.text)) out.push(parsed.value.text)
+    }
+  }
+  return out
+}
+
+const damagedTargetList = (items: ReadonlyArray<string>, label: Label, key: string, warnings: Warnings): string[] => {
   const out: string[] = []
   let unreadable: string[] | undefined
   let strayFirst: string | undefined
@@ -97,8 +113,8 @@ const targetList = (items: ReadonlyArray<string>, label: Label, key: string, war
       if (t === "" || keep(t)) continue
       // "198.51.100.40; 198.51.100.41": the addresses are there, the separator is not ", ".
       const parts = t.split(STRAY_SEPARATORS).filter((p) => p !== "")
-      // "198.51.100.4 ...": the address before an ellipsis may itself be cut (.41?): not kept.
       if (parts.length === 0) strayFirst ??= t
+      // "198.51.100.4 ...": the address before an ellipsis may itself be cut (.41?): not kept.
       const cutAt = parts.length > 1 && ELLIPSIS.test(parts[parts.length - 1]!) ? parts.length - 2 : -1
       parts.forEach((p, i) => {
         if (i !== cutAt && keep(p)) strayFirst ??= t
@@ -140,7 +156,7 @@ const optionalTime = (value: string | null, label: Label, key: string, field: st
 const methodCode = (value: string, label: Label, warnings: Warnings): string | null => {
   const method = value.trim()
   // "SSHDI...": a code cut short would pass the character check.
-  if (METHOD.test(method) && !ELLIPSIS.test(method)) return method
+  if (METHOD.test(method) && !endsInEllipsis(method)) return method
   // The layout parser said why already (a JSON value of the wrong type).
   if (warnings.has("method")) return null
   warnings.add(
@@ -179,7 +195,7 @@ export interface AdsValues {
   readonly idIsDerived?: boolean
   readonly cef?: CefDetails
   /** what the layout parser could not read already (a JSON value of the wrong type) */
-  readonly warnings?: ReadonlyArray<FieldWarning>
+  readonly warnings?: ReadonlyArray<FieldWarning> | undefined
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -260,7 +276,7 @@ export interface IdsValues {
   readonly logSourceInterface: string
   readonly category: string
   readonly severity: string
-  readonly warnings?: ReadonlyArray<FieldWarning>
+  readonly warnings?: ReadonlyArray<FieldWarning> | undefined
 }
 
 export const buildIdsEvent = (

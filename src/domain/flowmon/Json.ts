@@ -87,21 +87,27 @@ const id = (o: Obj): string => {
   throw new JsonTypeError(`${label("id")}: expected a number or a string, got ${typeName(v)}`)
 }
 
+/** `softText` for a key the layout may not have at all: absent is null. */
+const softOptional = (soft: Soft, o: Obj, key: string): string | null => (o[key] === undefined ? null : softText(soft, o, key, ""))
+
+const listWarning = (soft: Soft, key: string, v: unknown, reason: string): void => {
+  ;(soft.list ??= []).push(fieldWarning("targets", asJson(v), `${label(key)}${reason}`))
+}
+
 /** Targets: a ", "-separated string or an array of strings; other items are left out with a warning. */
 const list = (soft: Soft, o: Obj, key: string): string[] => {
   const v = o[key]
   if (v === undefined || v === null) return []
   if (typeof v === "string") return [v]
-  const warn = (reason: string) => (soft.list ??= []).push(fieldWarning("targets", asJson(v), `${label(key)}${reason}`))
   if (Array.isArray(v)) {
     const strings = v.filter((item): item is string => typeof item === "string")
     if (strings.length < v.length) {
       const i = v.findIndex((item) => typeof item !== "string")
-      warn(`[${i}]: expected a string, got ${typeName(v[i])}; kept the ${strings.length} string item(s)`)
+      listWarning(soft, key, v, `[${i}]: expected a string, got ${typeName(v[i])}; kept the ${strings.length} string item(s)`)
     }
     return strings
   }
-  warn(`: expected a string or an array of strings, got ${typeName(v)}; stored without targets`)
+  listWarning(soft, key, v, `: expected a string or an array of strings, got ${typeName(v)}; stored without targets`)
   return []
 }
 
@@ -119,27 +125,26 @@ export const parseJsonLine = (line: string, ctx: ParseContext): BuildResult => {
   try {
     if ("timestamp" in o) {
       const soft: Soft = { list: undefined }
-      const optional = (key: string) => (o[key] === undefined ? null : softText(soft, o, key, ""))
       return buildAdsEvent(
         {
           id: id(o),
           detectedAt: text(o, "timestamp", { required: true }),
           source: text(o, "source", { required: true }),
-          firstFlowAt: optional("firstFlowTimestamp"),
+          firstFlowAt: softOptional(soft, o, "firstFlowTimestamp"),
           method: softText(soft, o, "type", ""),
-          subtype: optional("subtype"),
-          mitre: optional("mitre"),
+          subtype: softOptional(soft, o, "subtype"),
+          mitre: softOptional(soft, o, "mitre"),
           description: softText(soft, o, "typeDesc", ""),
           perspective: softText(soft, o, "perspective", ""),
           priority: softText(soft, o, "severity", ""),
           detail: softText(soft, o, "detail", ""),
-          ports: optional("ports"),
-          protocol: optional("protocol"),
-          sourceName: optional("sourceName"),
+          ports: softOptional(soft, o, "ports"),
+          protocol: softOptional(soft, o, "protocol"),
+          sourceName: softOptional(soft, o, "sourceName"),
           targets: list(soft, o, "targets"),
           dataFeed: softText(soft, o, "netFlowSource", ""),
           userIdentity: softText(soft, o, "userIdentity", ""),
-          ...(soft.list === undefined ? {} : { warnings: soft.list })
+          warnings: soft.list
         },
         label,
         "json",
@@ -149,24 +154,23 @@ export const parseJsonLine = (line: string, ctx: ParseContext): BuildResult => {
     }
     if ("firstSeen" in o) {
       const soft: Soft = { list: undefined }
-      const optional = (key: string) => (o[key] === undefined ? null : softText(soft, o, key, ""))
       return buildIdsEvent(
         {
           id: id(o),
           firstSeen: text(o, "firstSeen", { required: true }),
           srcIp: text(o, "srcIp", { required: true }),
-          lastSeen: optional("lastSeen"),
+          lastSeen: softOptional(soft, o, "lastSeen"),
           srcPort: softText(soft, o, "srcPort", ""),
           dstIp: list(soft, o, "dstIp"),
           dstPort: softText(soft, o, "dstPort", ""),
-          protocol: optional("protocol"),
+          protocol: softOptional(soft, o, "protocol"),
           signatureId: softText(soft, o, "signatureId", ""),
           signatureName: softText(soft, o, "signatureName", ""),
           logSourceIp: softText(soft, o, "logSourceIp", ""),
           logSourceInterface: softText(soft, o, "logSourceInterface", ""),
           category: softText(soft, o, "category", ""),
           severity: softText(soft, o, "severity", ""),
-          ...(soft.list === undefined ? {} : { warnings: soft.list })
+          warnings: soft.list
         },
         label,
         "json",
