@@ -59,6 +59,10 @@ export interface AppendSummary {
   stored: number
   duplicate: number
   rejected: number
+  /** optional fields that could not be read in the stored detections (each kept raw, with a warning) */
+  warnings: number
+  /** the first of them: `line 3: field 13 of 15 (targets, tsv15): …` */
+  firstWarning: string | undefined
   /** BlockDecided events recorded */
   decided: number
   /** BlockWithheld events recorded: detections a rule matched whose source is protected */
@@ -92,6 +96,8 @@ export const appendFromStdin = (settings: AppendSettings) =>
       stored: 0,
       duplicate: 0,
       rejected: 0,
+      warnings: 0,
+      firstWarning: undefined,
       decided: 0,
       withheld: 0,
       firstWithheld: undefined,
@@ -111,6 +117,8 @@ export const appendFromStdin = (settings: AppendSettings) =>
           line: number
           key: string | null
           rejection: string | undefined
+          /** the reasons of the fields that could not be read */
+          warnings: ReadonlyArray<string> | undefined
           /** kept only when the policy has rules to decide with */
           detection: FlowmonEventReceived | undefined
         }> = []
@@ -124,6 +132,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
                 line: line.number,
                 key: event.dedupeKey,
                 rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
+                warnings: event.type === "FlowmonEventReceived" ? event.payload.warnings?.map((w) => w.reason) : undefined,
                 detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
               })
               yield event
@@ -174,7 +183,7 @@ export const appendFromStdin = (settings: AppendSettings) =>
           if (settings.logFile !== undefined) logLines.push(formatLogLine(settings.logFormat, { time, ...fields }))
         }
         outcomes.forEach((outcome, i) => {
-          const { line, key, rejection } = recorded[i]!
+          const { line, key, rejection, warnings } = recorded[i]!
           if (rejection !== undefined) {
             summary.rejected++
             summary.firstRejection ??= `line ${line}: ${rejection}`
@@ -185,6 +194,12 @@ export const appendFromStdin = (settings: AppendSettings) =>
           } else {
             summary.stored++
             detail({ level: "info", msg: "stored", line, seq: outcome.seq, key })
+          }
+          // A duplicate's warnings were counted when it was first stored.
+          if (warnings !== undefined && outcome._tag !== "Duplicate") {
+            summary.warnings += warnings.length
+            summary.firstWarning ??= `line ${line}: ${warnings[0]}`
+            for (const reason of warnings) detail({ level: "warn", msg: "field not read, kept raw", line, seq: outcome.seq, reason })
           }
         })
         for (const w of withheld) {
@@ -210,7 +225,9 @@ export const appendFromStdin = (settings: AppendSettings) =>
 export const formatSummary = (s: AppendSummary): string => {
   const decided = s.decided > 0 ? `, ${s.decided} blocks decided` : ""
   const withheld = s.withheld > 0 ? `, ${s.withheld} not blocked: protected (first: ${s.firstWithheld})` : ""
-  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${decided}${withheld}`
+  // Only when there are some: the line stays as it always was for clean input.
+  const warnings = s.warnings > 0 ? `, ${s.warnings} field warnings (fields not read, kept raw; first: ${s.firstWarning})` : ""
+  const parts = `${s.stored} stored, ${s.duplicate} duplicate, ${s.rejected} rejected${warnings}${decided}${withheld}`
   return s.firstRejection === undefined ? parts : `${parts} (first: ${s.firstRejection})`
 }
 
@@ -295,6 +312,7 @@ export const appendCommand = Command.make(
         duplicate: summary.duplicate,
         rejected: summary.rejected,
         decided: summary.decided,
+        ...(summary.warnings > 0 ? { warnings: summary.warnings } : {}),
         ...(summary.withheld > 0 ? { withheld: summary.withheld } : {})
       }
       if (Option.isSome(failure)) {
@@ -303,7 +321,7 @@ export const appendCommand = Command.make(
         )
         return yield* failure.value
       }
-      yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
+      yield* (summary.rejected > 0 || summary.warnings > 0 ? Effect.logWarning : Effect.logInfo)(`mitigator append: ${formatSummary(summary)}`).pipe(Effect.annotateLogs(counts))
       if (summary.clockBehind !== undefined) yield* Effect.logWarning(`mitigator append: ${clockBehindWarning(summary.clockBehind)}`)
       const lm = !opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined
       const cs = !opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined

@@ -18,6 +18,12 @@ const left = (until: string, now: string): string => {
 
 const MAX_HELD_SHOWN = 20
 
+/** A CryptoSpike user for a person: `jdoe@corp.example (S-1-5-…)`, the id alone when it has no name. */
+const userText = (u: { readonly userId: string; readonly userName: string; readonly userPrincipalName: string }): string => {
+  const name = u.userPrincipalName !== "" ? u.userPrincipalName : u.userName
+  return name === "" ? u.userId : `${name} (${u.userId})`
+}
+
 /** A plain-text view: every block in force, its expiry and why; then what is held back, and counts. */
 export const renderState = (state: DesiredState): string => {
   const lines: string[] = []
@@ -30,16 +36,21 @@ export const renderState = (state: DesiredState): string => {
   if (state.userBlocks.length > 0) {
     lines.push("Users blocked on CryptoSpike:")
     for (const u of state.userBlocks) {
-      const name = u.userPrincipalName !== "" ? u.userPrincipalName : u.userName !== "" ? u.userName : u.userId
-      lines.push(`  ${name === u.userId ? name : `${name} (${u.userId})`}  until ${u.until} (${left(u.until, state.asOf)})  behind ${u.seenAt.map((s) => s.ip).join(", ")}`)
+      lines.push(`  ${userText(u)}  until ${u.until} (${left(u.until, state.asOf)})  behind ${u.seenAt.map((s) => s.ip).join(", ")}`)
       for (const r of u.reasons) lines.push(`      ${why(r)}`)
     }
   }
   if (state.pendingUserBlocks.length > 0) {
     lines.push("Waiting for the user behind an address to be resolved on CryptoSpike:")
     for (const u of state.pendingUserBlocks) {
+      const f = u.failure
+      const named = f?.searched === undefined ? "" : ` named ${f.searched}`
       const failure =
-        u.failure === null ? "" : u.failure.reason === "ambiguous" ? `  not resolved: ambiguous (${u.failure.candidates.join(", ")})` : "  not resolved: no user found"
+        f === null
+          ? ""
+          : f.reason === "ambiguous"
+            ? `  not resolved: ambiguous${named} (${f.matches === undefined ? f.candidates.join(", ") : f.matches.map(userText).join(", ")})`
+            : `  not resolved: no user found${named}`
       lines.push(`  ${u.ip} (seen ${u.at}${u.userIdentity === "" ? "" : `, Flowmon user ${u.userIdentity}`})  until ${u.until}${failure}`)
       for (const r of u.reasons) lines.push(`      ${why(r)}`)
     }

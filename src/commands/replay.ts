@@ -31,7 +31,9 @@ export const describeEvent = (event: StoredEvent): string => {
       const targets = Array.isArray(p["targets"]) ? (p["targets"] as string[]) : []
       const shown = targets.length === 0 ? "" : ` -> ${targets[0]}${targets.length > 1 ? ` (+${targets.length - 1})` : ""}`
       const kind = p["product"] === "ids" ? `IDS ${str(p["description"])}` : str(p["method"])
-      what = `${str(p["product"])} ${str(p["instance"])}#${str(p["eventId"])} ${kind} ${str(p["priority"] ?? "-")} ${str(p["source"])}${shown} [${str(p["format"])}]`
+      const warnings = Array.isArray(p["warnings"]) ? (p["warnings"] as Payload[]).map((w) => str(w["field"])) : []
+      const unread = warnings.length === 0 ? "" : ` (not read: ${warnings.join(", ")})`
+      what = `${str(p["product"])} ${str(p["instance"])}#${str(p["eventId"])} ${kind} ${str(p["priority"] ?? "-")} ${str(p["source"])}${shown} [${str(p["format"])}]${unread}`
       break
     }
     case "InputRejected":
@@ -69,6 +71,21 @@ export const describeEvent = (event: StoredEvent): string => {
     case "AllowRequested":
       what = `${str(p["cidr"])} ${p["until"] === null ? "for good" : `until ${str(p["until"])}`} (by ${str(p["actor"])}: ${str(p["reason"])})`
       break
+    case "UserResolved": {
+      const name = str(p["userPrincipalName"] ?? "") || str(p["userName"] ?? "")
+      what = `the user behind ${str(p["ip"])} (seen ${str(p["at"])}) is ${name === "" ? str(p["userId"]) : `${name} (${str(p["userId"])})`}, found by ${str(p["via"])}`
+      break
+    }
+    case "UserResolutionFailed": {
+      const matches = Array.isArray(p["matches"]) ? (p["matches"] as Payload[]) : undefined
+      const candidates = matches?.map((m) => {
+        const name = str(m["userPrincipalName"] ?? "") || str(m["userName"] ?? "")
+        return name === "" ? str(m["userId"]) : `${name} (${str(m["userId"])})`
+      }) ?? (Array.isArray(p["candidates"]) ? (p["candidates"] as unknown[]).map(str) : [])
+      const named = typeof p["searched"] === "string" ? ` named ${p["searched"]}` : ""
+      what = `the user behind ${str(p["ip"])} (seen ${str(p["at"])}) is not resolved: ${p["reason"] === "ambiguous" ? `ambiguous${named} (${candidates.join(", ")})` : `no user found${named}`}`
+      break
+    }
     case "ClockSkewObserved":
       what = `this run's clock (${str(p["clock"])}) was ${Math.round(Math.abs(Number(p["behindMs"])) / 1000)}s ${Number(p["behindMs"]) < 0 ? "ahead of" : "behind"} ${p["against"] === "log" ? "the newest event" : `the ${str(p["against"])}'s clock`} (${str(p["reference"])})`
       break

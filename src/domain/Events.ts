@@ -36,6 +36,22 @@ export const CefDetails = Schema.Struct({
 export type CefDetails = typeof CefDetails.Type
 
 /**
+ * An optional field of a detection that could not be read (a target list cut off with an
+ * ellipsis, a time cut short, bytes in another encoding, a value of the wrong JSON type): the
+ * detection is stored all the same, the field holds what could be read of it (or its empty
+ * value), and this keeps the field's text as received and why.
+ */
+export const FieldWarning = Schema.Struct({
+  /** the event field (`targets`, `firstFlowAt`, `ids.category`, …), or `raw` for the line itself */
+  field: Schema.String,
+  /** the field as received (escaped where it was not valid UTF-8), cut to MAX_WARNING_RAW characters */
+  raw: Schema.String,
+  /** a sentence naming the field as the layout does and what was wrong */
+  reason: Schema.String
+})
+export type FieldWarning = typeof FieldWarning.Type
+
+/**
  * One Flowmon detection as received. Text fields are "" when the layout has the field but it was
  * empty, and null when the layout has no such field at all.
  */
@@ -47,7 +63,7 @@ export const FlowmonEventReceived = Schema.Struct({
   detectedAt: Schema.String,
   /** UTC ISO; ADS TSV only (timestamp of the first flow) */
   firstFlowAt: NullableString,
-  /** ADS method code (SCANS, SSHDICT, …); null for IDS */
+  /** ADS method code (SCANS, SSHDICT, …); null for IDS, and for an ADS code that could not be read (see `warnings`) */
   method: NullableString,
   subtype: NullableString,
   mitre: NullableString,
@@ -71,7 +87,12 @@ export const FlowmonEventReceived = Schema.Struct({
   ids: Schema.NullOr(IdsDetails),
   cef: Schema.NullOr(CefDetails),
   format: InputFormat,
-  raw: Schema.String
+  raw: Schema.String,
+  /**
+   * the optional fields that could not be read; absent when there are none (so a clean event,
+   * and every event recorded before this field existed, is unchanged)
+   */
+  warnings: Schema.optionalWith(Schema.Array(FieldWarning), { exact: true })
 })
 export type FlowmonEventReceived = typeof FlowmonEventReceived.Type
 
@@ -216,12 +237,28 @@ export const UserResolved = Schema.Struct({
 })
 export type UserResolved = typeof UserResolved.Type
 
-/** The user behind `ip` could not be named: nobody, or more than one (never guessed). */
+/** A CryptoSpike user with the names CryptoSpike gave ("" where it gave none). */
+export const NamedUser = Schema.Struct({
+  userId: Schema.String,
+  userName: Schema.String,
+  userPrincipalName: Schema.String
+})
+export type NamedUser = typeof NamedUser.Type
+
+/**
+ * The user behind `ip` could not be named: nobody, or more than one, or (a name search) only a
+ * user of another domain (never guessed).
+ */
 export const UserResolutionFailed = Schema.Struct({
   ip: Schema.String,
   at: Schema.String,
   reason: Schema.Literal("unknown", "ambiguous"),
-  candidates: Schema.Array(Schema.String)
+  /** the candidates' user ids */
+  candidates: Schema.Array(Schema.String),
+  /** the candidates with their names (absent in events recorded before names were kept) */
+  matches: Schema.optionalWith(Schema.Array(NamedUser), { exact: true }),
+  /** the name searched for, when the candidates came from a name search */
+  searched: Schema.optionalWith(Schema.String, { exact: true })
 })
 export type UserResolutionFailed = typeof UserResolutionFailed.Type
 

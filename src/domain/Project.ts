@@ -26,7 +26,7 @@
  */
 import { compareCidr, contains, exclude, type Cidr } from "./Cidr.js"
 import { allowEntryInForce, cidrOf } from "./Decide.js"
-import type { BlockSubject, DecisionCause, PolicyActivated } from "./Events.js"
+import type { BlockSubject, DecisionCause, NamedUser, PolicyActivated } from "./Events.js"
 import type { AllowEntry } from "./Policy.js"
 import { neverBlockRails, protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "./Rails.js"
 import { isoAfter, readInstant } from "./Time.js"
@@ -83,7 +83,13 @@ export interface PendingUserBlock {
   readonly until: string
   readonly reasons: ReadonlyArray<Reason>
   /** why the user is not known yet: null while nobody has looked */
-  readonly failure: { readonly reason: "unknown" | "ambiguous"; readonly candidates: ReadonlyArray<string> } | null
+  readonly failure: {
+    readonly reason: "unknown" | "ambiguous"
+    readonly candidates: ReadonlyArray<string>
+    /** the candidates with their names, and the name searched for (when recorded) */
+    readonly matches?: ReadonlyArray<NamedUser>
+    readonly searched?: string
+  } | null
 }
 
 /** A block on CryptoSpike of the user found behind one or more blocked addresses. */
@@ -185,6 +191,8 @@ interface Failed {
   readonly kind: "failed"
   readonly reason: "unknown" | "ambiguous"
   readonly candidates: ReadonlyArray<string>
+  readonly matches?: ReadonlyArray<NamedUser>
+  readonly searched?: string
 }
 
 interface Allow extends AllowEntry {
@@ -366,7 +374,13 @@ export const evolveWithHorizon = (state: ProjectionState, event: LoggedEvent, ho
       })
       break
     case "UserResolutionFailed":
-      state.resolutions.set(`${p["ip"]}|${p["at"]}`, { kind: "failed", reason: p["reason"], candidates: p["candidates"] })
+      state.resolutions.set(`${p["ip"]}|${p["at"]}`, {
+        kind: "failed",
+        reason: p["reason"],
+        candidates: p["candidates"],
+        ...(p["matches"] === undefined ? {} : { matches: p["matches"] }),
+        ...(p["searched"] === undefined ? {} : { searched: p["searched"] })
+      })
       break
     case "UserBlockChanged":
       if (p["op"] === "block") {
@@ -510,7 +524,15 @@ export const desiredAt = (state: ProjectionState, now: string): DesiredState => 
       userIdentity: e.userIdentity,
       until: maxUntil(reasons),
       reasons,
-      failure: resolution === undefined ? null : { reason: resolution.reason, candidates: resolution.candidates }
+      failure:
+        resolution === undefined
+          ? null
+          : {
+              reason: resolution.reason,
+              candidates: resolution.candidates,
+              ...(resolution.matches === undefined ? {} : { matches: resolution.matches }),
+              ...(resolution.searched === undefined ? {} : { searched: resolution.searched })
+            }
     })
   }
   pendingUserBlocks.sort((a, b) => compareCidr(cidrOf(a.ip), cidrOf(b.ip)) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))

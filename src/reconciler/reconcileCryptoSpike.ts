@@ -19,11 +19,12 @@ import * as Effect from "effect/Effect"
 import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import type { Caps } from "../domain/Policy.js"
 import type { DesiredState, UserBlock } from "../domain/Project.js"
-import { activityWindow, fromActivity, fromNameSearch, type Resolution } from "../domain/ResolveUser.js"
+import { activityWindow, fromActivity, fromNameSearch, type Resolution, type ResolvedUser } from "../domain/ResolveUser.js"
+import { parseAccountName } from "../domain/UserName.js"
 import { catchUp, desiredOf, openProjection, type Projection } from "../projection/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
-import { auditComment, exactUserMatch, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
+import { auditComment, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
 import { startProgress } from "../platform/Progress.js"
 import type { TargetFigures } from "./passRecord.js"
 
@@ -84,6 +85,7 @@ const flowmonEvent = (log: EventLogService, seq: number) =>
 const commentFor = (log: EventLogService, block: UserBlock) =>
   Effect.gen(function* () {
     const reason = block.reasons[0]
+    const user = { userId: block.userId, userName: block.userName, userPrincipalName: block.userPrincipalName }
     if (reason === undefined || reason.kind === "operator") {
       return auditComment({
         eventId: "operator",
@@ -93,6 +95,7 @@ const commentFor = (log: EventLogService, block: UserBlock) =>
         targets: [],
         dataFeed: null,
         perspective: null,
+        user,
         until: block.until,
         ...(reason === undefined ? {} : { seq: reason.seq })
       })
@@ -107,9 +110,47 @@ const commentFor = (log: EventLogService, block: UserBlock) =>
       targets: event?.targets ?? [],
       dataFeed: event?.dataFeed ?? null,
       perspective: event?.perspective ?? null,
+      userIdentity: event?.userIdentity ?? "",
+      ids:
+        event?.ids === null || event?.ids === undefined
+          ? undefined
+          : {
+              signatureId: event.signature?.id ?? "",
+              signatureName: event.signature?.name ?? "",
+              sourcePort: event.ids.sourcePort,
+              targetPort: event.ids.targetPort,
+              protocol: event.protocol,
+              category: event.ids.category,
+              severity: event.severity,
+              logSourceIp: event.ids.logSourceIp,
+              logSourceInterface: event.ids.logSourceInterface
+            },
+      user,
       until: block.until,
       seq: reason.seq
     })
+  })
+
+/**
+ * The names of a user found in file activity whose rows carry none: CryptoSpike's user search,
+ * for the Flowmon user name (when the event has one) and for the user id, keeping only the
+ * user with that very id. Names are for people (status, why, the comment): a lookup that fails
+ * or finds nothing leaves them empty and does not hold the block up.
+ */
+const withNames = (cs: CryptoSpikeUsersService, user: ResolvedUser, userIdentity: string) =>
+  Effect.gen(function* () {
+    if (user.userName !== "" || user.userPrincipalName !== "") return user
+    const account = parseAccountName(userIdentity)?.account
+    for (const term of [...(account === undefined ? [] : [account]), user.userId]) {
+      const found = yield* Effect.either(cs.searchUsers(term))
+      if (found._tag === "Left") {
+        yield* Effect.logWarning(`the names of CryptoSpike user ${user.userId} could not be looked up: ${found.left.message}`)
+        return user
+      }
+      const same = found.right.find((u) => u.userId === user.userId)
+      if (same !== undefined) return { userId: user.userId, userName: same.userName, userPrincipalName: same.userPrincipalName }
+    }
+    return user
   })
 
 /** Resolves every pending block nobody has tried yet; returns the events to record and the unreachable count. */
@@ -124,19 +165,18 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
       const outcome = yield* Effect.either(
         Effect.gen(function* () {
           const rows = yield* cs.fileActivity(pending.ip, window.from, window.to)
-          let resolution: Resolution = fromActivity(
-            rows.map((r) => r.userId),
-            pending.userIdentity
-          )
+          let resolution: Resolution = fromActivity(rows, pending.userIdentity)
+          let searched: string | undefined
           if (resolution.kind === "search-name") {
-            // CryptoSpike lists `DOMAIN\user` as `user`: search the account part, then keep only
-            // the exact matches for the full name.
-            const name = resolution.name
-            const term = name.includes("\\") ? name.slice(name.lastIndexOf("\\") + 1) : name
-            const found = yield* cs.searchUsers(term)
-            resolution = fromNameSearch(exactUserMatch(found, name))
+            // Search the account part alone (CryptoSpike may list `CORP\jdoe` as `jdoe`, and the
+            // users of other domains must be seen to be ruled out), then decide on the full name.
+            searched = resolution.name
+            const found = yield* cs.searchUsers(parseAccountName(searched)?.account ?? searched)
+            resolution = fromNameSearch(searched, found)
+          } else if (resolution.kind === "resolved" && resolution.via === "file-activity") {
+            resolution = { ...resolution, user: yield* withNames(cs, resolution.user, pending.userIdentity) }
           }
-          return resolution
+          return { resolution, searched }
         })
       )
       if (outcome._tag === "Left") {
@@ -144,7 +184,7 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
         problems.push(`resolving the user behind ${pending.ip}: ${outcome.left.message}`)
         continue
       }
-      const r = outcome.right
+      const { resolution: r, searched } = outcome.right
       events.push(
         r.kind === "resolved"
           ? {
@@ -155,7 +195,14 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
           : {
               type: "UserResolutionFailed",
               dedupeKey: null,
-              payload: { ip: pending.ip, at: pending.at, reason: r.kind === "failed" ? r.reason : "unknown", candidates: r.kind === "failed" ? r.candidates : [] }
+              payload: {
+                ip: pending.ip,
+                at: pending.at,
+                reason: r.kind === "failed" ? r.reason : "unknown",
+                candidates: r.kind === "failed" ? r.candidates : [],
+                ...(r.kind === "failed" && r.matches.length > 0 ? { matches: r.matches.map((u) => ({ userId: u.userId, userName: u.userName, userPrincipalName: u.userPrincipalName })) } : {}),
+                ...(searched === undefined ? {} : { searched })
+              }
             }
       )
     }

@@ -32,6 +32,9 @@ export interface BlockInfo {
 export interface FileActivity {
   /** the user the row belongs to (the row's `userId`, else its `id`) */
   readonly userId: string
+  /** the names the row gives, "" when none (only `id` is attested for these rows) */
+  readonly userName: string
+  readonly userPrincipalName: string
 }
 
 /**
@@ -49,7 +52,7 @@ export class CryptoSpikeError extends Data.TaggedError("CryptoSpikeError")<{
 export interface CryptoSpikeUsersService {
   /** Every file-activity row from `ip` between `from` and `to` (UTC ISO), every page. */
   readonly fileActivity: (ip: string, from: string, to: string) => Effect.Effect<ReadonlyArray<FileActivity>, CryptoSpikeError>
-  /** Users whose name or principal name matches `name` (blocked ones included), every page. */
+  /** Users CryptoSpike's (fuzzy) search finds for `name` (blocked ones included), every page. */
   readonly searchUsers: (name: string) => Effect.Effect<ReadonlyArray<StorageUser>, CryptoSpikeError>
   /** Every blocked user, every page (CryptoSpike's own blocks and administrators' too). */
   readonly blockedUsers: Effect.Effect<ReadonlyArray<StorageUser>, CryptoSpikeError>

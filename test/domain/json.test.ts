@@ -116,17 +116,23 @@ describe("JSON lines: ADS objects", () => {
     expect(e).toMatchObject({ subtype: "IPBased", mitre: "T1071", ports: "443, 80", protocol: "6", sourceName: "ws-1" })
   })
 
-  it("rejects keys of the wrong type, naming the key", () => {
-    expect(rejectedValue({ ...ADS, targets: {} }).reason).toBe(
-      'key "targets": expected a string or an array of strings, got object'
-    )
-    expect(rejectedValue({ ...ADS, targets: ["198.51.100.40", 7] }).reason).toBe(
-      'key "targets"[1]: expected a string, got number'
-    )
+  it("rejects a value of the wrong type under a key the event cannot do without, naming the key", () => {
     expect(rejectedValue({ ...ADS, source: true }).reason).toBe('key "source": expected a string, got boolean')
-    expect(rejectedValue({ ...ADS, detail: ["a"] }).reason).toBe('key "detail": expected a string, got array')
-    expect(rejectedValue({ ...ADS, severity: { level: 1 } }).reason).toBe('key "severity": expected a string, got object')
     expect(rejectedValue({ ...ADS, timestamp: 12.5 }).reason).toMatch(/^key "timestamp": /)
+  })
+
+  it("stores a detection whose optional keys have the wrong type: each costs its key, kept as JSON with a warning", () => {
+    const e = accepted({ ...ADS, targets: ["198.51.100.40", 7], detail: ["a"], severity: { level: 1 } })
+    expect(e).toMatchObject({ targets: ["198.51.100.40"], detail: "", priority: null, severity: "" })
+    expect(e.warnings).toEqual([
+      { field: "severity", raw: '{"level":1}', reason: 'key "severity": expected a string, got object; stored without it' },
+      { field: "detail", raw: '["a"]', reason: 'key "detail": expected a string, got array; stored without it' },
+      { field: "targets", raw: '["198.51.100.40",7]', reason: 'key "targets"[1]: expected a string, got number; kept the 1 string item(s)' }
+    ])
+    expect(accepted({ ...ADS, targets: {} })).toMatchObject({
+      targets: [],
+      warnings: [{ field: "targets", raw: "{}", reason: 'key "targets": expected a string or an array of strings, got object; stored without targets' }]
+    })
   })
 
   it("rejects a number where the source address belongs, naming the key", () => {
@@ -139,17 +145,26 @@ describe("JSON lines: ADS objects", () => {
   it("rejects missing required keys", () => {
     const { source: _s, ...noSource } = ADS
     expect(rejectedValue(noSource).reason).toBe('key "source": missing')
-    const { type: _t, ...noType } = ADS
-    expect(rejectedValue(noType).reason).toBe('key "type": missing')
     expect(rejectedValue({ ...ADS, timestamp: null }).reason).toBe('key "timestamp": missing')
   })
 
-  it("rejects invalid values, naming the key", () => {
+  it("rejects an unreadable time, id or source, naming the key", () => {
     expect(rejectedValue({ ...ADS, timestamp: "2025-02-30 10:00:00" }).reason).toMatch(/^key "timestamp": .*day 30 does not exist/)
-    expect(rejectedValue({ ...ADS, targets: "198.51.100.40, nope" }).reason).toMatch(/^key "targets": 'nope'/)
-    expect(rejectedValue({ ...ADS, type: "SSH attack" }).reason).toMatch(/^key "type": 'SSH attack' is not a detection method code/)
-    expect(rejectedValue({ ...ADS, firstFlowTimestamp: "2025-13-01 00:00:00" }).reason).toMatch(/^key "firstFlowTimestamp": .*month 13/)
     expect(rejectedValue({ ...IDS, firstSeen: "8/28/2023 10:13" }).reason).toMatch(/^key "firstSeen": .*is not a timestamp/)
+  })
+
+  it("stores a detection whose method, first flow time or targets cannot be read, with a warning for each", () => {
+    const { type: _t, ...noType } = ADS
+    expect(accepted(noType)).toMatchObject({ method: null, warnings: [{ field: "method", raw: "", reason: 'key "type": is empty; stored without a method' }] })
+    expect(accepted({ ...ADS, type: "SSH attack" }).warnings![0]!.reason).toMatch(/^key "type": 'SSH attack' is not a detection method code/)
+    const flow = accepted({ ...ADS, firstFlowTimestamp: "2025-13-01 00:00:00" })
+    expect(flow.firstFlowAt).toBeNull()
+    expect(flow.warnings).toMatchObject([{ field: "firstFlowAt", raw: "2025-13-01 00:00:00" }])
+    expect(flow.warnings![0]!.reason).toMatch(/^key "firstFlowTimestamp": .*month 13/)
+    const targets = accepted({ ...ADS, targets: "198.51.100.40, nope" })
+    expect(targets.targets).toEqual(["198.51.100.40"])
+    expect(targets.warnings).toMatchObject([{ field: "targets", raw: "198.51.100.40, nope" }])
+    expect(targets.warnings![0]!.reason).toMatch(/^key "targets": 'nope' is not an address/)
   })
 })
 
@@ -203,12 +218,14 @@ describe("JSON lines: IDS objects", () => {
     expect(e.ids).toMatchObject({ lastSeen: "2025-11-03T15:27:00.000Z", sourcePort: "51514", targetPort: "443" })
   })
 
-  it("rejects wrong types, naming the key", () => {
+  it("rejects a missing source; wrong types elsewhere cost only their key", () => {
     expect(rejectedValue({ ...IDS, srcIp: null }).reason).toBe('key "srcIp": missing')
-    expect(rejectedValue({ ...IDS, dstIp: { ip: "198.51.100.7" } }).reason).toBe(
-      'key "dstIp": expected a string or an array of strings, got object'
-    )
-    expect(rejectedValue({ ...IDS, category: false }).reason).toBe('key "category": expected a string, got boolean')
+    const e = accepted({ ...IDS, dstIp: { ip: "198.51.100.7" }, category: false })
+    expect(e).toMatchObject({ targets: [], description: "", ids: { category: "" } })
+    expect(e.warnings).toEqual([
+      { field: "targets", raw: '{"ip":"198.51.100.7"}', reason: 'key "dstIp": expected a string or an array of strings, got object; stored without targets' },
+      { field: "ids.category", raw: "false", reason: 'key "category": expected a string, got boolean; stored without it' }
+    ])
   })
 
   it("reads an object with both timestamp and firstSeen as ADS", () => {

@@ -180,26 +180,35 @@ describe("TSV layout A: ADS standard, 15 fields", () => {
     expect(rejected(adsWith({ 10: " " })).reason).toMatch(/field 11 of 15 \(source IP, tsv15\): is empty/)
   })
 
-  it("rejects an invalid target, naming the targets field", () => {
-    const r = rejected(adsWith({ 12: "198.51.100.40, host.example.test" }))
-    expect(r.reason).toContain("field 13 of 15 (targets, tsv15)")
-    expect(r.reason).toContain("host.example.test")
+  it("keeps the readable targets of a list with an invalid one, and warns naming the targets field", () => {
+    const e = accepted(adsWith({ 12: "198.51.100.40, host.example.test" }))
+    expect(e.targets).toEqual(["198.51.100.40"])
+    expect(e.warnings).toHaveLength(1)
+    expect(e.warnings![0]).toMatchObject({ field: "targets", raw: "198.51.100.40, host.example.test" })
+    expect(e.warnings![0]!.reason).toContain("field 13 of 15 (targets, tsv15)")
+    expect(e.warnings![0]!.reason).toContain("host.example.test")
   })
 
-  it("rejects a date that does not exist (2025-02-30)", () => {
+  it("rejects a detection time that does not exist (2025-02-30); a first flow time that does not exist only costs that field", () => {
     const r = rejected(adsWith({ 1: "2025-02-30 10:00:00" }))
     expect(r.reason).toContain("field 2 of 15 (detection time, tsv15)")
     expect(r.reason).toContain("day 30 does not exist in 2025-02")
-    expect(rejected(adsWith({ 2: "2025-02-30 10:00:00" })).reason).toContain("field 3 of 15 (first flow timestamp, tsv15)")
+    const e = accepted(adsWith({ 2: "2025-02-30 10:00:00" }))
+    expect(e.firstFlowAt).toBeNull()
+    expect(e.warnings).toMatchObject([{ field: "firstFlowAt", raw: "2025-02-30 10:00:00" }])
+    expect(e.warnings![0]!.reason).toContain("field 3 of 15 (first flow timestamp, tsv15)")
   })
 
   it("rejects a missing detection time", () => {
     expect(rejected(adsWith({ 1: " " })).reason).toMatch(/field 2 of 15 \(detection time, tsv15\): is empty/)
   })
 
-  it("rejects an event id that is not a whole number, and a method that is not a code", () => {
+  it("rejects an event id that is not a whole number; a method that is not a code is stored without one, with a warning", () => {
     expect(rejected(adsWith({ 0: "47a1" })).reason).toMatch(/field 1 of 15 \(event ID, tsv15\).*not an ADS event id/)
-    expect(rejected(adsWith({ 3: "SSH attack" })).reason).toMatch(/field 4 of 15 \(event type, tsv15\).*detection method code/)
+    const e = accepted(adsWith({ 3: "SSH attack" }))
+    expect(e.method).toBeNull()
+    expect(e.warnings).toMatchObject([{ field: "method", raw: "SSH attack" }])
+    expect(e.warnings![0]!.reason).toMatch(/field 4 of 15 \(event type, tsv15\).*detection method code/)
   })
 })
 

@@ -171,6 +171,7 @@ describe("file activity", () => {
       id: SID(2),
       userId: SID(2),
       userName: "CORP\\Anna Maria",
+      userPrincipalName: SEED.users![1]!.userPrincipalName,
       ip: "10.1.1.1",
       time: "2026-01-10T10:00:00.000Z",
       path: "/f/0",
@@ -201,7 +202,7 @@ describe("file activity", () => {
 describe("users", () => {
   const users = (cs: CryptoSpikeEmulatorHandle, query: string) => call(cs, "GET", `/api/v1/audit/users?${query}`)
 
-  it("searches by case-insensitive substring of name or principal name, URL-decoded", async () => {
+  it("searches by case-insensitive substring of name or principal name, or the whole user id, URL-decoded", async () => {
     const cs = await start({ seed: SEED })
     const search = async (text: string) =>
       (await users(cs, `page=0&size=20&search=${encodeURIComponent(text)}&blocked=&orderBy=&sortDescending=false`)).json
@@ -214,6 +215,9 @@ describe("users", () => {
     const nobody = await search("nobody & co")
     expect([nobody.items, nobody.totalItems, nobody.totalUnfilteredItems]).toEqual([[], 0, 4])
     expect((await search("corp")).totalItems).toBe(4)
+    // The user id as a whole (how a client finds a user's names by its SID).
+    expect((await search(SID(2))).items.map((u: any) => u.userName)).toEqual(["CORP\\Anna Maria"])
+    expect((await search(SID(2).slice(0, -2))).items).toEqual([])
   })
 
   it("filters by blocked and pages with totalItems", async () => {
@@ -266,6 +270,39 @@ describe("block and unblock", () => {
     expect(cs.user(SID(1))).toEqual({ ...SEED.users![0], blocked: false })
     // Unblocking a user that is not blocked is fine too.
     expect((await access(cs, { ...block, userAccessState: "UNBLOCKED" })).status).toBe(200)
+  })
+
+  it("records every block and unblock request with its comment as sent, and every holder of a user's block", async () => {
+    const cs = await start({ seed: SEED })
+    const block = { userId: SID(1), userIdType: "WINDOWS", userAccessState: "BLOCKED", comment: "mitigator seq=7: Flowmon ADS event 1\nSource: 10.1.1.1" }
+    expect((await access(cs, block)).status).toBe(200)
+    cs.blockByAdmin(SID(1), "taken over by hand")
+    expect((await access(cs, { userId: SID(1), userIdType: "WINDOWS", userAccessState: "UNBLOCKED" })).status).toBe(200)
+    expect((await access(cs, { ...block, userId: "S-1-nobody" })).status).toBe(404)
+    expect(cs.accessLog()).toEqual([
+      { userId: SID(1), userAccessState: "BLOCKED", comment: block.comment, status: 200 },
+      { userId: SID(1), userAccessState: "UNBLOCKED", comment: null, status: 200 },
+      { userId: "S-1-nobody", userAccessState: "BLOCKED", comment: block.comment, status: 404 }
+    ])
+    expect(cs.holders(SID(1))).toEqual([
+      { blocked: true, by: "api", comment: block.comment },
+      { blocked: true, by: "admin", comment: "taken over by hand" },
+      { blocked: false, by: "api", comment: undefined }
+    ])
+    // A block seeded as CryptoSpike's own is its first holder.
+    expect(cs.holders(SID(3))).toEqual([{ blocked: true, by: "cryptospike", comment: "Learner" }])
+    cs.resetCounts()
+    expect(cs.accessLog()).toEqual([])
+  })
+
+  it("refuses a comment over its limit (1000 characters unless set), counted in characters, not bytes", async () => {
+    const cs = await start({ seed: SEED })
+    const block = { userId: SID(1), userIdType: "WINDOWS", userAccessState: "BLOCKED" }
+    expect((await access(cs, { ...block, comment: "é".repeat(1000) })).status).toBe(200)
+    expect(await access(cs, { ...block, comment: "x".repeat(1001) })).toMatchObject({ status: 400, json: { message: "'comment' is longer than 1000 characters" } })
+    const strict = await start({ seed: SEED, maxCommentLength: 20 })
+    expect((await access(strict, { ...block, comment: "x".repeat(21) })).status).toBe(400)
+    expect(strict.user(SID(1))?.blocked).toBe(false)
   })
 
   it("takes the unblock state from the options", async () => {

@@ -9,7 +9,6 @@ import {
   blockedUsersPath,
   classify,
   epochSeconds,
-  exactUserMatch,
   holderOf,
   joinUrl,
   LOGIN_HINT,
@@ -203,12 +202,12 @@ describe("CryptoSpike wire: classification", () => {
 })
 
 describe("CryptoSpike wire: parsing", () => {
-  it("activity: userId preferred, else id; rows without either skipped and counted", () => {
+  it("activity: userId preferred, else id, with the names a row gives; rows without either skipped and counted", () => {
     const p = pageOf(
       parseActivityPage({
         items: [
           { id: "S-1-5-21-1104" },
-          { id: "row-9", userId: "S-1-5-21-2000" },
+          { id: "row-9", userId: "S-1-5-21-2000", username: "CORP\\jdoe", userPrincipalName: "jdoe@corp.example" },
           { userId: "  " },
           { path: "/x" },
           "junk",
@@ -218,7 +217,12 @@ describe("CryptoSpike wire: parsing", () => {
         totalItems: 7
       })
     )
-    expect(p.rows).toEqual([{ userId: "S-1-5-21-1104" }, { userId: "S-1-5-21-2000" }, { userId: "42" }])
+    const none = { userName: "", userPrincipalName: "" }
+    expect(p.rows).toEqual([
+      { userId: "S-1-5-21-1104", ...none },
+      { userId: "S-1-5-21-2000", userName: "CORP\\jdoe", userPrincipalName: "jdoe@corp.example" },
+      { userId: "42", ...none }
+    ])
     expect(p.skipped).toBe(4)
     expect(p.count).toBe(7)
     expect(p.totalItems).toBe(7)
@@ -226,7 +230,7 @@ describe("CryptoSpike wire: parsing", () => {
 
   it("activity: no totalItems, empty items, bare array", () => {
     expect(pageOf(parseActivityPage({ items: [] }))).toEqual({ rows: [], count: 0, skipped: 0, totalItems: undefined })
-    expect(pageOf(parseActivityPage([{ id: "S-1" }])).rows).toEqual([{ userId: "S-1" }])
+    expect(pageOf(parseActivityPage([{ id: "S-1" }])).rows).toEqual([{ userId: "S-1", userName: "", userPrincipalName: "" }])
     expect(pageOf(parseActivityPage({ items: [], totalItems: -1 })).totalItems).toBeUndefined()
     expect(pageOf(parseActivityPage({ items: [], totalItems: "3" })).totalItems).toBeUndefined()
   })
@@ -343,42 +347,6 @@ describe("CryptoSpike wire: parsing", () => {
   })
 })
 
-describe("CryptoSpike wire: exactUserMatch", () => {
-  const jdoe = user({ userId: "S-1", userName: "jdoe", userPrincipalName: "jdoe@corp.example" })
-  const jdoe2 = user({ userId: "S-2", userName: "jdoe2", userPrincipalName: "jdoe2@corp.example" })
-  const other = user({ userId: "S-3", userName: "OTHER\\jdoe", userPrincipalName: "" })
-  const corp = user({ userId: "S-4", userName: "CORP\\asmith", userPrincipalName: "asmith@corp.example" })
-  const all = [jdoe, jdoe2, other, corp]
-
-  it("exact userName, case-insensitively; substrings never match", () => {
-    expect(exactUserMatch(all, "JDoe")).toEqual([jdoe])
-    expect(exactUserMatch(all, "jdo")).toEqual([])
-    expect(exactUserMatch(all, " jdoe2 ")).toEqual([jdoe2])
-  })
-
-  it("DOMAIN\\user matches a listed bare user, or the same DOMAIN\\user, not another domain's", () => {
-    expect(exactUserMatch(all, "CORP\\jdoe")).toEqual([jdoe])
-    expect(exactUserMatch(all, "other\\JDOE")).toEqual([jdoe, other])
-    expect(exactUserMatch(all, "corp\\ASMITH")).toEqual([corp])
-    expect(exactUserMatch(all, "EVIL\\asmith")).toEqual([])
-    expect(exactUserMatch(all, "\\jdoe")).toEqual([])
-    expect(exactUserMatch(all, "CORP\\")).toEqual([])
-  })
-
-  it("user@realm matches userPrincipalName only", () => {
-    expect(exactUserMatch(all, "JDOE@corp.EXAMPLE")).toEqual([jdoe])
-    expect(exactUserMatch(all, "jdoe@other.example")).toEqual([])
-    expect(exactUserMatch(all, "asmith@corp.example")).toEqual([corp])
-  })
-
-  it("a bare name does not match a listed DOMAIN\\user or principal; empty matches nothing", () => {
-    expect(exactUserMatch(all, "asmith")).toEqual([])
-    expect(exactUserMatch(all, "")).toEqual([])
-    expect(exactUserMatch(all, "  ")).toEqual([])
-    expect(exactUserMatch([user({ userName: "", userPrincipalName: "" })], "")).toEqual([])
-  })
-})
-
 describe("CryptoSpike wire: audit comment", () => {
   const details: AuditDetails = {
     product: "ADS",
@@ -393,18 +361,82 @@ describe("CryptoSpike wire: audit comment", () => {
     seq: 57
   }
 
-  it("names event, method, description, source, targets, feed, perspective and expiry, one per line", () => {
-    expect(auditComment(details)).toBe(
+  it("ADS: names event, method, description, source, user identity, targets, feed, perspective, the user blocked and expiry, one per line", () => {
+    expect(
+      auditComment({
+        ...details,
+        userIdentity: "CORP\\jdoe",
+        user: { userId: "S-1-5-21-1", userName: "jdoe", userPrincipalName: "jdoe@corp.example" }
+      })
+    ).toBe(
       [
         "mitigator seq=57: Flowmon ADS event 4711",
         "Method: SCANS - TCP SYN scan",
         "Source: 10.20.30.40",
+        "User identity: CORP\\jdoe",
         "Targets: 10.0.0.1, 10.0.0.2",
         "Data feed: core-probe",
         "Perspective: Security issues",
+        "Blocked user: jdoe@corp.example (S-1-5-21-1)",
         "Blocked until: 2026-01-10T12:00:00.000Z"
       ].join("\n")
     )
+  })
+
+  const ids: AuditDetails = {
+    product: "IDS",
+    eventId: "9001",
+    method: null,
+    description: "Potential Corporate Privacy Violation",
+    source: "192.0.2.50",
+    targets: ["198.51.100.7"],
+    dataFeed: null,
+    perspective: null,
+    ids: {
+      signatureId: "2024217",
+      signatureName: "ET POLICY example signature",
+      sourcePort: "51514",
+      targetPort: "443",
+      protocol: "TCP",
+      category: "Potential Corporate Privacy Violation",
+      severity: "2",
+      logSourceIp: "203.0.113.10",
+      logSourceInterface: "eth2"
+    },
+    until: "2026-01-10T12:00:00.000Z",
+    seq: 58
+  }
+
+  it("IDS: names event, signature id and message, both ends with ports, protocol, category, severity, log source and expiry", () => {
+    expect(auditComment(ids)).toBe(
+      [
+        "mitigator seq=58: Flowmon IDS event 9001",
+        "Signature: [2024217] ET POLICY example signature",
+        "Source: 192.0.2.50:51514 -> Destination: 198.51.100.7:443",
+        "Protocol: TCP, Category: Potential Corporate Privacy Violation, Severity: 2",
+        "Log source: 203.0.113.10 (eth2)",
+        "Blocked until: 2026-01-10T12:00:00.000Z"
+      ].join("\n")
+    )
+  })
+
+  it("IDS: IPv6 ends in brackets, several destinations with their port once, missing ports leave the address alone", () => {
+    const v6 = auditComment({ ...ids, source: "2001:db8::a1", targets: ["2001:db8::2"] }).split("\n")[2]
+    expect(v6).toBe("Source: [2001:db8::a1]:51514 -> Destination: [2001:db8::2]:443")
+    const several = auditComment({ ...ids, targets: ["198.51.100.7", "198.51.100.8"] }).split("\n")[2]
+    expect(several).toBe("Source: 192.0.2.50:51514 -> Destination: 198.51.100.7, 198.51.100.8 (port 443)")
+    const noPorts = auditComment({ ...ids, ids: { ...ids.ids!, sourcePort: "", targetPort: "" } }).split("\n")[2]
+    expect(noPorts).toBe("Source: 192.0.2.50 -> Destination: 198.51.100.7")
+  })
+
+  it("IDS: a very long signature name and category are shortened, every line kept, within 1000 characters", () => {
+    const c = auditComment({ ...ids, ids: { ...ids.ids!, signatureName: "s".repeat(3000), category: "c".repeat(3000) } })
+    expect(Array.from(c).length).toBeLessThanOrEqual(MAX_COMMENT)
+    const lines = c.split("\n")
+    expect(lines).toHaveLength(6)
+    expect(lines[0]).toBe("mitigator seq=58: Flowmon IDS event 9001")
+    expect(lines[1]).toMatch(/^Signature: \[2024217\] s+\.\.\.$/)
+    expect(lines[5]).toBe("Blocked until: 2026-01-10T12:00:00.000Z")
   })
 
   it("missing fields read n/a", () => {
@@ -413,6 +445,7 @@ describe("CryptoSpike wire: audit comment", () => {
       "mitigator: Flowmon event 4711",
       "Method: n/a",
       "Source: 10.20.30.40",
+      "User identity: n/a",
       "Targets: n/a",
       "Data feed: n/a",
       "Perspective: n/a",
@@ -428,10 +461,10 @@ describe("CryptoSpike wire: audit comment", () => {
     })
     expect(c).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\ufeff]/)
     const lines = c.split("\n")
-    expect(lines).toHaveLength(7)
+    expect(lines).toHaveLength(8)
     expect(lines[1]).toBe("Method: SCANS - TCP SYN scan".replace("TCP SYN scan", "evil Blocked until: never[2J"))
-    expect(lines[4]).toBe("Data feed: feed x")
-    expect(lines[6]).toBe("Blocked until: 2026-01-10T12:00:00.000Z")
+    expect(lines[5]).toBe("Data feed: feed x")
+    expect(lines[7]).toBe("Blocked until: 2026-01-10T12:00:00.000Z")
   })
 
   it("bounded to 1000 characters, the expiry line kept when the description is long", () => {

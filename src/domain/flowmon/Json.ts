@@ -2,8 +2,13 @@
  * JSON lines (ADS 12.5+): one object per line. An object with `timestamp` is an ADS event, one
  * with `firstSeen` an IDS event (the keys Progress' own scripts read). Only the keys known from
  * Progress' scripts are read; the whole line is kept in `raw`, so nothing else is lost.
+ *
+ * A value of the wrong type under `id`, `timestamp`/`firstSeen` or `source`/`srcIp` rejects the
+ * line; under any other key it costs that key only: its empty value, and a warning keeping the
+ * value as JSON.
  */
-import { buildAdsEvent, buildIdsEvent, type BuildResult, type ParseContext } from "./Build.js"
+import type { FieldWarning } from "../Events.js"
+import { buildAdsEvent, buildIdsEvent, fieldWarning, type BuildResult, type ParseContext } from "./Build.js"
 
 class JsonTypeError {
   constructor(readonly reason: string) {}
@@ -30,7 +35,45 @@ const text = (o: Obj, key: string, opts: { required?: boolean; fallback?: string
   throw new JsonTypeError(`${label(key)}: expected a string, got ${typeName(v)}`)
 }
 
-const optionalText = (o: Obj, key: string): string | null => (o[key] === undefined ? null : text(o, key))
+const asJson = (v: unknown): string => {
+  try {
+    return JSON.stringify(v) ?? String(v)
+  } catch {
+    return String(v)
+  }
+}
+
+/** The warnings of one object; allocated on the first one only. */
+interface Soft {
+  list: FieldWarning[] | undefined
+}
+
+/** Event field names where they differ from the JSON key. */
+const FIELD: Record<string, string> = {
+  typeDesc: "description",
+  netFlowSource: "dataFeed",
+  firstFlowTimestamp: "firstFlowAt",
+  type: "method",
+  lastSeen: "ids.lastSeen",
+  srcPort: "ids.sourcePort",
+  dstPort: "ids.targetPort",
+  signatureId: "signature.id",
+  signatureName: "signature.name",
+  logSourceIp: "ids.logSourceIp",
+  logSourceInterface: "ids.logSourceInterface",
+  category: "ids.category",
+  dstIp: "targets"
+}
+
+/** `text` for a key the event can do without: a value of the wrong type is `fallback` with a warning. */
+const softText = <F extends string | null>(soft: Soft, o: Obj, key: string, fallback: F): string | F => {
+  const v = o[key]
+  if (v === undefined || v === null) return fallback
+  if (typeof v === "string") return v
+  if (typeof v === "number" && Number.isFinite(v)) return String(v)
+  ;(soft.list ??= []).push(fieldWarning(FIELD[key] ?? key, asJson(v), `${label(key)}: expected a string, got ${typeName(v)}; stored without it`))
+  return fallback
+}
 
 /** The id: a whole number or a string. */
 const id = (o: Obj): string => {
@@ -44,18 +87,28 @@ const id = (o: Obj): string => {
   throw new JsonTypeError(`${label("id")}: expected a number or a string, got ${typeName(v)}`)
 }
 
-/** Targets: a ", "-separated string or an array of strings. */
-const list = (o: Obj, key: string): string[] => {
+/** `softText` for a key the layout may not have at all: absent is null. */
+const softOptional = (soft: Soft, o: Obj, key: string): string | null => (o[key] === undefined ? null : softText(soft, o, key, ""))
+
+const listWarning = (soft: Soft, key: string, v: unknown, reason: string): void => {
+  ;(soft.list ??= []).push(fieldWarning("targets", asJson(v), `${label(key)}${reason}`))
+}
+
+/** Targets: a ", "-separated string or an array of strings; other items are left out with a warning. */
+const list = (soft: Soft, o: Obj, key: string): string[] => {
   const v = o[key]
   if (v === undefined || v === null) return []
   if (typeof v === "string") return [v]
   if (Array.isArray(v)) {
-    return v.map((item, i) => {
-      if (typeof item !== "string") throw new JsonTypeError(`${label(key)}[${i}]: expected a string, got ${typeName(item)}`)
-      return item
-    })
+    const strings = v.filter((item): item is string => typeof item === "string")
+    if (strings.length < v.length) {
+      const i = v.findIndex((item) => typeof item !== "string")
+      listWarning(soft, key, v, `[${i}]: expected a string, got ${typeName(v[i])}; kept the ${strings.length} string item(s)`)
+    }
+    return strings
   }
-  throw new JsonTypeError(`${label(key)}: expected a string or an array of strings, got ${typeName(v)}`)
+  listWarning(soft, key, v, `: expected a string or an array of strings, got ${typeName(v)}; stored without targets`)
+  return []
 }
 
 export const parseJsonLine = (line: string, ctx: ParseContext): BuildResult => {
@@ -71,25 +124,27 @@ export const parseJsonLine = (line: string, ctx: ParseContext): BuildResult => {
   const o = value as Obj
   try {
     if ("timestamp" in o) {
+      const soft: Soft = { list: undefined }
       return buildAdsEvent(
         {
           id: id(o),
           detectedAt: text(o, "timestamp", { required: true }),
-          firstFlowAt: optionalText(o, "firstFlowTimestamp"),
-          method: text(o, "type", { required: true }),
-          subtype: optionalText(o, "subtype"),
-          mitre: optionalText(o, "mitre"),
-          description: text(o, "typeDesc"),
-          perspective: text(o, "perspective"),
-          priority: text(o, "severity"),
-          detail: text(o, "detail"),
-          ports: optionalText(o, "ports"),
-          protocol: optionalText(o, "protocol"),
           source: text(o, "source", { required: true }),
-          sourceName: optionalText(o, "sourceName"),
-          targets: list(o, "targets"),
-          dataFeed: text(o, "netFlowSource"),
-          userIdentity: text(o, "userIdentity")
+          firstFlowAt: softOptional(soft, o, "firstFlowTimestamp"),
+          method: softText(soft, o, "type", ""),
+          subtype: softOptional(soft, o, "subtype"),
+          mitre: softOptional(soft, o, "mitre"),
+          description: softText(soft, o, "typeDesc", ""),
+          perspective: softText(soft, o, "perspective", ""),
+          priority: softText(soft, o, "severity", ""),
+          detail: softText(soft, o, "detail", ""),
+          ports: softOptional(soft, o, "ports"),
+          protocol: softOptional(soft, o, "protocol"),
+          sourceName: softOptional(soft, o, "sourceName"),
+          targets: list(soft, o, "targets"),
+          dataFeed: softText(soft, o, "netFlowSource", ""),
+          userIdentity: softText(soft, o, "userIdentity", ""),
+          warnings: soft.list
         },
         label,
         "json",
@@ -98,22 +153,24 @@ export const parseJsonLine = (line: string, ctx: ParseContext): BuildResult => {
       )
     }
     if ("firstSeen" in o) {
+      const soft: Soft = { list: undefined }
       return buildIdsEvent(
         {
           id: id(o),
           firstSeen: text(o, "firstSeen", { required: true }),
-          lastSeen: optionalText(o, "lastSeen"),
           srcIp: text(o, "srcIp", { required: true }),
-          srcPort: text(o, "srcPort"),
-          dstIp: list(o, "dstIp"),
-          dstPort: text(o, "dstPort"),
-          protocol: optionalText(o, "protocol"),
-          signatureId: text(o, "signatureId"),
-          signatureName: text(o, "signatureName"),
-          logSourceIp: text(o, "logSourceIp"),
-          logSourceInterface: text(o, "logSourceInterface"),
-          category: text(o, "category"),
-          severity: text(o, "severity")
+          lastSeen: softOptional(soft, o, "lastSeen"),
+          srcPort: softText(soft, o, "srcPort", ""),
+          dstIp: list(soft, o, "dstIp"),
+          dstPort: softText(soft, o, "dstPort", ""),
+          protocol: softOptional(soft, o, "protocol"),
+          signatureId: softText(soft, o, "signatureId", ""),
+          signatureName: softText(soft, o, "signatureName", ""),
+          logSourceIp: softText(soft, o, "logSourceIp", ""),
+          logSourceInterface: softText(soft, o, "logSourceInterface", ""),
+          category: softText(soft, o, "category", ""),
+          severity: softText(soft, o, "severity", ""),
+          warnings: soft.list
         },
         label,
         "json",

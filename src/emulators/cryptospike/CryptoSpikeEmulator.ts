@@ -7,14 +7,17 @@
  * - `POST {S}/auth/login` `{username, password}` → `{"token":"<jwt-like>","lifetime":3600}` (token
  *   first), wrong credentials 401; `GET {S}/auth/logout` → 200 (ends a login token when one is sent);
  * - `POST {P}/audit/dashboard/file-activity/table?page=&size=&start=&end=` with the filter body
- *   (only `ips` is honoured) → `{items:[{id:<SID>, userId, userName, ip, time, path, action}], totalItems}`;
+ *   (only `ips` is honoured) → `{items:[{id:<SID>, userId, userName, userPrincipalName, ip, time, path, action}], totalItems}`;
  * - `GET {P}/audit/users?page=&size=&search=&blocked=&orderBy=&sortDescending=` →
  *   `{items:[{userId, userIdType, resolvedState, userName, userPrincipalName, blocked, blockUnblockInfo?}], totalItems, totalUnfilteredItems}`;
  *   a blocked user carries `blockUnblockInfo: {comment, blockRuleMatches, csInstanceName}` of its
  *   last block (the names of CryptoSpike's block events; whether the REST list carries them is
  *   not attested: `blockInfo: "none"` leaves them out, as a list that does not tell);
  * - `POST {P}/analyzer/events/users/access` `{userId, userIdType:"WINDOWS", userAccessState, comment}`
- *   → 200 `{}`: `BLOCKED` blocks, the configured unblock state (default `UNBLOCKED`) unblocks;
+ *   → 200 `{}`: `BLOCKED` blocks, the configured unblock state (default `UNBLOCKED`) unblocks; a
+ *   comment over `maxCommentLength` characters (default 1000) is 400. Every such request is
+ *   recorded as received (`accessLog()`), and every change of a user's block with who made it
+ *   (`holders(userId)`);
  * - `GET {S}/status` (no auth) → `{"status":"OK","uptimeSeconds":n}`;
  * - emulator-only, with the app token: `POST /_emulator/seed` (appends a seed) and
  *   `GET /_emulator/state` (users with blocked/blockedBy/comment, and the activity count).
@@ -24,7 +27,9 @@
  *
  * Where the real appliance's behaviour is unknown (the spec's "Uncertain" list), the choices are:
  * the unblock state is an option; re-blocking is 200 and records the new comment and origin;
- * unblocking a user that is not blocked is 200; the row `id` is the user's SID; `start`/`end` are
+ * unblocking a user that is not blocked is 200; `search` matches the user id too (so a client can
+ * look up a user's names by its SID; a real appliance may not); comments are limited to 1000
+ * characters (no limit is documented: this is the bound mitigator keeps); the row `id` is the user's SID; `start`/`end` are
  * inclusive epoch seconds; `quarantined=true` matches nobody (no quarantine here) and `active` is
  * ignored; blocks never expire. Faults apply to every API path but not to `/_emulator/*`.
  *
@@ -106,6 +111,13 @@ export interface CryptoSpikeEmulatorOptions {
   readonly blockInfo?: "blockUnblockInfo" | "none" | undefined
   /** default "page" */
   readonly listShape?: CryptoSpikeListShape | undefined
+  /**
+   * what a file-activity row carries: "full" (default: id, userId, names, ip, time, path,
+   * action) or "id" (only `id`, the one attested field: names must be looked up elsewhere)
+   */
+  readonly activityRows?: "full" | "id" | undefined
+  /** the longest comment a block or unblock may carry, in characters (default 1000); longer is 400 */
+  readonly maxCommentLength?: number | undefined
   readonly faults?: CryptoSpikeFaults | undefined
   /** for the fault dice; default Math.random */
   readonly random?: (() => number) | undefined
@@ -119,6 +131,23 @@ export interface EmulatedUser {
   readonly blocked: boolean
   readonly blockedBy?: BlockedBy
   readonly comment?: string
+}
+
+/** One block/unblock request as the emulator received it (`accessLog()`). */
+export interface AccessRequest {
+  readonly userId: string
+  readonly userAccessState: string
+  /** the comment exactly as sent; null when the request had none */
+  readonly comment: string | null
+  /** the status it was answered with */
+  readonly status: number
+}
+
+/** A change of a user's block (`holders()`): who blocked or unblocked it, and with which comment. */
+export interface HolderChange {
+  readonly blocked: boolean
+  readonly by: BlockedBy
+  readonly comment: string | undefined
 }
 
 /** Request kinds counted by `counts()`; `rejected` and `faulted` are counted on top. */
@@ -155,7 +184,12 @@ export interface CryptoSpikeEmulatorHandle {
   readonly setFaults: (faults: CryptoSpikeFaults) => void
   readonly setListShape: (shape: CryptoSpikeListShape) => void
   readonly counts: () => Partial<Record<CryptoSpikeRequestKind, number>>
+  /** resets the counts and the access log */
   readonly resetCounts: () => void
+  /** every well-formed block/unblock request (after auth), in order, with its comment as sent */
+  readonly accessLog: () => AccessRequest[]
+  /** every change of the user's block, in order, whoever made it (seeded blocks included) */
+  readonly holders: (userId: string) => HolderChange[]
   /** an administrator blocks the user in the UI (blockedBy "admin"); throws for an unknown user */
   readonly blockByAdmin: (userId: string, comment?: string) => void
   /** CryptoSpike blocks the user by itself (its own detection, blockedBy "cryptospike"); throws for an unknown user */
@@ -173,6 +207,7 @@ export const OWN_BLOCK_COMMENT = "Blocked by CryptoSpike: suspicious file activi
 export const OWN_BLOCK_RULE = "Ransomware behaviour"
 export const DEFAULT_ACTIVITY_PAGE_SIZE = 50
 export const DEFAULT_USERS_PAGE_SIZE = 20
+export const DEFAULT_MAX_COMMENT_LENGTH = 1000
 
 // ---------------------------------------------------------------------------------------------
 // Seeds
@@ -330,6 +365,14 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
   /** login token → expiry (ms) */
   const loginTokens = new Map<string, number>()
 
+  const maxCommentLength = options.maxCommentLength ?? DEFAULT_MAX_COMMENT_LENGTH
+  let accessLog: AccessRequest[] = []
+  const history = new Map<string, HolderChange[]>()
+  const recordHolder = (userId: string, change: HolderChange) => {
+    const list = history.get(userId)
+    if (list === undefined) history.set(userId, [change])
+    else list.push(change)
+  }
   let counts: Partial<Record<CryptoSpikeRequestKind, number>> = {}
   const count = (kind: CryptoSpikeRequestKind) => {
     counts[kind] = (counts[kind] ?? 0) + 1
@@ -350,6 +393,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
         eventSeq: blocked ? ++eventSeq : 0,
         order: existing?.order ?? ++userOrder
       })
+      if (blocked) recordHolder(u.userId, { blocked, by: u.blockedBy ?? "cryptospike", comment: u.comment })
     }
     for (const a of checked.fileActivity ?? []) {
       const timeMs = Date.parse(a.time)
@@ -403,6 +447,7 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     u.blockedBy = blocked ? by : undefined
     u.comment = blocked ? comment : undefined
     u.eventSeq = ++eventSeq
+    recordHolder(userId, { blocked, by, comment: blocked ? comment : undefined })
     return true
   }
 
@@ -471,10 +516,13 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     const s = start as number
     const e = end as number
     const matching = s === Number.NEGATIVE_INFINITY && e === Number.POSITIVE_INFINITY ? candidates : candidates.filter((r) => r.timeSec >= s && r.timeSec <= e)
-    const items = page(matching, pageNo as number, size as number).map((r) => ({
+    const rowsOnPage = page(matching, pageNo as number, size as number)
+    if (options.activityRows === "id") return listReply(rowsOnPage.map((r) => ({ id: r.userId })), { totalItems: matching.length })
+    const items = rowsOnPage.map((r) => ({
       id: r.userId,
       userId: r.userId,
       userName: users.get(r.userId)?.userName ?? "",
+      userPrincipalName: users.get(r.userId)?.userPrincipalName ?? "",
       ip: r.ip,
       time: r.time,
       path: r.path,
@@ -498,7 +546,10 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
       (u) =>
         (blocked === undefined || u.blocked === blocked) &&
         quarantined !== true &&
-        (search === "" || u.userName.toLowerCase().includes(search) || u.userPrincipalName.toLowerCase().includes(search))
+        (search === "" ||
+          u.userName.toLowerCase().includes(search) ||
+          u.userPrincipalName.toLowerCase().includes(search) ||
+          u.userId.toLowerCase() === search)
     )
     if (orderBy === "EVENT_TIME") found.sort((a, b) => a.eventSeq - b.eventSeq || a.order - b.order)
     else if (orderBy === "USER_NAME" || orderBy === "USERNAME") found.sort((a, b) => a.userName.localeCompare(b.userName) || a.order - b.order)
@@ -532,8 +583,15 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     if (state !== "BLOCKED" && state !== unblockState) return message(400, `Unsupported userAccessState: ${JSON.stringify(state ?? null)}`)
     const comment = body["comment"]
     if (comment !== undefined && comment !== null && typeof comment !== "string") return message(400, "'comment' must be a string")
+    const logged = (r: Reply): Reply => {
+      accessLog.push({ userId, userAccessState: String(state), comment: typeof comment === "string" ? comment : null, status: r.status })
+      return r
+    }
+    if (typeof comment === "string" && Array.from(comment).length > maxCommentLength) {
+      return logged(message(400, `'comment' is longer than ${maxCommentLength} characters`))
+    }
     const done = setBlocked(userId, state === "BLOCKED", "api", typeof comment === "string" ? comment : "")
-    return done ? reply(200, {}) : message(404, "User not found")
+    return logged(done ? reply(200, {}) : message(404, "User not found"))
   }
 
   const doLogin = (body: unknown): Reply => {
@@ -755,7 +813,10 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     counts: () => ({ ...counts }),
     resetCounts: () => {
       counts = {}
+      accessLog = []
     },
+    accessLog: () => [...accessLog],
+    holders: (userId) => [...(history.get(userId) ?? [])],
     blockByAdmin: (userId, comment) => {
       known(userId)
       setBlocked(userId, true, "admin", comment)

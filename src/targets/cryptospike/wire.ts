@@ -1,7 +1,8 @@
 /**
  * The CryptoSpike REST wire protocol, without I/O: paths (with every query value URL-encoded),
  * request bodies, tolerant response parsers, classification of HTTP answers into data or a
- * `CryptoSpikeError`, the exact-name rule for user searches, and the audit comment of a block.
+ * `CryptoSpikeError`, and the audit comment of a block. (Which user a name search finds is
+ * decided in src/domain/ResolveUser.ts.)
  *
  * Authentication is never part of what is built here: the client adds `x-auth-token` (app
  * token) or `Authorization: Bearer` (login session) at the last moment, so every path and body
@@ -308,6 +309,12 @@ const itemsOf = (body: unknown, what: string): { items: ReadonlyArray<unknown>; 
   return { items, totalItems }
 }
 
+/** A user's names: `userName` (or `username`) and `userPrincipalName`, "" when absent or not text. */
+const namesOf = (item: Record<string, unknown>): { userName: string; userPrincipalName: string } => ({
+  userName: stringOr(item["userName"], stringOr(item["username"], "")),
+  userPrincipalName: stringOr(item["userPrincipalName"], "")
+})
+
 /**
  * A page of file activity. A row's user is its `userId`, else its `id` (the only attested field,
  * which both Flowmon scripts take for the user: spec §3 #3, "Uncertain" 3); rows with neither
@@ -320,8 +327,8 @@ export const parseActivityPage = (body: unknown): Page<FileActivity> | CryptoSpi
   let skipped = 0
   for (const item of page.items) {
     const userId = isRecord(item) ? (idText(item["userId"]) ?? idText(item["id"])) : undefined
-    if (userId === undefined) skipped++
-    else rows.push({ userId })
+    if (!isRecord(item) || userId === undefined) skipped++
+    else rows.push({ userId, ...namesOf(item) })
   }
   return { rows, count: page.items.length, skipped, totalItems: page.totalItems }
 }
@@ -381,8 +388,7 @@ export const parseUsersPage = (body: unknown, blockedByQuery: boolean): Page<Sto
     rows.push({
       userId,
       userIdType: stringOr(item["userIdType"], ""),
-      userName: stringOr(item["userName"], stringOr(item["username"], "")),
-      userPrincipalName: stringOr(item["userPrincipalName"], ""),
+      ...namesOf(item),
       blocked: blockedOf(item) ?? blockedByQuery,
       block: blockOf(item)
     })
@@ -414,38 +420,6 @@ export const pagingShortfall = (page: { readonly count: number; readonly totalIt
   page.count < size && page.totalItems !== undefined && seen < page.totalItems
     ? `it says it holds ${page.totalItems} item(s) but ran out after ${seen}`
     : undefined
-
-// ---------------------------------------------------------------------------------------------
-// Exact user match
-// ---------------------------------------------------------------------------------------------
-
-/**
- * The users a search result holds for exactly `name` (CryptoSpike's `search` is a fuzzy filter
- * of unknown semantics, spec "Uncertain" 11, and taking `items[0]` is defect §6 #9). Case is
- * ignored throughout (Windows names are case-insensitive). A user matches when:
- *
- * - its `userName` or `userPrincipalName` equals `name`;
- * - `name` is `DOMAIN\user` and the listed `userName` is just `user` (it carries no domain of its
- *   own, so the domain cannot contradict; a listed `OTHER\user` must equal in full);
- * - `name` is `user@realm` and equals the listed `userPrincipalName` (the first rule; a `user@realm`
- *   never matches a bare `userName`, which could belong to another realm).
- *
- * A bare `user` does NOT match a listed `DOMAIN\user` or `user@realm` (that could be several
- * accounts). An empty name matches nothing. Callers act only on exactly one distinct user.
- */
-export const exactUserMatch = (users: ReadonlyArray<StorageUser>, name: string): ReadonlyArray<StorageUser> => {
-  const wanted = name.trim().toLowerCase()
-  if (wanted === "") return []
-  const slash = wanted.indexOf("\\")
-  const bareOfDomain = slash > 0 && slash < wanted.length - 1 ? wanted.slice(slash + 1) : undefined
-  return users.filter((u) => {
-    const userName = u.userName.trim().toLowerCase()
-    const upn = u.userPrincipalName.trim().toLowerCase()
-    if (userName !== "" && userName === wanted) return true
-    if (upn !== "" && upn === wanted) return true
-    return bareOfDomain !== undefined && userName !== "" && !userName.includes("\\") && userName === bareOfDomain
-  })
-}
 
 // ---------------------------------------------------------------------------------------------
 // The audit comment of a block
@@ -511,6 +485,19 @@ export const holderOf = (current: BlockInfo): string => {
   return `CryptoSpike (rules: ${shown.join(", ")}${more > 0 ? ` and ${more} more` : ""})`
 }
 
+/** What an IDS detection adds to the comment (as in `FlowmonEventReceived.ids` and `signature`). */
+export interface IdsAuditDetails {
+  readonly signatureId: string
+  readonly signatureName: string
+  readonly sourcePort: string
+  readonly targetPort: string
+  readonly protocol: string | null
+  readonly category: string
+  readonly severity: string
+  readonly logSourceIp: string
+  readonly logSourceInterface: string
+}
+
 /** What the audit comment of a block names (field names as in `FlowmonEventReceived`). */
 export interface AuditDetails {
   /** the Flowmon product ("ADS", "IDS"…), when known */
@@ -522,6 +509,12 @@ export interface AuditDetails {
   readonly targets: ReadonlyArray<string>
   readonly dataFeed: string | null
   readonly perspective: string | null
+  /** the user name the ADS event carried ("" or absent when none) */
+  readonly userIdentity?: string | undefined
+  /** IDS detections: signature, ports, protocol, category, severity, log source */
+  readonly ids?: IdsAuditDetails | undefined
+  /** the CryptoSpike user blocked, when known */
+  readonly user?: { readonly userId: string; readonly userName: string; readonly userPrincipalName: string } | undefined
   /** UTC ISO end of the block */
   readonly until: string
   /** the mitigator event sequence number of the decision, when known */
@@ -538,44 +531,104 @@ const orNa = (value: string | null | undefined): string => {
   return v === "" ? "n/a" : v
 }
 
+/** `address:port`, IPv6 in brackets; the address alone without a port. */
+const endpoint = (address: string, port: string): string => {
+  const a = orNa(address)
+  const p = oneLine(port)
+  return p === "" ? a : `${a.includes(":") ? `[${a}]` : a}:${p}`
+}
+
+const targetList = (targets: ReadonlyArray<string>): string => {
+  const shown = targets.slice(0, MAX_TARGETS_SHOWN).map(oneLine)
+  const more = targets.length - shown.length
+  return shown.length === 0 ? "n/a" : `${shown.join(", ")}${more > 0 ? ` (+${more} more)` : ""}`
+}
+
+const userLine = (user: AuditDetails["user"]): string[] => {
+  if (user === undefined) return []
+  const name = oneLine(user.userPrincipalName) || oneLine(user.userName)
+  return [`Blocked user: ${name === "" ? oneLine(user.userId) : `${name} (${oneLine(user.userId)})`}`]
+}
+
+/**
+ * The lines of the comment; `free` holds the free-text values (description, signature name,
+ * category), which are shortened first when the comment is too long.
+ */
+const commentLines = (d: AuditDetails, free: { readonly description: string; readonly signature: string; readonly category: string }): string[] => {
+  const product = d.product === undefined || oneLine(d.product) === "" ? "" : ` ${oneLine(d.product)}`
+  const head = `${COMMENT_MARKER}${d.seq === undefined ? "" : ` seq=${d.seq}`}: Flowmon${product} event ${orNa(d.eventId)}`
+  const until = `Blocked until: ${orNa(d.until)}`
+  if (d.ids !== undefined) {
+    const ids = d.ids
+    // The facts Progress' IDS script writes (signature, both ends with ports, protocol, category, severity, log source).
+    const destination =
+      d.targets.length <= 1 ? endpoint(d.targets[0] ?? "", ids.targetPort) : `${targetList(d.targets)}${oneLine(ids.targetPort) === "" ? "" : ` (port ${oneLine(ids.targetPort)})`}`
+    return [
+      head,
+      `Signature: [${orNa(ids.signatureId)}] ${orNa(free.signature)}`,
+      `Source: ${endpoint(d.source, ids.sourcePort)} -> Destination: ${destination}`,
+      `Protocol: ${orNa(ids.protocol)}, Category: ${orNa(free.category)}, Severity: ${orNa(ids.severity)}`,
+      `Log source: ${orNa(ids.logSourceIp)} (${orNa(ids.logSourceInterface)})`,
+      ...userLine(d.user),
+      until
+    ]
+  }
+  const method = d.method === null ? "" : oneLine(d.method)
+  return [
+    head,
+    `Method: ${method === "" ? "n/a" : method}${free.description === "" ? "" : ` - ${free.description}`}`,
+    `Source: ${orNa(d.source)}`,
+    `User identity: ${orNa(d.userIdentity)}`,
+    `Targets: ${targetList(d.targets)}`,
+    `Data feed: ${orNa(d.dataFeed)}`,
+    `Perspective: ${orNa(d.perspective)}`,
+    ...userLine(d.user),
+    until
+  ]
+}
+
 /**
  * The comment of a block, shown to CryptoSpike administrators and in its block events (spec
- * §5): plain text, one field a line, starting with `mitigator` so that our blocks can be told
- * from CryptoSpike's own. Sanitised and bounded to `MAX_COMMENT` characters.
+ * §5): plain text, one fact a line, starting with `mitigator seq=N:` so that mitigator's blocks
+ * can be told from CryptoSpike's own (`stillOursUser`). It carries at least what Progress'
+ * proven script writes (cryptospike-block-user-v2.py): for ADS the event id, method, source,
+ * user identity, targets and data feed; for IDS the event id, signature id and message, source
+ * and destination with ports, protocol, category and severity. Sanitised and bounded to
+ * `MAX_COMMENT` characters, the free text shortened first so that the later lines survive.
  *
  * ```
  * mitigator seq=57: Flowmon ADS event 4711
- * Method: SCANS - TCP SYN scan
- * Source: 10.20.30.40
- * Targets: 10.0.0.1, 10.0.0.2
- * Data feed: core-probe
+ * Method: SSHDICT - SSH attack
+ * Source: 192.0.2.31
+ * User identity: CORP\jdoe
+ * Targets: 198.51.100.40, 198.51.100.41
+ * Data feed: LAN
  * Perspective: Security issues
+ * Blocked user: jdoe@corp.example (S-1-5-21-…-1104)
+ * Blocked until: 2026-01-10T12:00:00.000Z
+ * ```
+ * ```
+ * mitigator seq=58: Flowmon IDS event 9001
+ * Signature: [2024217] ET POLICY example signature
+ * Source: 192.0.2.50:51514 -> Destination: 198.51.100.7:443
+ * Protocol: TCP, Category: Potential Corporate Privacy Violation, Severity: 2
+ * Log source: 203.0.113.10 (eth2)
  * Blocked until: 2026-01-10T12:00:00.000Z
  * ```
  */
 export const auditComment = (details: AuditDetails): string => {
-  const shown = details.targets.slice(0, MAX_TARGETS_SHOWN).map(oneLine)
-  const more = details.targets.length - shown.length
-  const targets = shown.length === 0 ? "n/a" : `${shown.join(", ")}${more > 0 ? ` (+${more} more)` : ""}`
-  const product = details.product === undefined || oneLine(details.product) === "" ? "" : ` ${oneLine(details.product)}`
-  const method = details.method === null ? "" : oneLine(details.method)
-  const compose = (description: string): string =>
-    stripControls(
-      [
-        `${COMMENT_MARKER}${details.seq === undefined ? "" : ` seq=${details.seq}`}: Flowmon${product} event ${orNa(details.eventId)}`,
-        `Method: ${method === "" ? "n/a" : method}${description === "" ? "" : ` - ${description}`}`,
-        `Source: ${orNa(details.source)}`,
-        `Targets: ${targets}`,
-        `Data feed: ${orNa(details.dataFeed)}`,
-        `Perspective: ${orNa(details.perspective)}`,
-        `Blocked until: ${orNa(details.until)}`
-      ].join("\n")
-    )
-  const description = stripControls(oneLine(details.description))
-  const full = compose(description)
+  const free = {
+    description: stripControls(oneLine(details.description)),
+    signature: stripControls(oneLine(details.ids?.signatureName ?? "")),
+    category: stripControls(oneLine(details.ids?.category ?? ""))
+  }
+  const compose = (f: typeof free): string => stripControls(commentLines(details, f).join("\n"))
+  const full = compose(free)
   if (length(full) <= MAX_COMMENT) return full
-  // Too long: shorten the description first, so that the later lines (the expiry) survive;
-  // the final bound is the last resort (very long ids, sources or targets).
-  const room = MAX_COMMENT - length(compose("")) - " - ".length
-  return sanitizeComment(room > 3 ? compose(bound(description, room)) : compose(""))
+  // Too long: shorten the free text (evenly), so that the later lines (the expiry) survive; the
+  // final bound is the last resort (very long ids, sources or targets).
+  const bare = compose({ description: "", signature: "", category: "" })
+  const room = Math.floor((MAX_COMMENT - length(bare) - " - ".length) / 3)
+  const cut = (t: string) => (room > 3 ? bound(t, room) : "")
+  return sanitizeComment(compose({ description: cut(free.description), signature: cut(free.signature), category: cut(free.category) }))
 }
