@@ -2,6 +2,7 @@
  * Replacing a file's content all at once: readers (a Prometheus textfile collector, `status`)
  * see the old file or the new one, never half of one. Written beside the target, synced, renamed.
  */
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -10,18 +11,38 @@ interface Owner {
   readonly gid: number
 }
 
+/**
+ * A temporary file beside `file` that this call created itself: a fresh random name, created
+ * exclusively and never through a symlink. A name anyone could guess (the pid) and an open that
+ * follows links let whoever may write the directory plant a link there, and have a root run
+ * overwrite, chmod and chown the file it points to.
+ */
+const createTemporary = (file: string, mode: number): { readonly name: string; readonly fd: number } => {
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants
+  for (let attempt = 0; ; attempt++) {
+    const name = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(8).toString("hex")}.tmp`)
+    try {
+      return { name, fd: fs.openSync(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode) }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 5) throw e
+    }
+  }
+}
+
 const replace = (file: string, content: string, mode: number, exact: boolean, owner?: Owner): void => {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
-  const fd = fs.openSync(temporary, "w", mode)
+  const { name: temporary, fd } = createTemporary(file, mode)
   try {
-    // The mode given to open is cut by the umask and ignored for a file left over by a crash.
+    // The mode given to open is cut by the umask.
     if (exact) fs.fchmodSync(fd, mode)
     if (owner !== undefined) fs.fchownSync(fd, owner.uid, owner.gid)
     fs.writeSync(fd, content)
     fs.fsyncSync(fd)
-  } finally {
+  } catch (e) {
     fs.closeSync(fd)
+    fs.rmSync(temporary, { force: true })
+    throw e
   }
+  fs.closeSync(fd)
   try {
     fs.renameSync(temporary, file)
   } catch (e) {
