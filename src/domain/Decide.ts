@@ -82,11 +82,15 @@ export const escalatedTtl = (policy: Policy, baseMs: number, offence: number): n
   return grown < cap ? Math.max(baseMs, Math.floor(grown / 1000) * 1000) : cap
 }
 
-/** How many earlier offences count: those recorded inside the escalation window before `now`. */
+/**
+ * How many earlier offences count: those recorded inside the escalation window before `now`.
+ * Earlier means earlier in the log (the caller passes only those), whatever time they carry: one
+ * recorded by a clock that ran ahead, or clamped to such a row's time, still counts.
+ */
 export const offenceNumber = (policy: Policy, earlierOffences: ReadonlyArray<string>, now: string): number => {
   if (policy.escalation === null) return 1
   const windowStart = instantAfter(Date.parse(now), -ms(policy.escalation.window))
-  return 1 + earlierOffences.filter((at) => at > windowStart && at <= now).length
+  return 1 + earlierOffences.filter((at) => at > windowStart).length
 }
 
 const neverBlockCache = new WeakMap<Policy, ReadonlyArray<Rail>>()

@@ -44,10 +44,31 @@ const isHead = (u: unknown): u is ChainHead =>
   typeof (u as ChainHead).hash === "string" &&
   /^[0-9a-f]{64}$/.test((u as ChainHead).hash)
 
+/**
+ * The head file's text. Never blocks and never follows a link: a named pipe put in its place
+ * would hang every command (signals included), and a link would let someone else's file stand
+ * for the head. Either is unreadable as a head file.
+ */
+const readHeadText = (file: string): string => {
+  const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_NOCTTY } = fs.constants
+  const fd = fs.openSync(file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`)
+    const buffer = Buffer.alloc(HEAD_FILE_MAX_BYTES)
+    const n = fs.readSync(fd, buffer, 0, buffer.length, 0)
+    return buffer.subarray(0, n).toString("utf8")
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** More than a head file ever holds ({"seq":…,"hash":…}). */
+const HEAD_FILE_MAX_BYTES = 4096
+
 export const readHeadFile = (file: string): RecordedHead => {
   let text: string
   try {
-    text = fs.readFileSync(file, "utf8")
+    text = readHeadText(file)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === "ENOENT") return { _tag: "Missing" }

@@ -4,8 +4,8 @@
  * events a year that say nothing new. `status` reads it to show the last successful reconcile and
  * to warn when it is stale; `--metrics-file` renders it for Prometheus.
  */
-import * as fs from "node:fs"
 import { writeFileAtomically } from "../platform/AtomicFile.js"
+import { readRegularFile } from "../platform/RegularFile.js"
 
 /** One target's figures at the last pass. */
 export interface TargetFigures {
@@ -52,7 +52,8 @@ const isRecord = (value: unknown): value is PassRecord => {
 /** The record beside `logFile`, or undefined when there is none (or it is unreadable). */
 export const readPassRecord = (logFile: string): PassRecord | undefined => {
   try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(passRecordFile(logFile), "utf8"))
+    // Never blocks: a named pipe in its place is no record (and must not hang `status`).
+    const parsed: unknown = JSON.parse(readRegularFile(passRecordFile(logFile)).toString("utf8"))
     return isRecord(parsed) ? parsed : undefined
   } catch {
     return undefined

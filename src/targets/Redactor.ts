@@ -8,8 +8,9 @@
  *
  * A secret is looked for in the forms a request carries it or an appliance echoes it: as it is,
  * URL-encoded (`encodeURIComponent`, `%XX` in either case, and the form encoding with `+` for a
- * blank), escaped in JSON (also with `\/`) or XML, base64 and base64url (padded or not), and the
- * `user:password` pair of a Basic `Authorization` header in base64.
+ * blank), escaped in JSON (also with `\/`) or XML, base64 and base64url (padded or not, alone or
+ * inside a longer base64 text), and the `user:password` pair of a Basic `Authorization` header in
+ * base64.
  */
 import * as Redacted from "effect/Redacted"
 
@@ -27,10 +28,28 @@ export interface Redactor {
   readonly with: (secret: Redacted.Redacted<string>) => Redactor
 }
 
+/**
+ * The secret inside a longer base64 text (an echoed request body, say): its bytes may start at any
+ * of three offsets from a 3-byte group, and the groups it shares with the bytes around it are
+ * spelled differently each time. What is the secret's alone, at each offset, is the run of
+ * characters between those shared groups; runs too short to be the secret's are left out.
+ */
+const embeddedBase64 = (bytes: Buffer, encoding: "base64" | "base64url"): string[] => {
+  const runs: string[] = []
+  for (let offset = 0; offset < 3; offset++) {
+    const text = Buffer.concat([Buffer.alloc(offset), bytes]).toString(encoding)
+    const start = offset === 0 ? 0 : 4
+    const end = Math.floor((offset + bytes.length) / 3) * 4
+    if (end - start >= 8) runs.push(text.slice(start, end))
+  }
+  return runs
+}
+
 const base64Forms = (text: string): string[] => {
-  const b64 = Buffer.from(text, "utf8").toString("base64")
-  const url = Buffer.from(text, "utf8").toString("base64url")
-  return [b64, b64.replace(/=+$/, ""), url]
+  const bytes = Buffer.from(text, "utf8")
+  const b64 = bytes.toString("base64")
+  const url = bytes.toString("base64url")
+  return [b64, b64.replace(/=+$/, ""), url, ...embeddedBase64(bytes, "base64"), ...embeddedBase64(bytes, "base64url")]
 }
 
 const xmlEscaped = (text: string): string =>

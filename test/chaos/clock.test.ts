@@ -100,4 +100,21 @@ describe("a clock a day ahead on one run", () => {
       expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
     })
   })
+
+  it("given escalation, when one of a source's detections is recorded by a clock a day ahead, then every earlier offence still counts: the ttls grow 1h, 4h, 16h, 64h", async () => {
+    await withEmulator(async (emulator) => {
+      const w = lmWorkspace(emulator, { ttl: "1h", escalation: { window: "7d", factor: 4, maxTtl: "30d" } })
+      for (const [id, env] of [[1, {}], [2, clockAhead(DAY)], [3, {}], [4, {}]] as const) {
+        const run = await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(id, "203.0.113.40")}\n`, env })
+        expect(run.code, run.stderr).toBe(0)
+      }
+      const decided = (await w.events()).filter((e) => e.type === "BlockDecided").map((e) => [e.payload.offence, e.payload.ttl])
+      expect(decided).toEqual([
+        [1, "1h"],
+        [2, "4h"],
+        [3, "16h"],
+        [4, "64h"]
+      ])
+    })
+  })
 })

@@ -133,6 +133,24 @@ describe("a log file the user names", () => {
     expect(run.code).toBe(1)
     expect(fs.existsSync(path.join(dir, "events.db"))).toBe(false)
   })
+
+  it("a named pipe in place of the log's head file or its pass record does not hang status: the head file is refused as unreadable, the pass record is no record", async () => {
+    const dir = tempDir("mitigator-files-")
+    const db = path.join(dir, "events.db")
+    const made = await runCli(["append", "--defer", "--db", db], { cwd: dir, stdin: `${adsLine(1)}\n` })
+    expect(made.code, made.stderr).toBe(0)
+
+    mkfifo(`${db}.reconcile.json`)
+    const withRecordFifo = await endsWithin(startCli(["status", "--db", db], { cwd: dir }), "status with a FIFO pass record")
+    expect(withRecordFifo.code, withRecordFifo.stderr).toBe(0)
+    expect(withRecordFifo.stdout).toContain("Last reconcile: none recorded beside this log")
+
+    fs.rmSync(`${db}.head`)
+    mkfifo(`${db}.head`)
+    const withHeadFifo = await endsWithin(startCli(["status", "--db", db], { cwd: dir }), "status with a FIFO head file")
+    expect(withHeadFifo.code).toBe(1)
+    expect(withHeadFifo.stderr).toContain(`${db}.head`)
+  })
 })
 
 /** A TCP server that takes connections and never answers: an appliance that hangs. */

@@ -46,6 +46,22 @@ describe("Redactor", () => {
     })
   }
 
+  it("takes out the key inside base64 of a longer text (an echoed request body), whatever its offset", () => {
+    const redactor = makeRedactor([Redacted.make(KEY)])
+    for (const prefix of ['{"apikey":"', '{"apikey": "', '{"apikey":  "']) {
+      for (const encoding of ["base64", "base64url"] as const) {
+        // Given an appliance that echoes the request body in base64
+        const body = Buffer.from(`${prefix}${KEY}","cmd":"addblock"}`).toString(encoding)
+        const echo = `{"message":"body b64=${body}"}`
+        // When redacted, then nothing of it decodes to the key any more
+        const out = redactor.redact(echo)
+        expect(out).toContain(REDACTED)
+        const left = out.slice(out.indexOf("b64=") + 4).split(REDACTED)
+        for (const piece of left) expect(Buffer.from(piece, encoding).toString("latin1")).not.toContain(KEY.slice(0, 8))
+      }
+    }
+  })
+
   it("leaves text without a secret as it is (the same string)", () => {
     const redactor = makeRedactor([Redacted.make(KEY)])
     const text = '{"code":200,"Blocklist":{"IP":[{"addr":"203.0.113.7/32","comment":"100% mitigator"}]},"status":"ok"}'
