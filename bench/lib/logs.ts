@@ -41,7 +41,7 @@ export const removeLog = (file: string) => {
 export const addBlocks = (file: string, count: number) => Effect.runPromise(requestBlocks(file, count))
 
 /**
- * Empties the projection's checkpoints (derived data, outside the hash chain), so the next
+ * Empties the projection's checkpoints (derived data: their CheckpointSaved events stay), so the next
  * command folds the whole log as on first use; the WAL is folded into the file so the measured
  * process does not read through it.
  */

@@ -94,6 +94,9 @@ export const describeEvent = (event: StoredEvent): string => {
       what = `${str(p["lease"])} taken by pid ${str(p["pid"])} from ${previous === null ? "an unreadable lease" : `pid ${str(previous["pid"])}`} (${str(p["reason"])})`
       break
     }
+    case "CheckpointSaved":
+      what = `checkpoint of the projection (version ${str(p["version"])}) after seq ${str(p["seq"])}, state sha256 ${str(p["stateSha256"]).slice(0, 12)}`
+      break
     default:
       what = JSON.stringify(p)
   }

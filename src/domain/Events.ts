@@ -398,6 +398,25 @@ export const LeaseTakenOver = Schema.Struct({
 })
 export type LeaseTakenOver = typeof LeaseTakenOver.Type
 
+/**
+ * A checkpoint of the projection's fold was saved (in the same write transaction): it binds the
+ * checkpoint's state, kept outside the chain in its own table, to the hash chain. A checkpoint is
+ * used only while sha256 of its state equals `stateSha256` here; one without this event (saved by
+ * an older build) is not used at all. Dedupe key `checkpoint:<version>:<seq>`. The projection does
+ * not read it.
+ */
+export const CheckpointSaved = Schema.Struct({
+  /** the projection's version (PROJECTION_VERSION) the state was made by */
+  version: Schema.String,
+  /** the last event folded into the state */
+  seq: Schema.Number,
+  /** sha256 (hex) of the checkpoint's state text, as stored */
+  stateSha256: Schema.String
+})
+export type CheckpointSaved = typeof CheckpointSaved.Type
+
+export const checkpointDedupeKey = (version: string, seq: number): string => `checkpoint:${version}:${seq}`
+
 export const EventPayloads = {
   FlowmonEventReceived,
   InputRejected,
@@ -417,7 +436,8 @@ export const EventPayloads = {
   UserBlockChanged,
   UserBlockLifted,
   ClockSkewObserved,
-  LeaseTakenOver
+  LeaseTakenOver,
+  CheckpointSaved
 } as const
 
 export type EventType = keyof typeof EventPayloads

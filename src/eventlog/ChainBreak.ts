@@ -21,6 +21,18 @@ export const alteredRow = (seq: number): ChainBreak => ({
   reason: `row ${seq} does not match its hash: it was altered, or a row before it was removed, replaced or reordered`
 })
 
+/**
+ * A checkpoint whose state is not the one its CheckpointSaved row vouches for. The state lies
+ * outside the chain (in the checkpoints table), so `verify` may find every row intact: removing
+ * the checkpoints (never the rows) lets the projection fold from the log itself again.
+ */
+export const alteredCheckpoint = (seq: number, boundSeq: number): ChainBreak => ({
+  seq,
+  reason:
+    `the checkpoint of the projection at seq ${seq} does not match the state sha256 that its CheckpointSaved row (seq ${boundSeq}) records: ` +
+    "its state was altered"
+})
+
 /** The refusal: names the first bad seq and what to do; nothing is acted on. */
 export const tampered = (filename: string, problem: ChainBreak): EventLogError =>
   new EventLogError({

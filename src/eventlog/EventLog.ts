@@ -180,9 +180,11 @@ export interface EventLogService {
   /** Walks the hash chain from the first row, then compares its end with the head file. */
   readonly verify: Effect.Effect<VerifyResult, EventLogError>
   /**
-   * The newest checkpoint of `version` whose event is still in the log with the same hash, and
-   * (with `notAfter`) that was recorded at or before that instant. Fails with reason "tampered"
-   * when that row's content no longer gives its hash (recomputed from the row before it).
+   * The newest checkpoint of `version` whose event is still in the log with the same hash, that
+   * has its CheckpointSaved event (older ones without it are passed over), and (with `notAfter`)
+   * that was recorded at or before that instant. Fails with reason "tampered" when that row's or
+   * the CheckpointSaved row's content no longer gives its hash, or when sha256 of the state is
+   * not the one the CheckpointSaved event records.
    */
   readonly latestCheckpoint: (version: string, notAfter?: string) => Effect.Effect<Checkpoint | undefined, EventLogError>
   /**
@@ -190,7 +192,10 @@ export interface EventLogService {
    * `target`: whether mitigator holds that entry now, without folding the log.
    */
   readonly latestLedgerEvent: (target: string, cidr: string) => Effect.Effect<StoredEvent | undefined, EventLogError>
-  /** Saves a checkpoint (in a write transaction) and prunes old ones. */
+  /**
+   * Saves a checkpoint and prunes old ones, in one write transaction that also appends its
+   * CheckpointSaved event (sha256 of the state), binding the state to the hash chain.
+   */
   readonly saveCheckpoint: (checkpoint: Checkpoint) => Effect.Effect<void, EventLogError>
 }
 

@@ -189,7 +189,8 @@ describe("checkpoints and the chain", () => {
       expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines(...detections) })).code).toBe(0)
       expect((await ws.cmd(["status"])).code).toBe(0)
       const checkpoint = withRaw(ws.db, (raw) => raw.prepare("SELECT max(seq) AS seq FROM checkpoints").get() as { seq: number | null })
-      expect(checkpoint.seq).toBe(rowCount(ws.db))
+      // (the row after it is its CheckpointSaved event)
+      expect(checkpoint.seq).toBe(rowCount(ws.db) - 1)
 
       // When a decision before the checkpoint is rewritten
       const early = decisionSeq(ws.db, "10.1.0.1")
@@ -212,6 +213,50 @@ describe("checkpoints and the chain", () => {
       expectRefused(await ws.cmd(["status"]), last, "status")
       expectRefused(await ws.reconcile(), last, "reconcile")
       expect(calls(emulator)).toBe(0)
+    }), 120_000)
+})
+
+describe("a checkpoint's state forged in the SQLite file", () => {
+  it("status, plan and reconcile refuse naming the checkpoint, nothing reaches the LoadMaster; the forged address is never acted on", () =>
+    withEmulator(async (emulator) => {
+      // Given a log of 10,001 rows folded once by status, which leaves a checkpoint bound by its CheckpointSaved event
+      const ws = lmWorkspace(emulator)
+      const detections = Array.from({ length: 5000 }, (_, i) => adsLine(i + 1, `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`))
+      expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines(...detections) })).code).toBe(0)
+      expect((await ws.cmd(["status"])).code).toBe(0)
+      const { seq, state } = withRaw(ws.db, (raw) => raw.prepare("SELECT seq, state FROM checkpoints ORDER BY seq DESC LIMIT 1").get() as { seq: number; state: string })
+
+      // When an attacker rewrites the checkpoint's state (no hashing needed): a real block's address
+      // becomes one of their choosing, in force until 2099
+      const snapshot = JSON.parse(state) as { blocks: Array<[string, { cidr: string; reasons: Array<{ until: string }> }]> }
+      const [key, block] = snapshot.blocks.find(([, b]) => b.cidr === "10.1.0.1/32")!
+      snapshot.blocks = snapshot.blocks.map(([k, b]) =>
+        k === key ? [k.replace("10.1.0.1/32", "192.0.2.99/32"), { ...block, cidr: "192.0.2.99/32", reasons: block.reasons.map((r) => ({ ...r, until: "2099-01-01T00:00:00.000Z" })) }] : [k, b]
+      )
+      withRaw(ws.db, (raw) => raw.prepare("UPDATE checkpoints SET state = ? WHERE seq = ?").run(JSON.stringify(snapshot), seq))
+
+      // Then every command that folds refuses, naming the checkpoint, before any call to the appliance
+      for (const [what, run] of [
+        ["status", () => ws.cmd(["status", "--json"])],
+        ["plan", () => ws.plan()],
+        ["reconcile", () => ws.reconcile()]
+      ] as const) {
+        const refused = await run()
+        expectRefused(refused, seq, what)
+        expect(refused.stderr, what).toContain(`the checkpoint of the projection at seq ${seq}`)
+        expect(refused.stderr, what).toContain("its state was altered")
+        expect(refused.stdout, what).not.toContain("192.0.2.99")
+      }
+      expect(calls(emulator), JSON.stringify(emulator.counts())).toBe(0)
+      expect(emulator.entries("global")).toEqual([])
+
+      // and once the checkpoints are removed (derived data), the fold from the log itself works again
+      withRaw(ws.db, (raw) => raw.prepare("DELETE FROM checkpoints").run())
+      const status = await ws.cmd(["status", "--json"])
+      expect(status.code, status.stderr).toBe(0)
+      const blocked = JSON.parse(status.stdout).ipBlocks.map((b: { cidr: string }) => b.cidr)
+      expect(blocked).toContain("10.1.0.1/32")
+      expect(blocked).not.toContain("192.0.2.99/32")
     }), 120_000)
 })
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "effect/FastCheck"
+import { createHash } from "node:crypto"
 import * as path from "node:path"
 import type { NewEvent } from "../../src/domain/Events.js"
 import { desiredAt, evolve, initialState, project } from "../../src/domain/Project.js"
@@ -80,6 +81,11 @@ const decisions = (n: number, from: number): NewEvent[] =>
 const run = <A, E>(db: string, f: (log: EventLogService) => Effect.Effect<A, E>) =>
   Effect.runPromise(Effect.flatMap(EventLog, f).pipe(Effect.provide(SqliteEventLog.layer({ filename: db, create: true }))) as Effect.Effect<A, never>)
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+
+const refusal = (db: string) =>
+  Effect.runPromise(Effect.flip(Effect.flatMap(EventLog, (log) => openProjection(log)).pipe(Effect.provide(SqliteEventLog.layer({ filename: db, create: false })))))
+
 const scratch = (log: EventLogService, at: string, cutAt?: string) =>
   Effect.map(log.read({ afterSeq: 0, limit: 1_000_000, only: "projection", ...(cutAt === undefined ? {} : { until: cutAt }) }), (rows) => project(rows, at))
 
@@ -139,12 +145,87 @@ describe("checkpoints on a real log", () => {
     expect(rows.filter((r) => r.version === "older-build").map((r) => r.seq)).toEqual([7_000])
   }, 60_000)
 
-  it("a damaged checkpoint is ignored: the fold starts from scratch and agrees", async () => {
+  it("a checkpoint that cannot be restored (bound to the chain, but not a state this code reads) is ignored: the fold starts from scratch and agrees", async () => {
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
+    const last = (await run(db, (log) => log.read({ afterSeq: CHECKPOINT_EVERY - 1, limit: 1 })))[0]!
+    const damaged = JSON.stringify({ revision: 1, policyNeverBlock: ["not a cidr"] })
+    await run(db, (log) => log.saveCheckpoint({ version: PROJECTION_VERSION, seq: last.seq, recordedAt: last.recordedAt, eventHash: last.hash, state: damaged }))
+    expect((await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))?.state).toBe(damaged)
+    const now = iso(Date.now())
+    expect(await run(db, (log) => desiredStateAt(log, now))).toEqual(await run(db, (log) => scratch(log, now)))
+  }, 60_000)
+
+  it("saving a checkpoint appends its CheckpointSaved event, in the chain, with sha256 of the state", async () => {
+    // Given a fold of CHECKPOINT_EVERY events, which saves a checkpoint
     const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
     await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
     await run(db, (log) => openProjection(log))
-    tamper(db, (raw) => raw.prepare("UPDATE checkpoints SET state = ?").run(JSON.stringify({ revision: 1, policyNeverBlock: ["not a cidr"] })))
+    // Then the row after the checkpoint's vouches for its state, and the chain holds
+    const saved = withRaw(db, (raw) => raw.prepare("SELECT version, seq, state FROM checkpoints").all()) as Array<{ version: string; seq: number; state: string }>
+    expect(saved.map((c) => c.seq)).toEqual([CHECKPOINT_EVERY])
+    const bound = withRaw(db, (raw) => raw.prepare("SELECT seq, type, payload, dedupe_key FROM events WHERE seq = ?").get(CHECKPOINT_EVERY + 1)) as {
+      seq: number
+      type: string
+      payload: string
+      dedupe_key: string
+    }
+    expect(bound.type).toBe("CheckpointSaved")
+    expect(bound.dedupe_key).toBe(`checkpoint:${PROJECTION_VERSION}:${CHECKPOINT_EVERY}`)
+    expect(JSON.parse(bound.payload)).toEqual({ version: PROJECTION_VERSION, seq: CHECKPOINT_EVERY, stateSha256: sha256(saved[0]!.state) })
+    expect(await run(db, (log) => log.verify)).toMatchObject({ _tag: "Intact", count: CHECKPOINT_EVERY + 1 })
+    expect((await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION)))?.seq).toBe(CHECKPOINT_EVERY)
+  }, 60_000)
+
+  it("a checkpoint whose state was edited in the file is refused, naming its seq; so is an edit of its CheckpointSaved row to match", async () => {
+    // Given a saved checkpoint, and rows after it
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY, 1)))
+    await run(db, (log) => openProjection(log))
+    await run(db, (log) => log.append(decisions(5, CHECKPOINT_EVERY + 1)))
+    const { state } = withRaw(db, (raw) => raw.prepare("SELECT state FROM checkpoints").get()) as { state: string }
+    const block = JSON.parse(state).blocks[0][1] as { cidr: string }
+    // When its state is forged: one of its blocks now names another address (no hashing needed)
+    const forged = state.replaceAll(`"${block.cidr}"`, `"192.0.2.99/32"`)
+    expect(forged).not.toBe(state)
+    tamper(db, (raw) => raw.prepare("UPDATE checkpoints SET state = ?").run(forged))
+    // Then the fold refuses it, naming the checkpoint's seq, and the state is never used
+    const refused = await refusal(db)
+    expect(refused.reason).toBe("tampered")
+    expect(refused.message).toContain(`at seq ${CHECKPOINT_EVERY}:`)
+    expect(refused.message).toContain("its state was altered")
+
+    // When the CheckpointSaved row is edited to vouch for the forged state, then its row no longer gives its hash
+    withRaw(db, (raw) =>
+      raw.prepare("UPDATE events SET payload = json_set(payload, '$.stateSha256', ?) WHERE type = 'CheckpointSaved'").run(sha256(forged))
+    )
+    const again = await refusal(db)
+    expect(again.reason).toBe("tampered")
+    expect(again.message).toContain(`at seq ${CHECKPOINT_EVERY + 1}: row ${CHECKPOINT_EVERY + 1} does not match its hash`)
+  }, 60_000)
+
+  it("a checkpoint without its CheckpointSaved event (an older build's) is ignored: the fold starts from scratch, agrees, and saves a bound one", async () => {
+    // Given a log with a checkpoint saved as an older build did: a row in the table, no event (its state even differs)
+    const db = path.join(tempDir("mitigator-checkpoint-"), "events.db")
+    await run(db, (log) => log.append(decisions(CHECKPOINT_EVERY + 5, 1)))
+    const row = withRaw(db, (raw) => raw.prepare("SELECT recorded_at, hash FROM events WHERE seq = ?").get(CHECKPOINT_EVERY)) as { recorded_at: string; hash: string }
+    withRaw(db, (raw) =>
+      raw
+        .prepare("INSERT INTO checkpoints (version, seq, recorded_at, event_hash, state) VALUES (?, ?, ?, ?, ?)")
+        .run(PROJECTION_VERSION, CHECKPOINT_EVERY, row.recorded_at, row.hash, serializeState(initialState()))
+    )
+    // Then it is not used
+    expect(await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))).toBeUndefined()
+    // When the projection is folded, then it equals a fold from scratch
     const now = iso(Date.now())
-    expect(await run(db, (log) => desiredStateAt(log, now))).toEqual(await run(db, (log) => scratch(log, now)))
+    const state = await run(db, (log) => desiredStateAt(log, now))
+    expect(state.ipBlocks.length).toBeGreaterThan(100)
+    expect(state).toEqual(await run(db, (log) => scratch(log, now)))
+    // and a new, bound checkpoint was saved at the last row, which the next fold uses
+    const bound = await run(db, (log) => log.latestCheckpoint(PROJECTION_VERSION))
+    expect(bound?.seq).toBe(CHECKPOINT_EVERY + 5)
+    const event = withRaw(db, (raw) => raw.prepare("SELECT seq FROM events WHERE dedupe_key = ?").get(`checkpoint:${PROJECTION_VERSION}:${CHECKPOINT_EVERY + 5}`)) as { seq: number } | undefined
+    expect(event?.seq).toBe(CHECKPOINT_EVERY + 6)
+    expect(await run(db, (log) => desiredStateAt(log, now))).toEqual(state)
   }, 60_000)
 })
