@@ -135,6 +135,36 @@ describe("the reconcile lease, from the command line", () => {
       { faults: { latencyMs: 250 } }
     ), 120_000)
 
+  it("under --watch, a pass that loses its lease fails alone: the next pass takes the lease anew and converges", () =>
+    withEmulator(
+      async (emulator) => {
+        // Given 30 pending blocks, a LoadMaster that takes 250 ms per call, and reconcile --watch
+        const planned = 30
+        const w = lmWorkspace(emulator, { ttl: "1h" })
+        const lines = Array.from({ length: planned }, (_, i) => adsLine(300 + i, `198.18.1.${i + 1}`)).join("\n") + "\n"
+        expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines })).code).toBe(0)
+        emulator.resetCounts()
+        const lease = `${w.db}.reconcile.lock`
+        const watch = startCli(["reconcile", "--watch", "--interval", "1s", "--lock-wait", "120s", "--concurrency", "1", "--db", w.db, "--config", w.config], { cwd: w.dir })
+        onTestFinished(() => void watch.child.kill("SIGKILL"))
+        const output = () => watch.stdout() + watch.stderr()
+        // When another holder takes the lease after the first add
+        await waitFor("the first add", () => (emulator.counts()["add"] ?? 0) >= 1, 60_000)
+        writeLease(lease, { pid: otherProcess() })
+        // Then that pass fails, naming the lost lease
+        await waitFor("the pass to fail on the lost lease", () => output().includes(`pass failed: the reconcile lease ${lease} was lost while this pass ran`), 60_000)
+        expect(addrs(emulator).length).toBeLessThan(planned)
+        // and once the other holder is done, the next pass takes the lease and puts every block on the list
+        fs.rmSync(lease)
+        await waitFor("every block on the LoadMaster", () => addrs(emulator).length === planned, 90_000)
+        watch.child.kill("SIGTERM")
+        const done = await watch.done
+        expect(done.code, output()).toBe(130)
+        expect(fs.existsSync(lease)).toBe(false)
+      },
+      { faults: { latencyMs: 250 } }
+    ), 240_000)
+
   it("append's immediate apply takes over a lease left by a process that is gone, and records it", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator, { ttl: "1h" })
