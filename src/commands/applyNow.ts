@@ -11,7 +11,7 @@ import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
-import { reconcileLockWithin } from "../reconciler/lock.js"
+import { holdingLease } from "../reconciler/lock.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
 import { logPath, type GlobalOptions } from "./shared.js"
@@ -58,9 +58,10 @@ export const applyNow = (
       return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
     }
     const log = yield* EventLog
-    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const lm = yield* liveLoadMaster(cfg, opts.apiKey)
-    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString())
+    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
+      holdingLease(logPath(opts, cfg), timeoutMs)
+    )
   }).pipe((work) =>
     withinDeadline(work, {
       timeoutMs,
@@ -90,7 +91,6 @@ export const applyUsersNow = (
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
-    yield* reconcileLockWithin(logPath(opts, cfg), timeoutMs)
     const cs = yield* liveCryptoSpike(cfg, opts.csToken)
     return yield* reconcileCryptoSpikePass(log, cs, {
       caps: cfg.policy.caps,
@@ -100,7 +100,7 @@ export const applyUsersNow = (
       graceMs: settings.graceMs,
       repairDrift: settings.repairDrift,
       only: touched
-    })
+    }).pipe(holdingLease(logPath(opts, cfg), timeoutMs))
   }).pipe((work) =>
     withinDeadline(work, {
       timeoutMs,

@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { parseDuration } from "../domain/Duration.js"
 import { EventLog, EventLogError } from "../eventlog/EventLog.js"
-import { reconcileLockWithin } from "../reconciler/lock.js"
+import { holdingLease } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { watchDelayMs } from "../reconciler/watchDelay.js"
 import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
@@ -127,8 +127,9 @@ export const reconcileCommand = Command.make(
       // One pass over each configured target; converged only when every one is.
       // The lock is held for one pass at a time, not for the life of --watch: append's immediate
       // apply takes it between passes, and waits for the end of a pass at most.
+      // A pass that loses the lease midway stops at once (LockError "lease-lost"); under --watch
+      // that pass fails and the next one takes the lease anew.
       const pass = Effect.gen(function* () {
-        yield* reconcileLockWithin(logFile, lockWait.value)
         const startedAt = yield* Clock.currentTimeMillis
         const lines: string[] = []
         const logged: Array<Effect.Effect<void>> = []
@@ -181,7 +182,7 @@ export const reconcileCommand = Command.make(
           yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: every.value, targets })
         }
         return { converged, outage }
-      }).pipe(Effect.scoped)
+      }).pipe(holdingLease(logFile, lockWait.value), Effect.scoped)
       if (!opts.watch) {
         const { converged } = yield* pass
         if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })

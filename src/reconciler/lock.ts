@@ -11,8 +11,15 @@
  * A pid alone is not enough: after a crash the pid may be reused by an unrelated process, which
  * would then "hold" the lock for good. So a lease is stale, and taken over, when its process is
  * gone, when its pid now names another process (another start time), when the machine has rebooted
- * since, when it expired unrenewed (a holder that hangs; a holder on another host sharing the
- * file), or when it stayed unreadable. A takeover is recorded in the log (`LeaseTakenOver`).
+ * since, when it stayed unreadable, or when it expired unrenewed and its holder cannot be seen to
+ * live (a holder on another host sharing the file; a lease naming no start time or boot). A holder
+ * on this host that is alive, with the start time and boot its lease names, is never taken over on
+ * expiry: the wall clock can step forward, and a paused process (SIGSTOP, a suspended VM) still
+ * runs its pass once resumed. A takeover is recorded in the log (`LeaseTakenOver`).
+ *
+ * A holder that loses its lease all the same (removed, or replaced by another holder's) stops its
+ * pass at once: the holder checks the lease every second, and the pass (`holdingLease`) is raced
+ * against that check, which fails it with a LockError "lease-lost" before its next appliance call.
  *
  * Two processes may find the same stale lease at once: the takeover itself is serialised by a
  * second file, `<lease>.takeover`, created exclusively and held only for the few system calls that
@@ -20,6 +27,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -33,13 +41,19 @@ import { EventLog } from "../eventlog/EventLog.js"
 import { currentProcess, isAlive, startedAtMs, startTicks, bootId, type ProcessIdentity } from "../platform/ProcessIdentity.js"
 
 export class LockError extends Data.TaggedError("LockError")<{
-  /** held: someone else holds it (worth waiting for); io: the lease file cannot be used */
-  readonly reason: "held" | "io"
+  /**
+   * held: someone else holds it (worth waiting for); io: the lease file cannot be used;
+   * lease-lost: this pass's lease was removed or taken by another holder while it ran (the pass stopped)
+   */
+  readonly reason: "held" | "io" | "lease-lost"
   readonly message: string
 }> {}
 
 /** How long a lease lasts unrenewed; the holder renews it every quarter of that. */
 export const LEASE_TTL_MS = 120_000
+
+/** How often the holder checks that its lease is still its own (a stat and a small read). */
+const CHECK_EVERY_MS = 1_000
 
 /** A lease file that cannot be read (being written, or garbage) is respected this long after its last change. */
 const UNREADABLE_GRACE_MS = 10_000
@@ -122,15 +136,17 @@ export const judgeLease = (found: Found, nowMs: number, probe: Probe): Verdict =
     }
     case "lease": {
       const lease = found.lease
-      const expires = Date.parse(lease.expiresAt)
-      if (!(nowMs < expires)) return { held: false, reason: "expired" }
+      const expired: Verdict = nowMs < Date.parse(lease.expiresAt) ? { held: true } : { held: false, reason: "expired" }
       // Another host's processes cannot be seen from here: only the expiry ends its lease.
-      if (lease.host !== probe.host) return { held: true }
+      if (lease.host !== probe.host) return expired
       if (lease.bootId !== null && probe.bootId !== null && lease.bootId !== probe.bootId) return { held: false, reason: "rebooted" }
       if (!probe.isAlive(lease.pid)) return { held: false, reason: "owner-gone" }
       const ticks = probe.startTicks(lease.pid)
       if (lease.startTicks !== null && ticks !== null && ticks !== lease.startTicks) return { held: false, reason: "pid-reused" }
-      return { held: true }
+      // The very process that took it, alive in the same boot: it holds, whatever the wall clock
+      // says (it can step forward; a process paused past the expiry resumes its pass).
+      const sameProcess = lease.startTicks !== null && ticks !== null && lease.bootId !== null && probe.bootId !== null
+      return sameProcess ? { held: true } : expired
     }
   }
 }
@@ -151,11 +167,15 @@ const staleWhy = (found: Found, reason: StaleReason): string => {
   }
 }
 
-const heldMessage = (file: string, found: Found, here: string): string => {
+const heldMessage = (file: string, found: Found, here: string, nowMs: number): string => {
   switch (found.kind) {
     case "lease": {
       const where = found.lease.host === here ? "" : ` on ${found.lease.host}`
-      return `another reconcile (pid ${found.lease.pid}${where}) is running on this event log; it holds ${file} (lease until ${found.lease.expiresAt}, renewed while it runs)`
+      const until =
+        nowMs < Date.parse(found.lease.expiresAt)
+          ? `lease until ${found.lease.expiresAt}, renewed while it runs`
+          : `lease expired at ${found.lease.expiresAt}, but its process still runs (paused or hung?): it is not taken over while it lives`
+      return `another reconcile (pid ${found.lease.pid}${where}) is running on this event log; it holds ${file} (${until})`
     }
     case "legacy":
       return `another reconcile (pid ${found.pid}) is running on this event log; it holds ${file}`
@@ -298,20 +318,32 @@ const tryTake = (file: string, nowMs: number, ttlMs: number, probe: Probe): Take
     const read = readLease(file)
     if (read === undefined) continue
     const verdict = judgeLease(read.found, nowMs, probe)
-    if (verdict.held) throw new LockError({ reason: "held", message: heldMessage(file, read.found, probe.host) })
+    if (verdict.held) throw new LockError({ reason: "held", message: heldMessage(file, read.found, probe.host, nowMs) })
     const taken = takeOver(file, read, content, nowMs)
     if (taken !== undefined) return { held: { file, fd: taken, record }, tookOver: { found: read.found, reason: verdict.reason } }
   }
   throw new LockError({ reason: "held", message: `another reconcile is taking ${file} right now` })
 }
 
-/** Writes a later expiry into our lease; false when it is no longer ours. */
-const renew = (held: Held, nowMs: number, ttlMs: number): boolean => {
-  if (!stillOurs(held.file, held.fd)) return false
+/** Why the lease is no longer ours (removed, replaced, or rewritten with another holder's), or undefined while it is. */
+const whyLost = (held: Held): string | undefined => {
+  const read = readLease(held.file)
+  if (read === undefined) return "it was removed"
+  const ours = fs.fstatSync(held.fd)
+  const sameFile = read.dev === ours.dev && read.ino === ours.ino
+  if (read.found.kind === "lease" && read.found.lease.token === held.record.token) return sameFile ? undefined : "it was replaced by a copy of it"
+  const who =
+    read.found.kind === "lease"
+      ? `another holder's now (pid ${read.found.lease.pid}${read.found.lease.host === held.record.host ? "" : ` on ${read.found.lease.host}`}, taken ${read.found.lease.acquiredAt})`
+      : "another holder's now"
+  return `it is ${who}`
+}
+
+/** Writes a later expiry into our lease (after `whyLost` found it ours). */
+const renew = (held: Held, nowMs: number, ttlMs: number): void => {
   const content = Buffer.from(leaseText({ ...held.record, expiresAt: new Date(nowMs + ttlMs).toISOString() }))
   fs.writeSync(held.fd, content, 0, content.length, 0)
   fs.ftruncateSync(held.fd, content.length)
-  return true
 }
 
 /** Removes the lease if it is still ours (never one taken over from us since), and closes it. */
@@ -354,6 +386,14 @@ export interface LeaseOptions {
   readonly ttlMs?: number
   /** what the machine says about processes (tests) */
   readonly probe?: Probe
+  /** how often the holder checks that the lease is still its own (default 1 s) */
+  readonly checkEveryMs?: number
+}
+
+/** A lease held: `lost` fails (LockError "lease-lost") once it is no longer this holder's. */
+export interface Lease {
+  readonly file: string
+  readonly lost: Effect.Effect<never, LockError>
 }
 
 /**
@@ -390,22 +430,42 @@ export const reconcileLock = (dbPath: string, options: LeaseOptions = {}) =>
         Effect.catchAll((e) => Effect.logWarning(`mitigator: cannot record the lease takeover in the log: ${e.message}`))
       )
     }
-    // Renewed while held: a long pass keeps its lease; a holder that hangs loses it at expiry.
+    // Checked every second and renewed every quarter of its lifetime while held: a long pass
+    // keeps its lease, and one that lost it (removed, or taken by another) learns it at once and
+    // stops. Counted in ticks of the (monotonic) timer, not in wall-clock time, which can step.
+    const checkEveryMs = Math.min(options.checkEveryMs ?? CHECK_EVERY_MS, ttlMs / 4)
+    const renewEvery = Math.max(1, Math.floor(ttlMs / 4 / checkEveryMs))
+    const lost = yield* Deferred.make<never, LockError>()
     yield* Effect.forkScoped(
       Effect.gen(function* () {
-        for (;;) {
-          yield* Effect.sleep(Duration.millis(ttlMs / 4))
-          const now = yield* Clock.currentTimeMillis
-          const renewed = yield* Effect.try(() => renew(taken.held, now, ttlMs)).pipe(Effect.orElseSucceed(() => true))
-          if (!renewed) {
-            return yield* Effect.logError(
-              `mitigator: the reconcile lease ${file} is no longer this process's (removed, or taken over as stale): another pass may run at the same time as this one`
-            )
+        for (let tick = 1; ; tick++) {
+          yield* Effect.sleep(Duration.millis(checkEveryMs))
+          // A check that fails (an I/O error) proves nothing: the next one looks again.
+          const why = yield* Effect.try(() => whyLost(taken.held)).pipe(Effect.orElseSucceed(() => undefined))
+          if (why !== undefined) {
+            const message = `the reconcile lease ${file} was lost while this pass ran: ${why}; the pass stopped here, so that two passes never change the appliances at once (the next pass takes the lease anew)`
+            yield* Effect.logError(`mitigator: ${message}`)
+            return yield* Deferred.fail(lost, new LockError({ reason: "lease-lost", message }))
+          }
+          if (tick % renewEvery === 0) {
+            const now = yield* Clock.currentTimeMillis
+            yield* Effect.try(() => renew(taken.held, now, ttlMs)).pipe(Effect.ignore)
           }
         }
       })
     )
+    return { file, lost: Deferred.await(lost) } satisfies Lease
   })
+
+/**
+ * Runs `body` holding the lease of the log at `dbPath` (for the enclosing scope), waiting for
+ * another holder up to `waitMs`; should the lease be lost meanwhile, `body` is interrupted at once
+ * (no further appliance call, no further record) and this fails with LockError "lease-lost".
+ */
+export const holdingLease =
+  (dbPath: string, waitMs: number, options: LeaseOptions = {}) =>
+  <A, E, R>(body: Effect.Effect<A, E, R>) =>
+    Effect.flatMap(reconcileLockWithin(dbPath, waitMs, options), (lease) => Effect.raceFirst(body, lease.lost))
 
 /** The lease, waiting for another holder up to `waitMs` (append's immediate apply shares it with reconcile). */
 export const reconcileLockWithin = (dbPath: string, waitMs: number, options: LeaseOptions = {}) =>

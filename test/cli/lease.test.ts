@@ -14,7 +14,7 @@ import { bootId, startTicks } from "../../src/platform/ProcessIdentity.js"
 import type { LeaseRecord } from "../../src/reconciler/lock.js"
 import { runCli } from "../support/cli.js"
 import { adsLine } from "../support/fixtures.js"
-import { lmWorkspace, withEmulator } from "../support/loadmaster.js"
+import { lmWorkspace, startCli, waitFor, withEmulator } from "../support/loadmaster.js"
 
 const HOUR = 3_600_000
 
@@ -90,18 +90,80 @@ describe("the reconcile lease, from the command line", () => {
       expect((await w.events()).filter((e) => e.type === "LeaseTakenOver")).toEqual([])
     }))
 
-  it("an expired lease is taken over even though its holder still runs (a holder that hangs)", () =>
+  it("an expired lease whose holder on this host still runs (paused, or the clock stepped) is not taken over", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
       expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
-      const hung = otherProcess()
-      writeLease(`${w.db}.reconcile.lock`, { pid: hung, expiresAt: new Date(Date.now() - 60_000).toISOString() })
+      const paused = otherProcess()
+      writeLease(`${w.db}.reconcile.lock`, { pid: paused, expiresAt: new Date(Date.now() - 60_000).toISOString() })
       const run = await w.reconcile(["--lock-wait", "1s"])
-      expect(run.code, run.stdout + run.stderr).toBe(0)
-      expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
-      const taken = (await w.events()).filter((e) => e.type === "LeaseTakenOver")
-      expect(taken.map((e) => [e.payload.reason, e.payload.previous.pid])).toEqual([["expired", hung]])
+      expect(run.code, run.stdout + run.stderr).toBe(1)
+      expect(run.stderr).toContain(`another reconcile (pid ${paused}) is running on this event log`)
+      expect(run.stderr).toContain("but its process still runs")
+      expect(addrs(emulator)).toEqual([])
+      expect((await w.events()).filter((e) => e.type === "LeaseTakenOver")).toEqual([])
     }))
+
+  it("a pass whose lease is taken by another holder midway stops before its next appliance call and exits 1", () =>
+    withEmulator(
+      async (emulator) => {
+        // Given 60 pending blocks, and a LoadMaster that takes 250 ms per call (one call at a time: 15 s at least)
+        const planned = 60
+        const w = lmWorkspace(emulator, { ttl: "1h" })
+        const lines = Array.from({ length: planned }, (_, i) => adsLine(100 + i, `198.18.${Math.floor(i / 200)}.${(i % 200) + 1}`)).join("\n") + "\n"
+        expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines })).code).toBe(0)
+        emulator.resetCounts()
+        const lease = `${w.db}.reconcile.lock`
+        const pass = startCli(["reconcile", "--concurrency", "1", "--db", w.db, "--config", w.config], { cwd: w.dir })
+        // When another holder's lease replaces this pass's after its first add
+        await waitFor("the first add", () => (emulator.counts()["add"] ?? 0) >= 1, 60_000)
+        const other = otherProcess()
+        writeLease(lease, { pid: other })
+        // Then the pass stops, names the lease and what happened, and exits 1
+        const done = await pass.done
+        expect(done.code, done.stdout + done.stderr).toBe(1)
+        expect(done.stderr).toContain(`the reconcile lease ${lease} was lost while this pass ran: it is another holder's now (pid ${other}`)
+        const adds = emulator.counts()["add"] ?? 0
+        expect(adds).toBeGreaterThanOrEqual(1)
+        expect(adds).toBeLessThan(planned)
+        // and made no record after its last call: what it recorded applied is at most what reached the LoadMaster
+        const applied = (await w.events()).filter((e) => e.type === "TargetChanged")
+        expect(applied.length).toBeLessThanOrEqual(adds)
+        // The other holder's lease is left as it is
+        expect((JSON.parse(fs.readFileSync(lease, "utf8")) as LeaseRecord).pid).toBe(other)
+      },
+      { faults: { latencyMs: 250 } }
+    ), 120_000)
+
+  it("under --watch, a pass that loses its lease fails alone: the next pass takes the lease anew and converges", () =>
+    withEmulator(
+      async (emulator) => {
+        // Given 30 pending blocks, a LoadMaster that takes 250 ms per call, and reconcile --watch
+        const planned = 30
+        const w = lmWorkspace(emulator, { ttl: "1h" })
+        const lines = Array.from({ length: planned }, (_, i) => adsLine(300 + i, `198.18.1.${i + 1}`)).join("\n") + "\n"
+        expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines })).code).toBe(0)
+        emulator.resetCounts()
+        const lease = `${w.db}.reconcile.lock`
+        const watch = startCli(["reconcile", "--watch", "--interval", "1s", "--lock-wait", "120s", "--concurrency", "1", "--db", w.db, "--config", w.config], { cwd: w.dir })
+        onTestFinished(() => void watch.child.kill("SIGKILL"))
+        const output = () => watch.stdout() + watch.stderr()
+        // When another holder takes the lease after the first add
+        await waitFor("the first add", () => (emulator.counts()["add"] ?? 0) >= 1, 60_000)
+        writeLease(lease, { pid: otherProcess() })
+        // Then that pass fails, naming the lost lease
+        await waitFor("the pass to fail on the lost lease", () => output().includes(`pass failed: the reconcile lease ${lease} was lost while this pass ran`), 60_000)
+        expect(addrs(emulator).length).toBeLessThan(planned)
+        // and once the other holder is done, the next pass takes the lease and puts every block on the list
+        fs.rmSync(lease)
+        await waitFor("every block on the LoadMaster", () => addrs(emulator).length === planned, 90_000)
+        watch.child.kill("SIGTERM")
+        const done = await watch.done
+        expect(done.code, output()).toBe(130)
+        expect(fs.existsSync(lease)).toBe(false)
+      },
+      { faults: { latencyMs: 250 } }
+    ), 240_000)
 
   it("append's immediate apply takes over a lease left by a process that is gone, and records it", () =>
     withEmulator(async (emulator) => {

@@ -17,7 +17,7 @@ import { onTestFinished } from "vitest"
 import { EventLog } from "../../src/eventlog/EventLog.js"
 import * as SqliteEventLog from "../../src/eventlog/SqliteEventLog.js"
 import { bootId, startTicks } from "../../src/platform/ProcessIdentity.js"
-import { LEASE_TTL_MS, leaseFileFor, reconcileLock, type LeaseRecord } from "../../src/reconciler/lock.js"
+import { holdingLease, LEASE_TTL_MS, leaseFileFor, reconcileLock, type LeaseRecord } from "../../src/reconciler/lock.js"
 import { tempDir } from "../support/cli.js"
 
 /** A log file and its lease file (the log exists: the lease goes beside its real path). */
@@ -143,13 +143,64 @@ describe("the reconcile lease", () => {
     })
   )
 
-  it.live("is taken over once expired, even though its holder still runs (a holder that hangs)", () =>
+  it.live("is not taken over on expiry while its holder on this host still runs (paused, or the wall clock stepped forward)", () =>
     Effect.gen(function* () {
       const w = workspace()
-      const hung = otherProcess()
-      writeLease(w.lease, { pid: hung, acquiredAt: new Date(Date.now() - 2 * HOUR).toISOString(), expiresAt: new Date(Date.now() - HOUR).toISOString() })
+      // Given a live holder here, with the start time and boot its lease names, whose expiry is long past
+      const paused = otherProcess()
+      writeLease(w.lease, { pid: paused, acquiredAt: new Date(Date.now() - 2 * HOUR).toISOString(), expiresAt: new Date(Date.now() - HOUR).toISOString() })
+      const before = fs.readFileSync(w.lease, "utf8")
+      // When another pass tries to take it, then it is refused as for any live holder, and the lease is left as it was
+      expect(yield* attempt(w.db)).toMatchObject({
+        outcome: "held",
+        message: expect.stringContaining(`another reconcile (pid ${paused}) is running on this event log`)
+      })
+      expect((yield* attempt(w.db)) as { message: string }).toMatchObject({ message: expect.stringContaining("but its process still runs") })
+      expect(fs.readFileSync(w.lease, "utf8")).toBe(before)
+      expect(yield* takeovers(w.db)).toEqual([])
+    })
+  )
+
+  it.live("is taken over once expired when its holder's liveness cannot be judged (no start time, no boot in the lease)", () =>
+    Effect.gen(function* () {
+      const w = workspace()
+      writeLease(w.lease, { pid: otherProcess(), startTicks: null, bootId: null, expiresAt: new Date(Date.now() - HOUR).toISOString() })
       expect((yield* attempt(w.db)).outcome).toBe("taken")
       expect((yield* takeovers(w.db)).map((e) => (e.payload as { reason: string }).reason)).toEqual(["expired"])
+    })
+  )
+
+  it.live("a holder whose lease is taken by another, or removed, while its pass runs: the pass is interrupted and fails with lease-lost", () =>
+    Effect.gen(function* () {
+      for (const lose of ["replaced", "removed"] as const) {
+        const w = workspace()
+        const someoneElse = otherProcess()
+        let stepsAfterLoss = 0
+        const result = yield* withLog(
+          w.db,
+          Effect.scoped(
+            holdingLease(w.db, 0, { checkEveryMs: 20 })(
+              Effect.gen(function* () {
+                // Given a pass holding the lease, when the lease is replaced by another holder's (or removed)
+                if (lose === "replaced") writeLease(w.lease, { pid: someoneElse })
+                else fs.rmSync(w.lease)
+                // then the pass goes no further: this loop would run for an hour
+                for (let step = 0; step < 36_000; step++) {
+                  yield* Effect.sleep("100 millis")
+                  stepsAfterLoss++
+                }
+                return "finished"
+              })
+            )
+          ).pipe(Effect.flip)
+        )
+        expect(result).toMatchObject({ _tag: "LockError", reason: "lease-lost", message: expect.stringContaining(`the reconcile lease ${w.lease} was lost while this pass ran`) })
+        expect(result.message).toContain(lose === "replaced" ? `another holder's now (pid ${someoneElse}` : "it was removed")
+        expect(stepsAfterLoss).toBeLessThan(36_000)
+        // The other holder's lease is theirs: left in place
+        if (lose === "replaced") expect((JSON.parse(fs.readFileSync(w.lease, "utf8")) as LeaseRecord).pid).toBe(someoneElse)
+        else expect(fs.existsSync(w.lease)).toBe(false)
+      }
     })
   )
 
