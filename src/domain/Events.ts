@@ -359,12 +359,13 @@ export type PlanRefused = typeof PlanRefused.Type
  * - `log`: it was behind the newest row (this clock is behind, or an earlier run's was ahead).
  *   Decisions still use this run's clock (see LogTransaction.clock); recorded once per
  *   newest-row time, so once per episode.
- * - `loadmaster`: the LoadMaster's `Date` header disagreed; that reconcile pass removed nothing.
+ * - `loadmaster` / `cryptospike`: the appliance's `Date` header disagreed; that reconcile pass
+ *   removed nothing from it (no entry, no user unblocked).
  */
 export const ClockSkewObserved = Schema.Struct({
   /** what this run's clock said */
   clock: Schema.String,
-  against: Schema.Literal("log", "loadmaster"),
+  against: Schema.Literal("log", "loadmaster", "cryptospike"),
   /** the other clock's time: the newest row's recording time, or the appliance's Date */
   reference: Schema.String,
   /** reference - clock: positive when this clock is behind, negative when it is ahead */

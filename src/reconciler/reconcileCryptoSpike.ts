@@ -26,6 +26,8 @@ import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import { auditComment, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
 import { startProgress } from "../platform/Progress.js"
+import { formatSpan } from "../domain/Duration.js"
+import { clockSkew } from "../domain/Time.js"
 import type { TargetFigures } from "./passRecord.js"
 
 export interface CryptoSpikePassOptions {
@@ -282,7 +284,24 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
     const toBlock = [...wanted.keys()]
       .filter((id) => !blocked.has(id) && (!lifted.includes(id) || options.repairDrift))
       .sort()
-    const toUnblock = [...owned].filter((id) => !wanted.has(id) && blocked.has(id)).sort()
+    const dueToUnblock = [...owned].filter((id) => !wanted.has(id) && blocked.has(id)).sort()
+    // This clock against CryptoSpike's: a pass run by a clock a day ahead would unblock users
+    // with hours to go. While they disagree, a pass blocks what is due and unblocks nobody.
+    const now0 = yield* now()
+    const skew = clockSkew(now0, yield* cs.applianceTime)
+    if (skew !== undefined) {
+      events.push({
+        type: "ClockSkewObserved",
+        // once per minute of skew: a steady offset is one fact, not one per pass
+        dedupeKey: `clock-vs-cryptospike:${Math.round(skew.behindMs / 60_000)}`,
+        payload: { against: "cryptospike", behindMs: skew.behindMs, clock: now0, reference: skew.reference }
+      })
+      problems.push(
+        `this clock (${now0}) is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} CryptoSpike's (${skew.reference}): ` +
+          `${dueToUnblock.length} unblock(s) held until they agree (check NTP on both)`
+      )
+    }
+    const toUnblock = skew === undefined ? dueToUnblock : []
 
     const perTarget = { cryptospike: wanted.size }
     const overCaps =
@@ -341,7 +360,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       failed,
       refused: undefined,
       problems,
-      converged: failed === 0 && resolution.problems.length === 0,
+      converged: failed === 0 && resolution.problems.length === 0 && !(skew !== undefined && dueToUnblock.length > 0),
       figures: { ...figures, applied, failed }
     } satisfies CryptoSpikePassResult
   })

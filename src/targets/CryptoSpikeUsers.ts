@@ -58,6 +58,11 @@ export interface CryptoSpikeUsersService {
   readonly blockedUsers: Effect.Effect<ReadonlyArray<StorageUser>, CryptoSpikeError>
   readonly block: (userId: string, comment: string) => Effect.Effect<void, CryptoSpikeError>
   readonly unblock: (userId: string) => Effect.Effect<void, CryptoSpikeError>
+  /**
+   * The appliance's clock: the `Date` header of its newest answer (UTC ISO, whole seconds), or
+   * undefined before the first answer or when it sends none. A clock to check this one against.
+   */
+  readonly applianceTime: Effect.Effect<string | undefined>
 }
 
 export class CryptoSpikeUsers extends Context.Tag("mitigator/CryptoSpikeUsers")<CryptoSpikeUsers, CryptoSpikeUsersService>() {}

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import { adsLine } from "../support/fixtures.js"
 import { HOUR, MINUTE } from "../support/configs.js"
 import { addrs, lmWorkspace, withEmulator } from "../support/loadmaster.js"
+import { adsLineWithUser, csWorkspace, seedUser, sid, withCryptoSpike } from "../support/cryptospike.js"
 
 const CLOCK_SHIFT = fileURLToPath(new URL("../support/clockShift.cjs", import.meta.url))
 const DAY = 24 * HOUR
@@ -116,5 +117,26 @@ describe("a clock a day ahead on one run", () => {
         [4, "64h"]
       ])
     })
+  })
+
+  it("given a user blocked on CryptoSpike with hours to go, when reconcile runs with its clock a day ahead, then CryptoSpike's Date gives it away: nobody is unblocked, the pass says why and exits 1", async () => {
+    await withCryptoSpike(
+      async (emulator) => {
+        const w = csWorkspace(emulator, { ttl: "6h" })
+        expect((await w.append([adsLineWithUser(1, "192.0.2.31", "CORP\\user1")])).code).toBe(0)
+        const blocked = await w.reconcile()
+        expect(blocked.code, blocked.stdout + blocked.stderr).toBe(0)
+        expect(emulator.user(sid(1))!.blocked, blocked.stdout + blocked.stderr).toBe(true)
+
+        const ahead = await w.reconcile([], { env: clockAhead(DAY) })
+        expect(ahead.code, ahead.stdout + ahead.stderr).toBe(1)
+        expect(ahead.stdout + ahead.stderr).toMatch(/this clock \(\S+Z\) is (?:1d 0h|23h \d+m) ahead of CryptoSpike's \(\S+Z\): 1 unblock\(s\) held until they agree/)
+        expect(emulator.user(sid(1))!.blocked).toBe(true)
+        const events = await w.events()
+        expect(events.filter((e) => e.type === "UserBlockChanged").map((e) => e.payload.op)).toEqual(["block"])
+        expect(events.filter((e) => e.type === "ClockSkewObserved").map((e) => e.payload.against)).toEqual(["cryptospike"])
+      },
+      { seed: { users: [seedUser(1)] } }
+    )
   })
 })

@@ -92,6 +92,11 @@ export type CryptoSpikeListShape = "page" | "items" | "array" | "unknown" | "spl
 export interface CryptoSpikeEmulatorOptions {
   /** 0 (default) = any free port */
   readonly port?: number | undefined
+  /**
+   * answer with a `Date` header (default true); false: none, as behind a proxy that strips it
+   * (and for tests that move their own clock, which the emulator's real one would contradict)
+   */
+  readonly sendDate?: boolean | undefined
   /** default 127.0.0.1 */
   readonly host?: string | undefined
   /** the application token (`x-auth-token`); default `xapp-` + random */
@@ -782,7 +787,8 @@ export const startCryptoSpikeEmulator = async (options: CryptoSpikeEmulatorOptio
     port: options.port ?? 0,
     tls: tlsMaterial === undefined ? undefined : { cert: tlsMaterial.certPem, key: tlsMaterial.keyPem },
     handle: handleRequest,
-    internalError: (res, text) => send(res, message(500, text))
+    internalError: (res, text) => send(res, message(500, text)),
+    ...(options.sendDate === false ? { sendDate: false } : {})
   })
   const { url, port } = serving
 

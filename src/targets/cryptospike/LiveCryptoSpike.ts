@@ -114,12 +114,20 @@ export const makeLiveCryptoSpike = (
       return body === undefined ? req : HttpClientRequest.bodyUnsafeJson(req, body)
     }
 
+    /** The Date header of the newest answer, as an instant (an unreadable one is ignored). */
+    let applianceTime: string | undefined
+    const noteDate = (header: string | undefined) => {
+      const ms = header === undefined ? NaN : Date.parse(header)
+      if (Number.isFinite(ms)) applianceTime = new Date(ms).toISOString()
+    }
+
     /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
     const exchange = (req: HttpClientRequest.HttpClientRequest) =>
       pace.pipe(
         Effect.zipRight(
           Effect.flatMap(connection, (http) =>
             http.execute(req).pipe(
+              Effect.tap((response) => noteDate(response.headers["date"])),
               Effect.flatMap((response) =>
                 Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
               ),
@@ -285,7 +293,8 @@ export const makeLiveCryptoSpike = (
       blockedUsers: Effect.mapError(blockedUsers, redacted),
       block: (userId, comment) => Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.blockBody(userId, comment), false)).pipe(Effect.mapError(redacted)),
       unblock: (userId) =>
-        Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.unblockBody(userId, options.unblockState, UNBLOCK_COMMENT), false)).pipe(Effect.mapError(redacted))
+        Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.unblockBody(userId, options.unblockState, UNBLOCK_COMMENT), false)).pipe(Effect.mapError(redacted)),
+      applianceTime: Effect.sync(() => applianceTime)
     }
     return service
   })
