@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { loadConfig, type AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
-import { formatSpan } from "../domain/Duration.js"
+import { skewInWords } from "../domain/Duration.js"
 import { clockSkew } from "../domain/Time.js"
 import type { CryptoSpikeError } from "../targets/CryptoSpikeUsers.js"
 import type { TlsSettings } from "../config/ConfigFile.js"
@@ -166,7 +166,7 @@ const applianceClockCheck = (now: string, applianceTime: string | undefined): Ch
   const skew = clockSkew(now, applianceTime)
   if (skew === undefined) return pass(`clock agrees with the LoadMaster's (Date ${applianceTime})`)
   return fail(
-    `clock ${now} is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} the LoadMaster's (Date ${applianceTime}): reconcile removes nothing while they disagree`,
+    `clock ${now} is ${skewInWords(skew.behindMs)} the LoadMaster's (Date ${applianceTime}): reconcile removes nothing while they disagree`,
     "fix the clock that is wrong (NTP on this host, or on the LoadMaster)"
   )
 }

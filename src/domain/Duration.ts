@@ -54,6 +54,9 @@ export const formatDuration = (ms: number): string => {
   return `${ms}ms`
 }
 
+/** How `clock` stands against another clock, in words: `1d 0h ahead of`, `3m 20s behind`. */
+export const skewInWords = (behindMs: number): string => `${formatSpan(behindMs)} ${behindMs < 0 ? "ahead of" : "behind"}`
+
 /** A span as a person reads it, in its two largest units: `45s`, `3m 20s`, `5h 12m`, `1d 2h`. */
 export const formatSpan = (ms: number): string => {
   const s = Math.floor(Math.abs(ms) / 1000)

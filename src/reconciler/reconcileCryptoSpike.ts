@@ -26,7 +26,7 @@ import type { EventLogService } from "../eventlog/EventLog.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import { auditComment, holderOf, printable, stillOursUser } from "../targets/cryptospike/wire.js"
 import { startProgress } from "../platform/Progress.js"
-import { formatSpan } from "../domain/Duration.js"
+import { skewInWords } from "../domain/Duration.js"
 import { clockSkew } from "../domain/Time.js"
 import type { TargetFigures } from "./passRecord.js"
 
@@ -297,7 +297,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
         payload: { against: "cryptospike", behindMs: skew.behindMs, clock: now0, reference: skew.reference }
       })
       problems.push(
-        `this clock (${now0}) is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} CryptoSpike's (${skew.reference}): ` +
+        `this clock (${now0}) is ${skewInWords(skew.behindMs)} CryptoSpike's (${skew.reference}): ` +
           `${dueToUnblock.length} unblock(s) held until they agree (check NTP on both)`
       )
     }

@@ -25,7 +25,7 @@ import type { EventLogService } from "../eventlog/EventLog.js"
 import { scopeOfTarget, type AclScope, type LoadMasterAclService, type LoadMasterError } from "../targets/LoadMasterAcl.js"
 import { commentInstance, commentMarker, entryComment, operatorComment, printable, stillOurs } from "../targets/loadmaster/wire.js"
 import { startProgress } from "../platform/Progress.js"
-import { formatSpan } from "../domain/Duration.js"
+import { skewInWords } from "../domain/Duration.js"
 import { clockSkew } from "../domain/Time.js"
 import type { TargetFigures } from "./passRecord.js"
 
@@ -254,7 +254,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       skew === undefined
         ? []
         : [
-            `this clock (${now}) is ${formatSpan(skew.behindMs)} ${skew.behindMs < 0 ? "ahead of" : "behind"} the LoadMaster's (${skew.reference}): ` +
+            `this clock (${now}) is ${skewInWords(skew.behindMs)} the LoadMaster's (${skew.reference}): ` +
               `${fullPlan.removes.length} removal(s) held until they agree (check NTP on both)`
           ]
     const unobserved = targets.filter((t) => !observedScopes.has(t))

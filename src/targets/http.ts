@@ -31,6 +31,21 @@ export const applianceHttpClient = (agent: https.AgentOptions): Effect.Effect<Ht
   )
 
 /**
+ * An appliance's clock, as its answers give it: the `Date` header of the newest one (UTC ISO,
+ * whole seconds; an unreadable header is ignored). A clock to check this one against.
+ */
+export const makeApplianceClock = () => {
+  let time: string | undefined
+  return {
+    note: (header: string | undefined): void => {
+      const ms = header === undefined ? NaN : Date.parse(header)
+      if (Number.isFinite(ms)) time = new Date(ms).toISOString()
+    },
+    time: Effect.sync(() => time)
+  }
+}
+
+/**
  * A token bucket: up to one second's worth of calls at once, then `perSecond` (LoadMaster drops
  * clients over 30 calls in 3 s; CryptoSpike documents no limit, and long paging runs should not
  * hammer it either). A small burst, such as `append` applying its one block, goes out at once.

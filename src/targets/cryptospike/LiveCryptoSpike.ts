@@ -28,7 +28,7 @@ import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type
 import type { LoadMasterError } from "../LoadMasterAcl.js"
 import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
 import { applianceConnection } from "../connection.js"
-import { makePacer, transportFailure } from "../http.js"
+import { makeApplianceClock, makePacer, transportFailure } from "../http.js"
 import { makeRedactor, type Redactor } from "../Redactor.js"
 import * as Wire from "./wire.js"
 
@@ -114,12 +114,7 @@ export const makeLiveCryptoSpike = (
       return body === undefined ? req : HttpClientRequest.bodyUnsafeJson(req, body)
     }
 
-    /** The Date header of the newest answer, as an instant (an unreadable one is ignored). */
-    let applianceTime: string | undefined
-    const noteDate = (header: string | undefined) => {
-      const ms = header === undefined ? NaN : Date.parse(header)
-      if (Number.isFinite(ms)) applianceTime = new Date(ms).toISOString()
-    }
+    const clock = makeApplianceClock()
 
     /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
     const exchange = (req: HttpClientRequest.HttpClientRequest) =>
@@ -127,7 +122,7 @@ export const makeLiveCryptoSpike = (
         Effect.zipRight(
           Effect.flatMap(connection, (http) =>
             http.execute(req).pipe(
-              Effect.tap((response) => noteDate(response.headers["date"])),
+              Effect.tap((response) => clock.note(response.headers["date"])),
               Effect.flatMap((response) =>
                 Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
               ),
@@ -294,7 +289,7 @@ export const makeLiveCryptoSpike = (
       block: (userId, comment) => Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.blockBody(userId, comment), false)).pipe(Effect.mapError(redacted)),
       unblock: (userId) =>
         Effect.asVoid(call("POST", Wire.ACCESS_PATH, Wire.unblockBody(userId, options.unblockState, UNBLOCK_COMMENT), false)).pipe(Effect.mapError(redacted)),
-      applianceTime: Effect.sync(() => applianceTime)
+      applianceTime: clock.time
     }
     return service
   })

@@ -20,7 +20,7 @@ import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type LoadMasterAclService } from "../LoadMasterAcl.js"
 import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
 import { applianceConnection } from "../connection.js"
-import { makePacer, transportFailure } from "../http.js"
+import { makeApplianceClock, makePacer, transportFailure } from "../http.js"
 import { makeRedactor } from "../Redactor.js"
 import { readList } from "./listShape.js"
 import * as Wire from "./wire.js"
@@ -62,12 +62,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const pace = makePacer(options.rateLimit)
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
 
-    /** The Date header of the newest answer, as an instant (an unreadable one is ignored). */
-    let applianceTime: string | undefined
-    const noteDate = (header: string | undefined) => {
-      const ms = header === undefined ? NaN : Date.parse(header)
-      if (Number.isFinite(ms)) applianceTime = new Date(ms).toISOString()
-    }
+    const clock = makeApplianceClock()
 
     /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
     const exchange = (request: HttpClientRequest.HttpClientRequest) =>
@@ -75,7 +70,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
         Effect.zipRight(connection),
         Effect.flatMap((http) =>
           http.execute(request).pipe(
-            Effect.tap((response) => noteDate(response.headers["date"])),
+            Effect.tap((response) => clock.note(response.headers["date"])),
             Effect.flatMap((response) =>
               Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
             ),
@@ -162,7 +157,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
         const enabled = Wire.parseIsEnabled(body)
         return typeof enabled === "boolean" ? Effect.succeed(enabled) : Effect.fail(enabled)
       }),
-      applianceTime: Effect.sync(() => applianceTime)
+      applianceTime: clock.time
     }
     return service
   })
