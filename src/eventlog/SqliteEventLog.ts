@@ -478,9 +478,11 @@ const make = (options: SqliteEventLogOptions) =>
         clock: now,
         clockBehindMs,
         append: (events) => sqlErrors(Effect.zipRight(noteSkew, appendInTransaction(events)), "write", "appending to the event log"),
+        // INDEXED BY: events_projection covers these types too (its ORs let SQLite see that), and
+        // without statistics the planner may walk it instead: every projection row of the log.
         latestPolicy: sqlErrors(
           sql<EventRow>`
-            SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+            SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events INDEXED BY events_policy
             WHERE type = 'PolicyActivated' ORDER BY seq DESC LIMIT 1`.pipe(Effect.map((rows) => rows.map(toStored)[0])),
           "read",
           "reading the policy in force"
@@ -488,7 +490,7 @@ const make = (options: SqliteEventLogOptions) =>
         operatorAllows: sqlErrors(
           sql<{ cidr: string; until: string | null }>`
             SELECT json_extract(payload, '$.cidr') AS cidr, json_extract(payload, '$.until') AS until
-            FROM events WHERE type = 'AllowRequested' ORDER BY seq`,
+            FROM events INDEXED BY events_allow WHERE type = 'AllowRequested' ORDER BY seq`,
           "read",
           "reading the operators' allows"
         ),
