@@ -28,6 +28,7 @@ import { EventLog, type EventLogError } from "../eventlog/EventLog.js"
 import { appendLogLines, formatLogLine, type LogFields, type LogFormat } from "../platform/LogFile.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { readBatches, Stdin, StdinLive } from "../platform/Stdin.js"
+import { holdYoungGeneration } from "../platform/YoungGeneration.js"
 import type { Rail } from "../domain/Rails.js"
 import { activateIfChanged, activePolicy, recordDecisions, type ActivePolicy } from "./decisions.js"
 import { tokenOption } from "./cryptospike.js"
@@ -35,6 +36,9 @@ import { apiKeyOption } from "./loadmaster.js"
 import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, UsageError } from "./shared.js"
 
 const BATCH_LINES = 2000
+
+/** A stdin this long holds V8's young generation where it is (see holdYoungGeneration). */
+const LARGE_STDIN_LINES = 4_000
 
 /**
  * The most new blocks one `append` keeps to apply at once: an immediate apply is for the
@@ -108,9 +112,14 @@ export const appendFromStdin = (settings: AppendSettings) =>
       clockBehind: undefined
     }
     const deciding = settings.policy.policy.rules.length > 0
+    let linesRead = 0
 
     const recordBatch = (lines: ReadonlyArray<FramedLine>) =>
       Effect.gen(function* () {
+        // A full batch is a large stdin: hold the young generation before it grows (it grows
+        // within the first batches); a single detection's append never gets here.
+        linesRead += lines.length
+        if (lines.length >= BATCH_LINES || linesRead >= LARGE_STDIN_LINES) holdYoungGeneration()
         // What the summary and the log file need of each event, kept small: the payloads
         // themselves are made one chunk at a time while the log writes them.
         let recorded: Array<{
