@@ -1,6 +1,6 @@
 /** What a command says about this run's clock against the log's newest row. */
 import { formatSpan } from "../domain/Duration.js"
-import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
+import { CLOCK_TOLERANCE_MS, clockSkew } from "../domain/Time.js"
 
 export { CLOCK_TOLERANCE_MS }
 
@@ -12,9 +12,8 @@ export interface ClockBehind {
 
 /** How far `clock` is behind `newest`, when that is more than CLOCK_TOLERANCE_MS. */
 export const clockBehind = (clock: string, newest: string | undefined): ClockBehind | undefined => {
-  if (newest === undefined) return undefined
-  const behindMs = Date.parse(newest) - Date.parse(clock)
-  return behindMs > CLOCK_TOLERANCE_MS ? { clock, newest, behindMs } : undefined
+  const skew = clockSkew(clock, newest)
+  return skew !== undefined && skew.behindMs > 0 ? { clock, newest: skew.reference, behindMs: skew.behindMs } : undefined
 }
 
 /** The warning of a run whose clock is behind the log (append, status). */
