@@ -9,7 +9,7 @@
  * (time to block, no-op reconcile, status at logs of several sizes); the fold of the largest log,
  * first and from a checkpoint, vs a floor; LoadMaster and CryptoSpike at scale.
  *
- * Full runs write bench/results.json and the table between the bench markers in README.md;
+ * Full runs write bench/results.json, the whole table between the bench markers in docs/performance.md and a summary between the bench-summary markers in README.md;
  * --quick (CI's smoke run, smaller sizes, ~2 minutes) writes bench/tmp/results-quick.json only.
  * Targets are informative: the bench fails only when the work itself was not done (a block not on
  * the emulator, a no-op pass that changed something).
@@ -20,7 +20,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { generateHistory } from "./lib/logs.js"
 import { root, setScratch } from "./lib/proc.js"
-import { renderMarkdown, type Results } from "./lib/report.js"
+import { renderMarkdown, renderSummary, type Results } from "./lib/report.js"
 import { progress } from "./lib/stats.js"
 import { coldStart } from "./steps/coldStart.js"
 import { converge } from "./steps/converge.js"
@@ -51,14 +51,15 @@ const histories = async (dir: string) => {
   return made
 }
 
-const writeReadme = (markdown: string) => {
-  const readmePath = path.join(root, "README.md")
-  const readme = fs.readFileSync(readmePath, "utf8")
-  const start = "<!-- bench:start -->"
-  const end = "<!-- bench:end -->"
-  if (!readme.includes(start) || !readme.includes(end)) return progress("README.md has no bench markers: table not written")
-  fs.writeFileSync(readmePath, readme.slice(0, readme.indexOf(start) + start.length) + `\n${markdown}\n` + readme.slice(readme.indexOf(end)))
-  progress("README.md performance table updated")
+/** Replaces what lies between `<!-- <marker>:start -->` and `<!-- <marker>:end -->` in a markdown file of the repository. */
+const writeBetweenMarkers = (file: string, marker: string, markdown: string) => {
+  const target = path.join(root, file)
+  const text = fs.readFileSync(target, "utf8")
+  const start = `<!-- ${marker}:start -->`
+  const end = `<!-- ${marker}:end -->`
+  if (!text.includes(start) || !text.includes(end)) return progress(`${file} has no ${marker} markers: not written`)
+  fs.writeFileSync(target, text.slice(0, text.indexOf(start) + start.length) + `\n${markdown}\n` + text.slice(text.indexOf(end)))
+  progress(`${file} updated`)
 }
 
 const main = async () => {
@@ -100,7 +101,8 @@ const main = async () => {
     }
     fs.writeFileSync(path.join(root, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n")
     progress("wrote bench/results.json")
-    writeReadme(markdown)
+    writeBetweenMarkers("docs/performance.md", "bench", markdown)
+    writeBetweenMarkers("README.md", "bench-summary", renderSummary(results))
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -1,5 +1,5 @@
 /**
- * The markdown the bench prints and puts in README.md between the bench markers. Targets are
+ * The markdown the bench prints and puts in docs/performance.md between the bench markers (a summary goes to README.md). Targets are
  * informative: a ratio shows PASS or FAIL beside it, and the bench exits 0 either way.
  */
 import type { ColdStartResult } from "../steps/coldStart.js"
@@ -92,4 +92,24 @@ export const renderMarkdown = (r: Results) => {
     `Growth figures are steady state: the median of the counted rounds after a warm-up round that may save the projection's checkpoint; ` +
     `the first-fold row above is the cold case. Targets are informative (the bench asserts only that the work was done).`
   return `${mainTable(r)}\n\n${growthTable(r.growth)}\n\n${note}`
+}
+
+/** The handful of figures the README shows (the whole table is in docs/performance.md). */
+export const renderSummary = (r: Results) => {
+  const g = r.growth
+  const vs = (ratio: Ratio, what: string) => `**${f(ratio.value, 2)}×**${what === "" ? "" : ` ${what}`}: ${verdict(ratio.pass)}`
+  const largest = g.sizes[g.sizes.length - 1]!
+  const empty = g.sizes[0]!
+  return [
+    "| measured by `npm run bench` | figure | target |",
+    "|---|---|---|",
+    `| time to block (process start → entry on the LoadMaster over TLS), empty log | ${f(empty.timeToBlockMs.median)} ms; ${vs(g.timeToBlockVsNode, "`node -e 0`")} | ≤ ${g.timeToBlockVsNode.max}× |`,
+    `| time to block with ${f(largest.events)} events in the log | ${f(largest.timeToBlockMs.median)} ms; ${vs(g.ratio.timeToBlock, "the empty log")} | ≤ ${g.ratio.timeToBlock.max}× |`,
+    `| no-op reconcile of 1,000 blocks / \`status\`, ${f(largest.events)} events vs empty | ${vs(g.ratio.noopReconcile,"")} / ${vs(g.ratio.status,"")} | ≤ ${g.ratio.status.max}× |`,
+    `| cold start, one-event \`append --defer\` | ${f(r.coldStart.appendMs.median)} ms; ${vs(r.coldStart.ratio, "`node -e 0`")} | ≤ ${r.coldStart.ratio.max}× |`,
+    `| ingest ${f(r.ingest.events)} lines through one stdin | ${f(r.ingest.eventsPerSecond.median)} events/s; ${vs(r.ingest.ratio, "its floor")} | ≤ ${r.ingest.ratio.max}× |`,
+    `| peak RSS at ${f(largest.events)} events | ${f(g.peakRssAtLargest.mib, 1)} MiB | ≤ ${g.peakRssAtLargest.max} MiB |`,
+    "",
+    `${r.mode} run of ${r.measuredAt.slice(0, 10)}, ${r.machine.cpus} cores, Node ${r.machine.node}; ratios are to a baseline measured in the same run. All figures: [docs/performance.md](docs/performance.md).`
+  ].join("\n")
 }

@@ -8,7 +8,7 @@
  *     dist/                    the bundle and its code cache
  *     node_modules/            better-sqlite3's native addon and the two modules it loads
  *     deploy/                  the ADS custom script, the systemd unit, the cron line
- *     mitigator.yaml.example   README.md
+ *     mitigator.yaml.example   README.md, docs/
  *
  * better-sqlite3 is a native addon compiled for this machine's Node ABI and glibc: build the
  * package on the same OS release and architecture as the appliance (or with the Node it ships).
@@ -44,6 +44,7 @@ try {
   for (const folder of ["flowmon", "systemd", "cron"]) copy(`deploy/${folder}`, `deploy/${folder}`)
   copy("examples/mitigator.yaml", "mitigator.yaml.example")
   copy("README.md", "README.md")
+  copy("docs", "docs")
   copy("package.json", "package.json")
   if (withNode) {
     fs.copyFileSync(process.execPath, path.join(top, "bin/node"))

@@ -9,17 +9,13 @@
  * - a reconcile run with that clock checks it against the LoadMaster's `Date` and lifts nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { fileURLToPath } from "node:url"
+import { clockAhead } from "../support/clock.js"
 import { adsLine } from "../support/fixtures.js"
 import { HOUR, MINUTE } from "../support/configs.js"
 import { addrs, lmWorkspace, withEmulator } from "../support/loadmaster.js"
 import { adsLineWithUser, csWorkspace, seedUser, sid, withCryptoSpike } from "../support/cryptospike.js"
 
-const CLOCK_SHIFT = fileURLToPath(new URL("../support/clockShift.cjs", import.meta.url))
 const DAY = 24 * HOUR
-
-/** The environment of a process whose wall clock is `ms` ahead. */
-const clockAhead = (ms: number) => ({ NODE_OPTIONS: `--require ${CLOCK_SHIFT}`, MITIGATOR_TEST_CLOCK_SHIFT_MS: String(ms) })
 
 describe("a clock a day ahead on one run", () => {
   it("given blocks decided with a right clock, when one append runs a day ahead, then later runs neither lift the earlier blocks nor stretch the later ones", async () => {

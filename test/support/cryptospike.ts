@@ -12,6 +12,7 @@ import {
   type CryptoSpikeEmulatorOptions
 } from "../../src/emulators/cryptospike/CryptoSpikeEmulator.js"
 import { jsonLines, runCli, tempDir, type RunOptions, type RunResult } from "./cli.js"
+import { virtualClock } from "./clock.js"
 
 /** Starts an emulator, runs `body` with it, and closes it whatever happens. */
 export const withCryptoSpike = async <A>(
@@ -85,8 +86,9 @@ export const csWorkspace = (emulator: CryptoSpikeEmulatorHandle, configOptions: 
     return file
   }
   const config = writeConfig()
+  const clock = virtualClock()
   const run = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> => {
-    const result = await runCli(args, { cwd: dir, ...options })
+    const result = await runCli(args, { cwd: dir, ...options, env: clock.env(options.env) })
     for (const secret of secrets) {
       expect(result.stdout + result.stderr, `the token leaked in: ${args.join(" ")}`).not.toContain(secret)
     }
@@ -108,7 +110,7 @@ export const csWorkspace = (emulator: CryptoSpikeEmulatorHandle, configOptions: 
     expect(result.code, result.stderr).toBe(0)
     return JSON.parse(result.stdout)
   }
-  return { dir, db, tokenFile, config, writeConfig, run, cmd, append, reconcile, events, status, secrets }
+  return { dir, db, tokenFile, config, writeConfig, run, cmd, append, reconcile, events, status, secrets, clock }
 }
 
 /** An ADS standard line (as `adsLine`) with field 15, the user identity, set. */

@@ -13,6 +13,7 @@ import {
   type LoadMasterEmulatorOptions
 } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
 import { BUNDLE, jsonLines, runCli, tempDir, type RunOptions, type RunResult } from "./cli.js"
+import { virtualClock } from "./clock.js"
 import { policyYaml, type PolicyOptions } from "./configs.js"
 
 /** Starts an emulator, runs `body` with it, and closes it whatever happens. */
@@ -124,8 +125,9 @@ export const lmWorkspace = (emulator: LoadMasterEmulatorHandle, configOptions: L
   }
   const config = writeConfig()
   const outputs: string[] = []
+  const clock = virtualClock()
   const run = async (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<RunResult> => {
-    const result = await runCli(args, { cwd: dir, ...options })
+    const result = await runCli(args, { cwd: dir, ...options, env: clock.env(options.env) })
     outputs.push(result.stdout, result.stderr)
     expect(result.stdout + result.stderr, `the API key leaked in: ${args.join(" ")}`).not.toContain(emulator.apiKey)
     return result
@@ -142,7 +144,7 @@ export const lmWorkspace = (emulator: LoadMasterEmulatorHandle, configOptions: L
     expect(replay.code).toBe(0)
     return jsonLines(replay.stdout)
   }
-  return { dir, db, keyFile, config, writeConfig, run, cmd, reconcile, plan, events, outputs }
+  return { dir, db, keyFile, config, writeConfig, run, cmd, reconcile, plan, events, outputs, clock }
 }
 
 /** Deletes a block-list entry the way an operator's script would: APIv2 over HTTP. */
