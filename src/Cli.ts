@@ -17,6 +17,7 @@ const commands = {
   reconcile: () => import("./commands/reconcile.js").then((m) => m.reconcileCommand),
   plan: () => import("./commands/reconcile.js").then((m) => m.planCommand),
   replay: () => import("./commands/replay.js").then((m) => m.replayCommand),
+  why: () => import("./commands/why.js").then((m) => m.whyCommand),
   block: () => import("./commands/operator.js").then((m) => m.blockCommand),
   unblock: () => import("./commands/operator.js").then((m) => m.unblockCommand),
   allow: () => import("./commands/operator.js").then((m) => m.allowCommand),

@@ -1,4 +1,7 @@
-/** `mitigator status [--json]`: the blocks in force now, until when, and why. */
+/**
+ * `mitigator status [--json] [--ip A] [--user U] [--rule R] [--since T]`: the blocks in force now,
+ * until when, and why; the filters narrow them (all given must hold), in the same shape.
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Clock from "effect/Clock"
@@ -8,6 +11,8 @@ import * as Layer from "effect/Layer"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { policyHash } from "../domain/Policy.js"
 import { EventLog } from "../eventlog/EventLog.js"
+import { filterState } from "../domain/Filter.js"
+import { filterOptions, readFilters } from "./filters.js"
 import { desiredStateAt } from "../projection/desiredState.js"
 import { renderState } from "./renderState.js"
 import { formatDuration } from "../domain/Duration.js"
@@ -44,12 +49,13 @@ export const lastReconcile = (record: PassRecord | undefined, now: string): { re
 
 export const json = Options.boolean("json").pipe(Options.withDescription("the desired state as one JSON object (stable: sorted, byte-identical for the same log and time)"))
 
-export const statusCommand = Command.make("status", { ...globalOptions, json }, (opts) =>
+export const statusCommand = Command.make("status", { ...globalOptions, json, ...filterOptions }, (opts) =>
   Effect.gen(function* () {
     const log = yield* EventLog
     const cfg = yield* LoadedConfig
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const state = yield* desiredStateAt(log, now)
+    const filters = yield* readFilters(opts, log)
+    const state = filterState(yield* desiredStateAt(log, now), filters)
     yield* Console.log(opts.json ? canonicalJson(state) : renderState(state))
     const newest = yield* log.newestProjectionTime
     if (!opts.json && newest !== undefined) yield* Console.log(`Newest event that counts for blocks: ${newest} (${newest > now ? "ahead of this clock" : ago(newest, now)})`)

@@ -68,6 +68,11 @@ export type FoldRange = Omit<ReadPage, "limit"> & {
    * the end of an earlier fold): the chain goes on from it. Without it, the row's stored hash.
    */
   readonly afterHash?: string
+  /**
+   * A cheap test on the row's type and payload text, before the payload is parsed: rows it turns
+   * down are checked like any other but not handed over (`why` reads a large log for a few rows).
+   */
+  readonly keep?: (type: string, payloadJson: string) => boolean
 }
 
 /** One event as a fold sees it: what the projection reads, without the stored columns it does not. */

@@ -125,7 +125,7 @@ export const makeFoldReader = (options: FoldReaderOptions): FoldReader => {
     range: FoldRange,
     step: (event: FoldedEvent) => void
   ): ChainBreak | undefined => {
-    const { until } = range
+    const { until, keep } = range
     const all = range.only !== "projection"
     let read = 0
     for (const row of statement.iterate(cursor.seq, batchSize) as IterableIterator<Row>) {
@@ -139,7 +139,7 @@ export const makeFoldReader = (options: FoldReaderOptions): FoldReader => {
       if (cursor.anchorMissing) return missingRow(cursor.seq, seq)
       if (seq !== cursor.seq + 1) return missingRow(cursor.seq + 1, seq)
       if (rowHash(cursor.hash, { seq, recordedAt, type, payloadJson: payload, dedupeKey }) !== hash) return alteredRow(seq)
-      if (all || projection.has(type)) {
+      if ((all || projection.has(type)) && (keep === undefined || keep(type, payload))) {
         step({ seq, recordedAt, type, payload: JSON.parse(payload) as unknown, hash })
         cursor.folded++
       }
