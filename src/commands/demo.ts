@@ -15,6 +15,9 @@ import * as path from "node:path"
 import { UsageError } from "./shared.js"
 
 const keep = Options.boolean("keep").pipe(Options.withDescription("keep the temporary directory (log, config, keys) and print where it is"))
+const stay = Options.boolean("stay").pipe(
+  Options.withDescription("keep the directory and the emulators running after the demo, until Ctrl-C: try status, why, plan, block and reconcile against them")
+)
 
 const TTL_SECONDS = 5
 const RANSOMWARE_USER = "S-1-5-21-3623811015-3361044348-30300820-1013"
@@ -36,6 +39,7 @@ const events = [
 
 const config = (lmUrl: string, csUrl: string) => `# written by mitigator demo
 instance: demo
+database: demo.db
 loadmaster: { url: ${lmUrl}, apiKeyFile: loadmaster.key, rateLimit: 50 }
 cryptospike: { url: ${csUrl}, tokenFile: cryptospike.token }
 policy:
@@ -60,7 +64,7 @@ policy:
 
 const ADMIN_COMMENT = "admin permanent ticket 99"
 
-export const demoCommand = Command.make("demo", { keep }, (opts) =>
+export const demoCommand = Command.make("demo", { keep, stay }, (opts) =>
   Effect.gen(function* () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-demo-"))
     // Asynchronous on purpose: the emulators live in this process and must keep answering.
@@ -124,6 +128,8 @@ export const demoCommand = Command.make("demo", { keep }, (opts) =>
     yield* show("   and CryptoSpike's blocked users (mallory was blocked by CryptoSpike itself: never touched)", blockedUsers().join("\n"))
     yield* show("3. `mitigator status`: what should be blocked, until when, and why", (yield* cli(["status"])).out)
 
+    yield* show("   `mitigator why 10.0.5.9`: detected, and why it was not blocked", (yield* cli(["why", "10.0.5.9"])).out)
+
     // Meanwhile an administrator deletes one of mitigator's entries and re-makes it by hand, for good.
     const remade = yield* Effect.promise(() =>
       fetch(`${lm.url}/accessv2`, {
@@ -146,15 +152,29 @@ export const demoCommand = Command.make("demo", { keep }, (opts) =>
     )
     yield* show("   CryptoSpike's blocked users now", blockedUsers().join("\n"))
 
+    yield* show("   `mitigator why 203.0.113.45`: the whole story of one address", (yield* cli(["why", "203.0.113.45"])).out)
+
     const verify = yield* cli(["verify"])
     yield* show("5. `mitigator verify`: the log's hash chain", verify.out)
     const replay = (yield* cli(["replay", "--events"])).out.split("\n")
     yield* show(`6. \`mitigator replay --events\` (the first 14 of ${replay.length} events)`, replay.slice(0, 14).map((l) => l.split("\t").slice(2).join("  ")).join("\n"))
 
-    if (opts.keep) yield* Console.log(`\nKept ${dir}: try \`mitigator replay --at <time> --db ${path.join(dir, "demo.db")}\``)
-    else fs.rmSync(dir, { recursive: true, force: true })
     const ok = reconcile.code === 0 && verify.code === 0
+    const kept = opts.keep || opts.stay
+    if (kept) yield* Console.log(`\nKept ${dir}: try \`cd ${dir} && mitigator status --config mitigator.yaml\`, or \`mitigator replay --at <time>\` there`)
+    else fs.rmSync(dir, { recursive: true, force: true })
     yield* Console.log(ok ? "\nmitigator demo: done." : "\nmitigator demo: something did not go as expected (see above).")
     if (!ok) return yield* new UsageError({ message: "demo: reconcile or verify failed" })
+    if (opts.stay) {
+      yield* Console.log(
+        `The emulators keep answering until Ctrl-C. In another terminal:\n` +
+          `   cd ${dir}\n` +
+          `   mitigator block 198.51.100.7 --ttl 1h --reason "a test" --config mitigator.yaml\n` +
+          `   mitigator why 198.51.100.7 --config mitigator.yaml\n` +
+          `   mitigator plan --config mitigator.yaml\n` +
+          `   mitigator unblock 198.51.100.7 --reason "done" --config mitigator.yaml`
+      )
+      yield* Effect.never
+    }
   }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("The whole loop on embedded LoadMaster and CryptoSpike emulators, in a temporary directory"))

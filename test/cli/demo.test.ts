@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runCli, tempDir } from "../support/cli.js"
+import { startCli, waitFor } from "../support/loadmaster.js"
 
 const section = (out: string, title: string): string => {
   const start = out.indexOf(title)
@@ -34,6 +35,8 @@ describe("mitigator demo", () => {
     expect(usersBefore).toContain("mallory@corp.example blocked by cryptospike")
 
     expect(section(out, "== 3.")).toContain("Counts: cryptospike 1, loadmaster:global 5, loadmaster:vs:1 1")
+    // `why` tells a newcomer why the monitoring host was detected and not blocked.
+    expect(section(out, "`mitigator why 10.0.5.9`")).toContain("not blocked: allowlisted by the policy's entry 10.0.0.0/8")
 
     // The entry an administrator re-made by hand is theirs: reconcile says so and keeps it.
     expect(out).toContain("loadmaster: 0 to add, 5 to remove, 5 applied, 0 failed, 1 held by someone else now (left alone); converged")
@@ -43,11 +46,15 @@ describe("mitigator demo", () => {
     expect(usersAfter).not.toContain("jdoe")
     expect(usersAfter).toContain("mallory@corp.example blocked by cryptospike")
 
+    // ...and the whole story of the address the administrator took over.
+    const story = section(out, "`mitigator why 203.0.113.45`")
+    expect(story).toContain("rule brute-force matched")
+    expect(story).toMatch(/OwnershipLost: 203\.0\.113\.45\/32 on loadmaster:global is held by someone else now/)
     expect(section(out, "== 5.")).toMatch(/verify: ok, \d+ events, chain intact/)
     expect(section(out, "== 6.")).toContain("InputRejected  line 7")
 
     // --keep leaves the log and config behind; the credentials in it never reach the output.
-    const kept = /Kept (\S+):/.exec(out)?.[1]
+    const kept = /Kept (\S+): try/.exec(out)?.[1]
     expect(kept).toBeDefined()
     expect(fs.existsSync(path.join(kept!, "demo.db"))).toBe(true)
     for (const secret of ["loadmaster.key", "cryptospike.token"]) {
@@ -63,4 +70,25 @@ describe("mitigator demo", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0)
     expect(fs.readdirSync(home)).toEqual([])
   }, 60_000)
+})
+
+describe("mitigator demo --stay", () => {
+  it("keeps the emulators answering after the demo, so the tour's commands work against them from the kept directory; Ctrl-C ends it", async () => {
+    const home = tempDir()
+    const demo = startCli(["demo", "--stay"], { env: { TMPDIR: home } })
+    try {
+      await waitFor("the demo to finish and stay", () => demo.stdout().includes("keep answering until Ctrl-C"), 90_000)
+      const kept = /Kept (\S+): try/.exec(demo.stdout())?.[1]
+      expect(kept).toBeDefined()
+      // The config names the log: `--config` is all a newcomer types.
+      const status = await runCli(["status", "--config", "mitigator.yaml"], { cwd: kept! })
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stdout).toContain("no address blocks in force")
+      const plan = await runCli(["plan", "--config", "mitigator.yaml"], { cwd: kept! })
+      expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+    } finally {
+      demo.child.kill("SIGINT")
+      await demo.done
+    }
+  }, 120_000)
 })
