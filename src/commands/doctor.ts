@@ -18,6 +18,7 @@ import { cryptoSpikeChecks } from "./doctor/cryptoSpikeChecks.js"
 import { loadMasterChecks } from "./doctor/loadMasterChecks.js"
 import { logChecks } from "./doctor/logChecks.js"
 import { apiKeyOption } from "./loadmaster.js"
+import { commandLogger } from "./logging.js"
 import { ExitCode, globalOptions, logPath, type GlobalOptions } from "./shared.js"
 
 const json = Options.boolean("json").pipe(
@@ -62,5 +63,9 @@ export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: 
     }
     yield* Console.log(opts.json ? renderJson(checks) : renderText(checks))
     if (!isOk(checks)) return yield* new ExitCode({ code: 1 })
-  }).pipe(Effect.scoped)
+  }).pipe(
+    Effect.scoped,
+    // A client's warnings (a list entry that is not an address) go to stderr: stdout is the report.
+    Effect.provide(commandLogger({ logFormat: Option.none(), logFile: Option.none() }, "stderr"))
+  )
 ).pipe(Command.withDescription("Check the config, the event log, and each configured appliance (credential, reachable, TLS, API, packet filter, clock); change nothing"))

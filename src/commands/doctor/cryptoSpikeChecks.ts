@@ -30,10 +30,11 @@ const apiFailure = (e: CryptoSpikeError, url: URL, resolved: Resolved, sources: 
     case "auth":
       return fail(
         name,
-        `CryptoSpike: ${e.message}; the token came from ${describeSource(resolved.source)}`,
+        `CryptoSpike refused the API token from ${describeSource(resolved.source)}${e.status === undefined ? "" : ` (HTTP ${e.status})`}`,
         e.status === 403
           ? "give the token's user StorageUser READ/MODIFY and FileActivity READ in CryptoSpike, or use a token of a user who has them"
-          : refusedCredentialFix(CRYPTOSPIKE, resolved.source, sources)
+          : refusedCredentialFix(CRYPTOSPIKE, resolved.source, sources),
+        [`its answer: ${e.message}`]
       )
     case "transport": {
       const why = unreachableFromMessage(e.message)

@@ -40,7 +40,12 @@ const apiFailure = (e: LoadMasterError, url: URL, api: "v1" | "v2", resolved: Re
   const name = "loadmaster.api"
   switch (e.reason) {
     case "auth":
-      return fail(name, `LoadMaster: ${e.message}; the key came from ${describeSource(resolved.source)}`, refusedCredentialFix(LOADMASTER, resolved.source, sources))
+      return fail(
+        name,
+        `LoadMaster refused the API key from ${describeSource(resolved.source)}${e.status === undefined ? "" : ` (HTTP ${e.status})`}`,
+        refusedCredentialFix(LOADMASTER, resolved.source, sources),
+        [`its answer: ${e.message}`]
+      )
     case "api-disabled":
       return fail(
         name,
