@@ -49,7 +49,7 @@ const apiFailure = (e: LoadMasterError, url: URL, api: "v1" | "v2", resolved: Re
     case "api-disabled":
       return fail(
         name,
-        `LoadMaster: the API answers 404 (${e.message})`,
+        `LoadMaster: the API answers 404 at ${api === "v2" ? "/accessv2 (APIv2)" : "/access (APIv1)"}`,
         api === "v2"
           ? `enable the API: ${ENABLE_API}; if it is enabled, this firmware predates the JSON API (7.2.52): set loadmaster.api: v1`
           : `enable the API: ${ENABLE_API}`
