@@ -63,7 +63,8 @@ const WORDS: Readonly<Record<string, string>> = {
  * be, `listensOn` where the appliance chooses the address it answers on, if it does.
  */
 export const unreachableCheck = (name: string, appliance: string, configKey: string, url: URL, why: Unreachable, serves: string, listensOn?: string): Check => {
-  const host = hostOf(url)
+  // Shown as in the URL (an IPv6 address in brackets, so that its port stands apart).
+  const host = url.hostname
   const port = portOf(url)
   const words = WORDS[why.code] ?? why.message
   const detail = `${appliance} at ${host}:${port}: ${words} (${why.code === "TIMEOUT" ? why.message : why.code})`
