@@ -11,7 +11,18 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly path: string
   /** starts with `config <path>: `; several problems: a header line, then one line each */
   readonly message: string
+  /** the same problems one by one, with where they are when known (for `doctor`) */
+  readonly problems?: ReadonlyArray<ConfigProblemAt>
 }> {}
+
+/** One problem of a config file: where (line, key) when known, and what. */
+export interface ConfigProblemAt {
+  readonly line?: number
+  /** the key's path (`loadmaster.url`), when the problem is one key's */
+  readonly key?: string
+  /** the problem as the message lists it */
+  readonly text: string
+}
 
 export interface AppConfig {
   /** absolute path of the file read; null when none */
@@ -42,12 +53,13 @@ export const DEFAULT_CONFIG_FILE = "mitigator.yaml"
 export const configError = (
   reason: ConfigError["reason"],
   source: string,
-  problems: ReadonlyArray<string>
+  problems: ReadonlyArray<string>,
+  located?: ReadonlyArray<ConfigProblemAt>
 ): ConfigError => {
   const message =
     problems.length === 1
       ? `config ${source}: ${problems[0]}`
       : `config ${source}: ${problems.length} problems\n${problems.map((p) => `  ${p}`).join("\n")}`
-  return new ConfigError({ reason, path: source, message })
+  return new ConfigError({ reason, path: source, message, ...(located === undefined ? {} : { problems: located }) })
 }
 

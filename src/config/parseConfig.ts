@@ -6,8 +6,8 @@
 import * as Either from "effect/Either"
 import { isPair, isScalar, LineCounter, parseDocument, visit, type Document, type YAMLError } from "yaml"
 import { EMPTY_POLICY } from "../domain/Policy.js"
-import { configError, type AppConfig, type ConfigError } from "./AppConfig.js"
-import { decodeConfigFile, formatProblem, type ConfigFile, type ConfigProblem } from "./ConfigFile.js"
+import { configError, type AppConfig, type ConfigError, type ConfigProblemAt } from "./AppConfig.js"
+import { decodeConfigFile, formatPath, formatProblem, type ConfigFile, type ConfigProblem } from "./ConfigFile.js"
 
 /** The key text a duplicate-key error points at. */
 const keyAt = (doc: Document, offset: number): string | undefined => {
@@ -24,17 +24,28 @@ const keyAt = (doc: Document, offset: number): string | undefined => {
   return found
 }
 
-const syntaxProblem = (doc: Document, lines: LineCounter, error: YAMLError): string => {
+const syntaxProblem = (doc: Document, lines: LineCounter, error: YAMLError): ConfigProblemAt => {
   const { line, col } = lines.linePos(error.pos[0])
   let message = error.message
+  let key: string | undefined
   if (error.code === "DUPLICATE_KEY") {
-    const key = keyAt(doc, error.pos[0])
+    key = keyAt(doc, error.pos[0])
     message = key === undefined ? "duplicate key" : `duplicate key ${JSON.stringify(key)}`
   } else if (error.code === "MULTIPLE_DOCS") {
     message = "a second YAML document (a config file holds one)"
   }
-  return `line ${line}, column ${col}: ${message}`
+  return { line, ...(key === undefined ? {} : { key }), text: `line ${line}, column ${col}: ${message}` }
 }
+
+const failed = (reason: "syntax" | "invalid", source: string, problems: ReadonlyArray<ConfigProblemAt>) =>
+  Either.left(
+    configError(
+      reason,
+      source,
+      problems.map((p) => p.text),
+      problems
+    )
+  )
 
 /** The offset of the first alias without an anchor before it (toJS refuses those). */
 const unresolvedAliasAt = (doc: Document): number | undefined => {
@@ -79,7 +90,7 @@ export const parseConfigText = (text: string, source: string): Either.Either<App
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines })
   const yamlErrors = [...doc.errors, ...doc.warnings]
   if (yamlErrors.length > 0) {
-    return Either.left(configError("syntax", source, yamlErrors.map((e) => syntaxProblem(doc, lines, e))))
+    return failed("syntax", source, yamlErrors.map((e) => syntaxProblem(doc, lines, e)))
   }
   let raw: unknown
   try {
@@ -87,16 +98,20 @@ export const parseConfigText = (text: string, source: string): Either.Either<App
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e)
     const at = unresolvedAliasAt(doc)
-    if (at === undefined) return Either.left(configError("syntax", source, [message]))
+    if (at === undefined) return failed("syntax", source, [{ text: message }])
     const { line, col } = lines.linePos(at)
-    return Either.left(configError("syntax", source, [`line ${line}, column ${col}: ${message}`]))
+    return failed("syntax", source, [{ line, text: `line ${line}, column ${col}: ${message}` }])
   }
   const decoded = decodeConfigFile(raw)
   if (Either.isRight(decoded)) return Either.right(toAppConfig(source, decoded.right))
   const ordered = decoded.left
     .map((problem, i): [ConfigProblem, number, number] => [problem, offsetOf(doc, problem.path), i])
     .sort((a, b) => a[1] - b[1] || a[2] - b[2])
-    .map(([problem]) => formatProblem(problem))
-  return Either.left(configError("invalid", source, ordered))
+    .map(([problem, offset]): ConfigProblemAt => ({
+      line: lines.linePos(offset).line,
+      ...(problem.path.length === 0 ? {} : { key: formatPath(problem.path) }),
+      text: formatProblem(problem)
+    }))
+  return failed("invalid", source, ordered)
 }
 
