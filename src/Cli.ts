@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import pkg from "../package.json" with { type: "json" }
-import { asksHelp, asksWholeTree, badOption, optionNames, reorder, splitArgv, type SplitArgv } from "./CliArgs.js"
+import { asksHelp, asksWholeTree, badOption, optionNames, reorder, splitArgv, WHOLE_TREE, type SplitArgv } from "./CliArgs.js"
 
 // Each loader gives the command by its name; the order is the order of the help.
 const commands = {
@@ -50,7 +50,9 @@ export const namedCommand = (args: ReadonlyArray<string>): Name | undefined => {
 const description =
   "Turns Flowmon ADS/IDS detections into blocks on Kemp LoadMaster and ProLion CryptoSpike, from an append-only event log"
 
-const names = Object.keys(commands) as Array<Name>
+/** The commands, in the order of the help. */
+export const commandNames = Object.keys(commands) as ReadonlyArray<Name>
+const names = commandNames
 const loadAll = () => Promise.all(names.map((name) => commands[name]()))
 
 const ESCAPES = /\x1b\[[0-9;]*m/g
@@ -97,7 +99,11 @@ export const cli = (argv: ReadonlyArray<string>) =>
     const args = argv.slice(2)
     const split = splitArgv(args)
     // `--version`, `--completions`: @effect/cli answers them, about the whole tree.
-    if (split.unknown === undefined && asksWholeTree(args) && !asksHelp(args)) return yield* runLibrary(yield* Effect.promise(loadAll), args, argv)
+    // (The global options before them mean nothing to them, and @effect/cli would not read them there.)
+    if (split.unknown === undefined && asksWholeTree(args) && !asksHelp(args)) {
+      const asked = split.before.filter((o) => WHOLE_TREE.has(o[0]!.split("=", 1)[0]!)).flat()
+      return yield* runLibrary(yield* Effect.promise(loadAll), [...asked, ...(split.command === undefined ? [] : [split.command]), ...split.rest], argv)
+    }
     const name = split.command
     if (split.unknown !== undefined || !isName(name) || asksHelp(args)) return yield* answer(split, args)
     const command: AnyCommand = yield* Effect.promise((): Promise<AnyCommand> => commands[name]())

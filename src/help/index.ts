@@ -79,7 +79,7 @@ export const answer = (split: SplitArgv, args: ReadonlyArray<string>, tree: Tree
   }
   if (command === "help") {
     const words = rest.filter((w) => !w.startsWith("-"))
-    if (words.length === 0) return out(rootHelp(docs, tree.description, tree.version, styleOf(process.stdout))).pipe(Effect.as(0))
+    if (words.length === 0 || words[0] === "help") return out(rootHelp(docs, tree.description, tree.version, styleOf(process.stdout))).pipe(Effect.as(0))
     return helpFor(docs, words, true)
   }
   if (!docs.some((d) => d.path[0] === command)) return notACommand(command, [], [...docs.map((d) => d.path[0]!), "help"])
