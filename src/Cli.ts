@@ -41,19 +41,13 @@ type AnyCommand = Awaited<ReturnType<(typeof commands)[Name]>>
 
 const isName = (word: string | undefined): word is Name => word !== undefined && Object.hasOwn(commands, word)
 
-/** The subcommand argv names, when it names exactly one and asks nothing of the whole tree. */
-export const namedCommand = (args: ReadonlyArray<string>): Name | undefined => {
-  const split = splitArgv(args)
-  return split.unknown === undefined && !asksWholeTree(args) && !asksHelp(args) && isName(split.command) ? split.command : undefined
-}
-
 const description =
   "Turns Flowmon ADS/IDS detections into blocks on Kemp LoadMaster and ProLion CryptoSpike, from an append-only event log"
 
 /** The commands, in the order of the help. */
 export const commandNames = Object.keys(commands) as ReadonlyArray<Name>
-const names = commandNames
-const loadAll = () => Promise.all(names.map((name) => commands[name]()))
+
+const loadAll = () => Promise.all(commandNames.map((name) => commands[name]()))
 
 const ESCAPES = /\x1b\[[0-9;]*m/g
 const colourless = (value: unknown) => (typeof value === "string" && value.includes("\x1b") ? value.replace(ESCAPES, "") : value)
@@ -87,7 +81,7 @@ const runLibrary = (loaded: ReadonlyArray<AnyCommand>, args: ReadonlyArray<strin
 const answer = (split: SplitArgv, args: ReadonlyArray<string>) =>
   Effect.promise(async () => {
     const [help, loaded] = await Promise.all([import("./help/index.js"), loadAll()])
-    return help.answer(split, args, { commands: names.map((name, i) => [name, loaded[i]!.descriptor as CommandDescriptor.Command<unknown>] as const), description, version: pkg.version })
+    return help.answer(split, args, { commands: commandNames.map((name, i) => [name, loaded[i]!.descriptor as CommandDescriptor.Command<unknown>] as const), description, version: pkg.version })
   }).pipe(Effect.flatten)
 
 /**

@@ -87,6 +87,17 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       [1, "no event log there, a bad --at, or a bad command line or config"]
     ]
   },
+  why: {
+    summary: "The whole story of an address, network or user, from the log",
+    examples: [
+      [`mitigator why 192.0.2.31 --config ${CONFIG}`, "each detection and what became of it, what was applied, what is in force and what reconcile will do"],
+      [`mitigator why 'CORP\\jdoe' --config ${CONFIG} --json`, "the story of a user, as one JSON object"]
+    ],
+    exitCodes: [
+      [0, "shown"],
+      [1, "not an address, network or user; no event log there; or a bad command line or config"]
+    ]
+  },
   block: {
     summary: "Block an address or network (recorded; applied by reconcile)",
     examples: [

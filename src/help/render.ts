@@ -99,7 +99,7 @@ export const commandHelp = (doc: CommandDoc, style: Style): string => {
     "",
     doc.children.length > 0
       ? `See 'mitigator help ${doc.path.join(" ")} <command>' for one of them.`
-      : "--log-level LEVEL and the options above may also come before the command; see 'mitigator --help'."
+      : "--config, --db, --json and --log-level LEVEL may also come before the command; see 'mitigator --help'."
   ]
   return `${lines.join("\n")}\n`
 }
