@@ -3,12 +3,22 @@
  *
  * Flowmon starts one `append` per detection, so a run loads only the subcommand it names: each
  * command's module (and everything it imports: HTTP, TLS, the emulators, the reconciler) is
- * evaluated on demand. Anything else (`--help`, `--version`, a typo, no command at all) loads
- * them all, so help and "did you mean" see the whole tree.
+ * evaluated on demand. Help, a misspelt command, no command at all, `--version` and
+ * `--completions` load them all, so help, "did you mean" and completion scripts see the whole tree.
+ *
+ * Thin wraps around @effect/cli (each said where it is): the global options are accepted before
+ * the command too (CliArgs.ts); help, typos and unknown options are answered by src/help (loaded
+ * only then); @effect/cli's own messages (a missing option, a bad value) lose their colours off a
+ * terminal and under NO_COLOR (plainErrors).
  */
 import * as Command from "@effect/cli/Command"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import pkg from "../package.json" with { type: "json" }
+import { asksHelp, asksWholeTree, badOption, optionNames, reorder, splitArgv, WHOLE_TREE, type SplitArgv } from "./CliArgs.js"
 
 // Each loader gives the command by its name; the order is the order of the help.
 const commands = {
@@ -30,29 +40,81 @@ const commands = {
 type Name = keyof typeof commands
 type AnyCommand = Awaited<ReturnType<(typeof commands)[Name]>>
 
-// Options of @effect/cli itself that describe the whole tree.
-const WHOLE_TREE = new Set(["--help", "-h", "--version", "--wizard", "--completions"])
-
-/** The subcommand argv names, when it names exactly one and asks nothing of the whole tree. */
-export const namedCommand = (args: ReadonlyArray<string>): Name | undefined => {
-  // `--completions=bash` is `--completions bash`.
-  if (args.some((a) => WHOLE_TREE.has(a.split("=", 1)[0]!))) return undefined
-  const first = args[0]
-  return first !== undefined && Object.hasOwn(commands, first) ? (first as Name) : undefined
-}
+const isName = (word: string | undefined): word is Name => word !== undefined && Object.hasOwn(commands, word)
 
 const description =
   "Turns Flowmon ADS/IDS detections into blocks on Kemp LoadMaster and ProLion CryptoSpike, from an append-only event log"
 
-/** Runs the command line (`process.argv`: node, script, then the arguments). */
+/** The commands, in the order of the help. */
+export const commandNames = Object.keys(commands) as ReadonlyArray<Name>
+
+const loadAll = () => Promise.all(commandNames.map((name) => commands[name]()))
+
+const ESCAPES = /\x1b\[[0-9;]*m/g
+const colourless = (value: unknown) => (typeof value === "string" && value.includes("\x1b") ? value.replace(ESCAPES, "") : value)
+
+/**
+ * @effect/cli prints its complaints about the command line (a missing option, a bad value) in
+ * colour whatever stderr is: off a terminal, and under NO_COLOR (no-color.org), without.
+ */
+const plainErrors = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const colour = process.stderr.isTTY === true && (process.env["NO_COLOR"] ?? "") === "" && process.env["TERM"] !== "dumb"
+  if (colour) return self
+  return Effect.flatMap(Effect.console, (console) =>
+    Effect.withConsole(self, {
+      ...console,
+      error: (...args: ReadonlyArray<unknown>) => console.error(...args.map(colourless)),
+      unsafe: { ...console.unsafe, error: (...args: ReadonlyArray<unknown>) => console.unsafe.error(...args.map(colourless)) }
+    } satisfies Console.Console)
+  )
+}
+
+const rootOf = (loaded: ReadonlyArray<AnyCommand>) =>
+  Command.make("mitigator").pipe(
+    Command.withDescription(description),
+    Command.withSubcommands(loaded as [AnyCommand, ...Array<AnyCommand>])
+  )
+
+const runLibrary = (loaded: ReadonlyArray<AnyCommand>, args: ReadonlyArray<string>, argv: ReadonlyArray<string>) =>
+  plainErrors(Command.run(rootOf(loaded), { name: "mitigator", version: pkg.version })([...argv.slice(0, 2), ...args]))
+
+/** Help, a typo, no command: src/help answers, with every command loaded. */
+const answer = (split: SplitArgv, args: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const [help, loaded] = await Promise.all([import("./help/index.js"), loadAll()])
+    return help.answer(split, args, { commands: commandNames.map((name, i) => [name, loaded[i]!.descriptor as CommandDescriptor.Command<unknown>] as const), description, version: pkg.version })
+  }).pipe(Effect.flatten)
+
+/**
+ * Runs the command line (`process.argv`: node, script, then the arguments). Gives the exit code
+ * when it answered without running a command (help, a typo), else what the command gives.
+ */
 export const cli = (argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const named = namedCommand(argv.slice(2))
-    const names: ReadonlyArray<Name> = named === undefined ? (Object.keys(commands) as Array<Name>) : [named]
-    const loaded = yield* Effect.promise(() => Promise.all(names.map((name) => commands[name]())))
-    const root = Command.make("mitigator").pipe(
-      Command.withDescription(description),
-      Command.withSubcommands(loaded as [AnyCommand, ...Array<AnyCommand>])
-    )
-    return yield* Command.run(root, { name: "mitigator", version: pkg.version })(argv)
+    const args = argv.slice(2)
+    const split = splitArgv(args)
+    // `--version`, `--completions`: @effect/cli answers them, about the whole tree.
+    // (The global options before them mean nothing to them, and @effect/cli would not read them there.)
+    if (split.unknown === undefined && asksWholeTree(args) && !asksHelp(args)) {
+      const asked = split.before.filter((o) => WHOLE_TREE.has(o[0]!.split("=", 1)[0]!)).flat()
+      return yield* runLibrary(yield* Effect.promise(loadAll), [...asked, ...(split.command === undefined ? [] : [split.command]), ...split.rest], argv)
+    }
+    const name = split.command
+    if (split.unknown !== undefined || !isName(name) || asksHelp(args)) return yield* answer(split, args)
+    const command: AnyCommand = yield* Effect.promise((): Promise<AnyCommand> => commands[name]())
+    // A command of a group (`import lm-timeout`) is the next word; a group without one is help's.
+    const subcommands = CommandDescriptor.getSubcommands(command.descriptor as CommandDescriptor.Command<unknown>)
+    const isLeaf = HashMap.size(subcommands) === 1 && HashMap.has(subcommands, name)
+    const path = isLeaf ? [name] : [name, split.rest[0] ?? ""]
+    const leaf = HashMap.get(subcommands, path[path.length - 1]!)
+    if (Option.isNone(leaf)) return yield* answer(split, args)
+    const { args: reordered, options } = reorder(split, path)
+    // An option the command does not have: "did you mean", not @effect/cli's bare complaint.
+    const known = optionNames(CommandDescriptor.getUsage(leaf.value))
+    const bad = badOption(options, known)
+    if (bad !== undefined) {
+      const help = yield* Effect.promise(() => import("./help/index.js"))
+      return yield* help.badOption(path, bad, known.keys(), split.before.some((o) => o[0]!.split("=", 1)[0] === bad.name))
+    }
+    return yield* runLibrary([command], reordered, argv)
   })

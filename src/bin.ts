@@ -62,7 +62,8 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
 }
 
 const program = Effect.suspend(() => cli(process.argv)).pipe(
-  Effect.matchCauseEffect({ onFailure: report, onSuccess: () => Effect.succeed(0) }),
+  // A number: the exit code of an answer that ran no command (help 0, a misspelt command 1).
+  Effect.matchCauseEffect({ onFailure: report, onSuccess: (code) => Effect.succeed(typeof code === "number" ? code : 0) }),
   Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
 )
 

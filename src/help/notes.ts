@@ -1,0 +1,225 @@
+/**
+ * What a command's definition cannot say about it: a one-line summary for the command list, what
+ * it reads on stdin, examples, and its exit codes. Keyed by the command's path (`append`,
+ * `import lm-timeout`). A command without an entry still has help (from its definition), without
+ * these sections; test/cli/help.test.ts asserts every command has one.
+ */
+
+export interface CommandNotes {
+  /** one line for the command list (else the definition's description) */
+  readonly summary?: string
+  /** what follows the usage line: `< events` */
+  readonly stdin?: string
+  readonly examples: ReadonlyArray<readonly [command: string, what: string]>
+  /** the codes this command exits with, besides 70 (a bug) and 130 (a signal), which every command has */
+  readonly exitCodes: ReadonlyArray<readonly [code: number, meaning: string]>
+  /** an emulator stopped by a signal exits 0, not 130 */
+  readonly signalExitsZero?: boolean
+}
+
+/** Every command exits with these too. */
+export const COMMON_EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
+  [70, "a bug (the message asks to report it)"],
+  [130, "stopped by SIGINT or SIGTERM"]
+]
+
+const CONFIG = "/home/flowmon/mitigator/mitigator.yaml"
+
+export const NOTES: Readonly<Record<string, CommandNotes>> = {
+  append: {
+    summary: "Record Flowmon events read on stdin in the event log, decide blocks, apply them at once",
+    stdin: "< events",
+    examples: [
+      [`mitigator append --config ${CONFIG} < events.tsv`, "record, decide and apply the new blocks at once (what Flowmon runs per detection)"],
+      ["mitigator append --db /data/mitigator/mitigator.db --instance fm-collector-1 --timezone Europe/Prague < events.tsv", "name the log, the Flowmon instance and its time zone"],
+      [`mitigator append --config ${CONFIG} --defer < events.tsv`, "record and decide only; the next reconcile applies"]
+    ],
+    exitCodes: [
+      [0, "every line stored (duplicates count as stored)"],
+      [3, "some lines rejected (recorded as InputRejected); the others stored"],
+      [1, "nothing recorded: the log could not be written, or a bad command line or config"]
+    ]
+  },
+  status: {
+    summary: "Show the blocks in force now: target, address, until when, and why",
+    examples: [
+      [`mitigator status --config ${CONFIG}`, "the blocks in force, one per line"],
+      ["mitigator status --db /data/mitigator/mitigator.db --json", "the same as one stable JSON object, for scripts"]
+    ],
+    exitCodes: [
+      [0, "shown"],
+      [1, "no event log there, or it cannot be read"]
+    ]
+  },
+  reconcile: {
+    summary: "Make the appliances' block lists match the desired state",
+    examples: [
+      [`mitigator reconcile --config ${CONFIG}`, "one pass: add what is missing, remove what mitigator owns and no longer wants"],
+      [`mitigator reconcile --config ${CONFIG} --watch --interval 60s --metrics-file /run/mitigator.prom`, "run for good (systemd), a pass a minute"],
+      [`mitigator reconcile --config ${CONFIG} --dry-run`, "show the plan, change nothing"]
+    ],
+    exitCodes: [
+      [0, "converged (or --dry-run done; --watch: stopped cleanly)"],
+      [1, "not converged (what failed is logged and retried next pass), or a bad command line or config"]
+    ]
+  },
+  plan: {
+    summary: "Show what reconcile would change, changing nothing",
+    examples: [
+      [`mitigator plan --config ${CONFIG}`, "the changes reconcile would make"],
+      [`mitigator plan --config ${CONFIG} --json`, "the same as one JSON object"],
+      [`mitigator plan --config ${CONFIG} >/dev/null; echo $?`, "0 in sync, 2 changes pending (a monitoring check)"]
+    ],
+    exitCodes: [
+      [0, "in sync: nothing to change"],
+      [2, "changes pending"],
+      [1, "an appliance could not be read, or a bad command line or config"]
+    ]
+  },
+  replay: {
+    summary: "The desired state as of a time, with reasons; or the recorded events",
+    examples: [
+      [`mitigator replay --config ${CONFIG} --at 2025-11-03T15:00:00Z`, "what was to be blocked at that time, and why"],
+      [`mitigator replay --config ${CONFIG} --events --json | jq .type`, "every recorded event, one JSON object per line"]
+    ],
+    exitCodes: [
+      [0, "shown"],
+      [1, "no event log there, a bad --at, or a bad command line or config"]
+    ]
+  },
+  why: {
+    summary: "The whole story of an address, network or user, from the log",
+    examples: [
+      [`mitigator why 192.0.2.31 --config ${CONFIG}`, "each detection and what became of it, what was applied, what is in force and what reconcile will do"],
+      [`mitigator why 'CORP\\jdoe' --config ${CONFIG} --json`, "the story of a user, as one JSON object"]
+    ],
+    exitCodes: [
+      [0, "shown"],
+      [1, "not an address, network or user; no event log there; or a bad command line or config"]
+    ]
+  },
+  block: {
+    summary: "Block an address or network (recorded; applied by reconcile)",
+    examples: [
+      ['mitigator block 203.0.113.0/24 --ttl 12h --reason "ticket 4711: scanning from this range"', "block a network for 12 hours"],
+      ['mitigator block 192.0.2.31 --ttl 7d --reason "ransomware" --target cryptospike', "block the user behind an address on CryptoSpike"]
+    ],
+    exitCodes: [
+      [0, "recorded"],
+      [1, "refused (a never-block rail, too wide a network; nothing recorded), or a bad command line or config"]
+    ]
+  },
+  unblock: {
+    summary: "End the blocks inside an address or network",
+    examples: [
+      ['mitigator unblock 203.0.113.0/24 --reason "ticket 4711 closed"', "end the blocks in that network (a later detection blocks again)"],
+      ['mitigator unblock 192.0.2.31 --target loadmaster:global --reason "false positive"', "end the block on one target only"]
+    ],
+    exitCodes: [
+      [0, "recorded"],
+      [1, "a bad address, command line or config"]
+    ]
+  },
+  allow: {
+    summary: "Never block inside an address or network (lifts blocks in force there)",
+    examples: [
+      [`mitigator allow 203.0.113.7 --reason "partner's monitoring host" --ttl 30d`, "allow an address for 30 days"],
+      ['mitigator allow 198.51.100.0/24 --reason "our own scanners"', "allow a network for good"]
+    ],
+    exitCodes: [
+      [0, "recorded"],
+      [1, "a bad address, command line or config"]
+    ]
+  },
+  import: {
+    summary: "Take over blocks recorded by another tool",
+    examples: [
+      [`mitigator import lm-timeout /home/flowmon/lm-mitigation/lm-block.db --config ${CONFIG} --dry-run`, "show what would be taken over"],
+      [`mitigator import lm-timeout /home/flowmon/lm-mitigation/lm-block.db --config ${CONFIG}`, "take over lm-timeout.py's blocks"]
+    ],
+    exitCodes: [
+      [0, "every row imported"],
+      [3, "some rows rejected (recorded); the others imported"],
+      [1, "a bad file, command line or config"]
+    ]
+  },
+  "import lm-timeout": {
+    examples: [
+      [`mitigator import lm-timeout /home/flowmon/lm-mitigation/lm-block.db --config ${CONFIG} --dry-run`, "show what would be taken over"],
+      [`mitigator import lm-timeout /home/flowmon/lm-mitigation/lm-block.db --config ${CONFIG}`, "take over lm-timeout.py's blocks, with the hours they had left"]
+    ],
+    exitCodes: [
+      [0, "every row imported"],
+      [3, "some rows rejected (recorded); the others imported"],
+      [1, "a bad file, command line or config"]
+    ]
+  },
+  verify: {
+    summary: "Check the event log's hash chain and head file",
+    examples: [
+      [`mitigator verify --config ${CONFIG}`, "check the log in place"],
+      ["mitigator verify --db /backup/mitigator.db", "check a copy"]
+    ],
+    exitCodes: [
+      [0, "intact"],
+      [1, "broken: names the first altered, removed, reordered or cut-off row (or no log there)"]
+    ]
+  },
+  demo: {
+    summary: "The whole loop on embedded emulators, in a temporary directory",
+    examples: [
+      ["mitigator demo", "append, status, reconcile, verify and replay against emulated appliances"],
+      ["mitigator demo --keep", "the same, keeping the directory (log, config, keys) to look at"]
+    ],
+    exitCodes: [
+      [0, "every step did what it should"],
+      [1, "a step failed"]
+    ]
+  },
+  doctor: {
+    summary: "Check the config, the event log and each appliance; change nothing",
+    examples: [
+      [`mitigator doctor --config ${CONFIG}`, "every check, each ✔ or ✖ with a one-line fix"],
+      ["mitigator doctor --db /data/mitigator/mitigator.db", "check a log without a config"]
+    ],
+    exitCodes: [
+      [0, "every check passed"],
+      [1, "a check failed (the ✖ lines say which and how to fix it)"]
+    ]
+  },
+  emulate: {
+    signalExitsZero: true,
+    summary: "Local emulators of the appliances, for tests and demos",
+    examples: [
+      ["mitigator emulate loadmaster --port 8443 --tls", "a LoadMaster ACL API on https://127.0.0.1:8443"],
+      ["mitigator emulate cryptospike --port 8444", "a CryptoSpike REST API on http://127.0.0.1:8444"]
+    ],
+    exitCodes: [
+      [0, "stopped by SIGTERM or SIGINT (after saving --state)"],
+      [1, "could not start (port taken, bad option)"]
+    ]
+  },
+  "emulate loadmaster": {
+    signalExitsZero: true,
+    examples: [
+      ["mitigator emulate loadmaster --port 0", "any free port; the first line of stdout names the URL and API key"],
+      ["mitigator emulate loadmaster --port 8443 --tls --cert-out lm.pem --state lm.json", "HTTPS, with its certificate and lists kept in files"],
+      ["mitigator emulate loadmaster --port 8443 --host-form cidr --comment-max 64", "behave like older firmware"]
+    ],
+    exitCodes: [
+      [0, "stopped by SIGTERM or SIGINT (after saving --state)"],
+      [1, "could not start (port taken, bad option or state file)"]
+    ]
+  },
+  "emulate cryptospike": {
+    signalExitsZero: true,
+    examples: [
+      ["mitigator emulate cryptospike --port 0", "any free port; the first line of stdout names the URL, token and login"],
+      ["mitigator emulate cryptospike --port 8444 --tls --seed users.json", "HTTPS, with users and file activity from a file"]
+    ],
+    exitCodes: [
+      [0, "stopped by SIGTERM or SIGINT"],
+      [1, "could not start (port taken, bad option or seed file)"]
+    ]
+  }
+}
