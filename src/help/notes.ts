@@ -168,8 +168,9 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
   demo: {
     summary: "The whole loop on embedded emulators, in a temporary directory",
     examples: [
-      ["mitigator demo", "append, status, reconcile, verify and replay against emulated appliances"],
-      ["mitigator demo --keep", "the same, keeping the directory (log, config, keys) to look at"]
+      ["mitigator demo", "append, status, why, reconcile, verify and replay against emulated appliances"],
+      ["mitigator demo --keep", "the same, keeping the directory (log, config, keys) to look at"],
+      ["mitigator demo --stay", "the same, then the emulators keep answering until Ctrl-C: try the other commands against them"]
     ],
     exitCodes: [
       [0, "every step did what it should"],
@@ -180,7 +181,8 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
     summary: "Check the config, the event log and each appliance; change nothing",
     examples: [
       [`mitigator doctor --config ${CONFIG}`, "every check, each ✔ or ✖ with a one-line fix"],
-      ["mitigator doctor --db /data/mitigator/mitigator.db", "check a log without a config"]
+      ["mitigator doctor --db /data/mitigator/mitigator.db", "check a log without a config"],
+      [`mitigator doctor --config ${CONFIG} --json`, "the same checks as one JSON object, for monitoring"]
     ],
     exitCodes: [
       [0, "every check passed"],
