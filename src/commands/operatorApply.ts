@@ -87,7 +87,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
     const problems = [
       ...r.unobserved.map((t) => `${t}: cannot list: ${r.whyUnobserved[t] ?? "unknown"}`),
       ...r.problems.filter((p) => !r.unobserved.some((t) => p.startsWith(`${t}: cannot list:`))),
-      ...(r.refused === undefined ? [] : [`over the caps: ${r.refused}`])
+      ...(r.refused === undefined ? [] : [`over the caps: ${r.refused} (reconcile --force applies it)`])
     ]
     // With no failure, each planned change was made; with one, `problems` says which.
     const changes: AppliedChange[] =
