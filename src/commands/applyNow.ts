@@ -23,9 +23,13 @@ const MAX_FAILURES_SHOWN = 10
 const listed = (items: ReadonlyArray<string>): string =>
   items.slice(0, MAX_FAILURES_SHOWN).join(", ") + (items.length > MAX_FAILURES_SHOWN ? ` … and ${items.length - MAX_FAILURES_SHOWN} more` : "")
 
+/** What an immediate apply did, for `append --json`: its result, or why it was not done. */
+export type ApplyReport<A> = { readonly done: A } | { readonly notDone: string }
+
 /**
- * What both immediate applies share: their scope, a deadline, and an outcome that is logged and
- * never fails `append` (storing succeeded already; the next reconcile does whatever is left).
+ * What both immediate applies share: their scope, a deadline, and an outcome that is logged (and
+ * returned) and never fails `append` (storing succeeded already; the next reconcile does whatever
+ * is left).
  */
 const withinDeadline = <A, E extends { readonly message: string }, R>(
   work: Effect.Effect<A, E, R>,
@@ -41,8 +45,9 @@ const withinDeadline = <A, E extends { readonly message: string }, R>(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(settings.timeoutMs), onTimeout: () => ({ message: `not done within ${settings.timeoutMs} ms` }) }),
     Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) => Effect.logWarning(settings.notDone(e.message)),
-      onSuccess: settings.done
+      onFailure: (e: { readonly message: string }): Effect.Effect<ApplyReport<A>> =>
+        Effect.as(Effect.logWarning(settings.notDone(e.message)), { notDone: e.message }),
+      onSuccess: (result): Effect.Effect<ApplyReport<A>> => Effect.as(settings.done(result), { done: result })
     }),
     Effect.annotateLogs({ target: settings.target })
   )

@@ -40,6 +40,9 @@ const lockWait = Options.text("lock-wait").pipe(
   Options.withDescription("how long to wait for another pass (an append applying at once, another reconcile) to end (default 30s)"),
   Options.withDefault("30s")
 )
+const passJson = Options.boolean("json").pipe(
+  Options.withDescription("one pass's outcome as one JSON object on stdout (the log lines go to stderr); not with --watch")
+)
 const concurrency = Options.integer("concurrency").pipe(Options.withDescription("changes in flight at once (default 4)"), Options.withDefault(4))
 
 const summary = (r: PassResult): string => {
@@ -106,7 +109,7 @@ const logTarget = (line: string, target: string, converged: boolean, figures: Re
 
 export const reconcileCommand = Command.make(
   "reconcile",
-  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, json: passJson, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -114,6 +117,7 @@ export const reconcileCommand = Command.make(
       const every = parseDuration(opts.interval)
       if (!every.ok) return yield* new UsageError({ message: `--interval ${every.error}` })
       if (opts.concurrency < 1) return yield* new UsageError({ message: "--concurrency must be at least 1" })
+      if (opts.json && opts.watch) return yield* new UsageError({ message: "--json prints one pass's outcome: not with --watch (use --metrics-file or --log-format json)" })
       if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
         return yield* new UsageError({ message: "the config has no `loadmaster` section and no `cryptospike` section: there is nothing to reconcile" })
       }
@@ -136,6 +140,8 @@ export const reconcileCommand = Command.make(
         const lines: string[] = []
         const logged: Array<Effect.Effect<void>> = []
         const targets: Record<string, TargetFigures> = {}
+        // What --json prints: the same facts as the summaries.
+        const report: Record<string, unknown> = {}
         let converged = true
         // A target that could not be reached or read this pass (--watch backs off).
         let outage = false
@@ -151,6 +157,18 @@ export const reconcileCommand = Command.make(
             protect: appliances?.rails ?? []
           }, projection)
           if (opts.dryRun) lines.push(...planLines(r, new Date(startedAt).toISOString()))
+          report["loadmaster"] = {
+            adds: r.plan.adds,
+            removes: r.plan.removes,
+            applied: r.applied,
+            failed: r.failed,
+            drift: r.drift,
+            heldByOthers: r.relinquished,
+            refusedByCaps: r.refused ?? null,
+            unobserved: r.unobserved.map((target) => ({ target, reason: r.whyUnobserved[target] ?? "cannot list" })),
+            problems: r.problems,
+            converged: r.converged
+          }
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
           Object.assign(targets, r.targets)
           converged &&= r.converged
@@ -171,13 +189,28 @@ export const reconcileCommand = Command.make(
             projection
           )
           if (opts.dryRun) lines.push(...userPlanLines(r))
+          report["cryptospike"] = {
+            resolved: r.resolved,
+            unresolved: r.unresolved,
+            toBlock: r.toBlock,
+            toUnblock: r.toUnblock,
+            applied: r.applied,
+            failed: r.failed,
+            lifted: r.lifted,
+            heldByOthers: r.heldByOthers,
+            refusedByCaps: r.refused ?? null,
+            observed: r.figures.actual !== null,
+            problems: r.problems,
+            converged: r.converged
+          }
           logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
           targets["cryptospike"] = r.figures
           converged &&= r.converged
           outage ||= r.figures.actual === null
         }
         // The plan (dry run) is the report; the summaries are log lines.
-        for (const line of lines) yield* Console.log(line)
+        if (opts.json) yield* Console.log(canonicalJson({ dryRun: opts.dryRun, converged: opts.dryRun ? null : converged, ...report }))
+        else for (const line of lines) yield* Console.log(line)
         for (const line of logged) yield* line
         if (!opts.dryRun) {
           const endedAt = yield* Clock.currentTimeMillis
@@ -223,7 +256,7 @@ export const reconcileCommand = Command.make(
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),
   Command.provide((opts) => {
-    const logger = commandLogger(opts, "stdout", opts.watch)
+    const logger = commandLogger(opts, opts.json ? "stderr" : "stdout", opts.watch)
     const log = opts.watch ? awaitedLog(opts).pipe(Layer.provide(logger)) : configuredLog(opts, false)
     return Layer.mergeAll(log, logger, ttyProgress)
   })

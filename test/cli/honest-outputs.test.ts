@@ -5,6 +5,7 @@
  * Real processes, the emulators on loopback, and ports nothing listens on.
  */
 import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -129,5 +130,59 @@ describe("append says why an immediate apply failed", () => {
     // One attempt: one failure recorded for the add.
     const failures = (await ws.events()).filter((e) => e.type === "TargetChangeFailed")
     expect(failures.map((e) => [e.payload.op, e.payload.reason])).toEqual([["add", "transport"]])
+  })
+})
+
+describe("--json on every command that prints a result", () => {
+  it("append, reconcile (one pass), verify and import lm-timeout: one object each, with the facts the text gives", async () => {
+    await withEmulator(async (emulator) => {
+      const w = lmWorkspace(emulator)
+      emulator.setFaults({ authFailures: true })
+
+      // append: the counts, and what the immediate apply did (here: why it failed)
+      const append = await w.cmd(["append", "--instance", "fm1", "--json"], { stdin: `${adsLine(1, "192.0.2.31")}\nbroken line\n` })
+      expect(append.code).toBe(3)
+      const appended = JSON.parse(append.stdout)
+      expect(appended).toMatchObject({ stored: 1, rejected: 1, decided: 1, deferred: false })
+      expect(appended.firstRejection).toMatch(/^line 2: /)
+      expect(appended.appliedAtOnce.loadmaster.done).toMatchObject({ applied: 0, failed: 1 })
+      expect(appended.appliedAtOnce.loadmaster.done.failures).toEqual([
+        { target: "loadmaster:global", cidr: "192.0.2.31/32", message: expect.stringMatching(/.+/) }
+      ])
+
+      // reconcile: the pass's outcome on stdout, the log lines on stderr
+      emulator.setFaults({})
+      const pass = await w.reconcile(["--json"])
+      expect(pass.code, pass.stderr).toBe(0)
+      const passed = JSON.parse(pass.stdout)
+      expect(passed).toMatchObject({ dryRun: false, converged: true, loadmaster: { applied: 1, failed: 0, unobserved: [], converged: true } })
+      expect(passed.loadmaster.adds.map((a: { cidr: string }) => a.cidr)).toEqual(["192.0.2.31/32"])
+      expect(pass.stderr).toContain("1 to add, 0 to remove, 1 applied, 0 failed")
+      expect((await w.reconcile(["--json", "--watch"])).code).toBe(1)
+
+      // verify: intact, with the count and the head
+      const verify = await w.cmd(["verify", "--json"])
+      expect(verify.code).toBe(0)
+      const verified = JSON.parse(verify.stdout)
+      expect(verified).toMatchObject({ intact: true, headFile: true })
+      expect(verified.count).toBe((await w.events()).length)
+      expect(verified.head.seq).toBe(verified.count)
+
+      // import lm-timeout: the blocks with their expiry and time left, the rejected rows
+      const file = path.join(w.dir, "lm-block.db")
+      const legacy = new Database(file)
+      legacy.exec("CREATE TABLE data (ip TEXT PRIMARY KEY, event TEXT NOT NULL, vsid integer, ttl integer NOT NULL)")
+      legacy.prepare("INSERT INTO data(ip, event, vsid, ttl) VALUES (?, ?, ?, ?)").run("198.51.100.7", "1001", null, 5)
+      legacy.prepare("INSERT INTO data(ip, event, vsid, ttl) VALUES (?, ?, ?, ?)").run("not-an-ip", "1002", null, 5)
+      legacy.close()
+      const imported = await w.cmd(["import", "lm-timeout", file, "--dry-run", "--json"])
+      expect(imported.code).toBe(3)
+      const out = JSON.parse(imported.stdout)
+      expect(out).toMatchObject({ rows: 2, dryRun: true, alreadyImported: 0, ended: 0 })
+      expect(out.imported).toEqual([
+        { target: "loadmaster:global", cidr: "198.51.100.7/32", until: expect.any(String), left: expect.stringMatching(/^(5h|4h 59m) left$/), event: "1001" }
+      ])
+      expect(out.rejected).toHaveLength(1)
+    })
   })
 })
