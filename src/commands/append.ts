@@ -17,6 +17,7 @@ import type { FlowmonEventReceived, NewEvent } from "../domain/Events.js"
 import { ingestLine, INPUT_FORMATS, type IngestOptions } from "../domain/flowmon/Ingest.js"
 import type { FramedLine } from "../domain/LineFramer.js"
 import { parseDuration } from "../domain/Duration.js"
+import { canonicalJson } from "../domain/CanonicalJson.js"
 import { keyOf } from "../domain/Plan.js"
 import { parseTimeZone } from "../domain/Time.js"
 import { CLOCK_TOLERANCE_MS, clockBehindWarning } from "./clockSkew.js"
@@ -270,6 +271,9 @@ const timezone = Options.text("timezone").pipe(
   }),
   Options.optional
 )
+const json = Options.boolean("json").pipe(
+  Options.withDescription("also print the outcome as one JSON object on stdout (counts, and what was applied at once or why not)")
+)
 const format = Options.choice("format", INPUT_FORMATS).pipe(
   Options.withDescription("input layout; auto detects it per line"),
   Options.withDefault("auto" as const)
@@ -277,7 +281,7 @@ const format = Options.choice("format", INPUT_FORMATS).pipe(
 
 export const appendCommand = Command.make(
   "append",
-  { ...globalOptions, ...logOptions, defer, instance, timezone, format, applyTimeout, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, defer, instance, timezone, format, applyTimeout, json, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -334,11 +338,24 @@ export const appendCommand = Command.make(
       if (summary.clockBehind !== undefined) yield* Effect.logWarning(`mitigator append: ${clockBehindWarning(summary.clockBehind)}`)
       const lm = !opts.defer && summary.toApply.size > 0 && cfg.loadmaster !== undefined
       const cs = !opts.defer && summary.touchedUsers.size > 0 && cfg.cryptospike !== undefined
+      const applied: Record<string, unknown> = {}
       if (lm || cs) {
         // Loaded only when there is something to apply: a deferred append never loads HTTP or TLS.
         const { applyNow, applyUsersNow } = yield* Effect.promise(() => import("./applyNow.js"))
-        if (lm) yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
-        if (cs) yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
+        if (lm) applied["loadmaster"] = yield* applyNow(cfg, opts, [...summary.toApply.values()], opts.applyTimeout)
+        if (cs) applied["cryptospike"] = yield* applyUsersNow(cfg, opts, summary.touchedUsers, opts.applyTimeout)
+      }
+      if (opts.json) {
+        yield* Console.log(
+          canonicalJson({
+            ...counts,
+            firstRejection: summary.firstRejection ?? null,
+            firstWarning: summary.firstWarning ?? null,
+            deferred: opts.defer,
+            leftToReconcile: summary.leftToReconcile,
+            appliedAtOnce: applied
+          })
+        )
       }
       if (!opts.defer && summary.leftToReconcile > 0) {
         yield* Effect.logInfo(`mitigator append: ${summary.leftToReconcile} more new blocks are left to the next reconcile (one append applies at most ${APPLY_AT_ONCE_MAX} at once)`)

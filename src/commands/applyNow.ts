@@ -16,9 +16,20 @@ import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
 import { logPath, type GlobalOptions } from "./shared.js"
 
+/** Failed applies said one line each, up to this many (the rest are counted; each is in the log). */
+const MAX_FAILURES_SHOWN = 10
+
+/** `a, b, c … and 7 more`: what was not applied, short. */
+const listed = (items: ReadonlyArray<string>): string =>
+  items.slice(0, MAX_FAILURES_SHOWN).join(", ") + (items.length > MAX_FAILURES_SHOWN ? ` … and ${items.length - MAX_FAILURES_SHOWN} more` : "")
+
+/** What an immediate apply did, for `append --json`: its result, or why it was not done. */
+export type ApplyReport<A> = { readonly done: A } | { readonly notDone: string }
+
 /**
- * What both immediate applies share: their scope, a deadline, and an outcome that is logged and
- * never fails `append` (storing succeeded already; the next reconcile does whatever is left).
+ * What both immediate applies share: their scope, a deadline, and an outcome that is logged (and
+ * returned) and never fails `append` (storing succeeded already; the next reconcile does whatever
+ * is left).
  */
 const withinDeadline = <A, E extends { readonly message: string }, R>(
   work: Effect.Effect<A, E, R>,
@@ -34,8 +45,9 @@ const withinDeadline = <A, E extends { readonly message: string }, R>(
     Effect.scoped,
     Effect.timeoutFail({ duration: Duration.millis(settings.timeoutMs), onTimeout: () => ({ message: `not done within ${settings.timeoutMs} ms` }) }),
     Effect.matchEffect({
-      onFailure: (e: { readonly message: string }) => Effect.logWarning(settings.notDone(e.message)),
-      onSuccess: settings.done
+      onFailure: (e: { readonly message: string }): Effect.Effect<ApplyReport<A>> =>
+        Effect.as(Effect.logWarning(settings.notDone(e.message)), { notDone: e.message }),
+      onSuccess: (result): Effect.Effect<ApplyReport<A>> => Effect.as(settings.done(result), { done: result })
     }),
     Effect.annotateLogs({ target: settings.target })
   )
@@ -66,17 +78,22 @@ export const applyNow = (
     withinDeadline(work, {
       timeoutMs,
       target: "loadmaster",
-      notDone: (message) => `mitigator append: blocks not applied now (${message}); the next reconcile applies them`,
+        notDone: (message) => `mitigator append: blocks not applied now (${message}): ${listed(adds.map((a) => `${a.target} ${a.cidr}`))}; the next reconcile applies them`,
       done: (r) => {
         const present =
           (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
           (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
           (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
-        return r.failed === 0
-          ? Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
-          : Effect.logWarning(
-              `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries (${r.problems.slice(0, 2).join("; ")})`
-            )
+        if (r.failed === 0) return Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
+        // One line per failed add (where, what, why), then the count.
+        const shown = r.failures.slice(0, MAX_FAILURES_SHOWN)
+        return Effect.zipRight(
+          Effect.forEach(shown, (f) => Effect.logWarning(`mitigator append: not applied: ${f.target} ${f.cidr}: ${f.message}; the next reconcile retries`)),
+          Effect.logWarning(
+            `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries` +
+              (r.failures.length > shown.length ? ` (${r.failures.length - shown.length} more failures not shown: replay --events)` : "")
+          )
+        )
       }
     })
   )
@@ -105,10 +122,16 @@ export const applyUsersNow = (
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",
-      notDone: (message) => `mitigator append: users not blocked now (${message}); the next reconcile does it`,
+      notDone: (message) =>
+        `mitigator append: users not blocked now (${message}): cryptospike, the users behind ${listed([...new Set([...touched].map((k) => k.slice(0, k.indexOf("|"))))])}; the next reconcile does it`,
       done: (r) =>
         r.converged
           ? Effect.logInfo(`mitigator append: CryptoSpike at once: ${r.resolved} user(s) found, ${r.unresolved} not resolvable, ${r.applied} blocked`)
-          : Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
+          : Effect.zipRight(
+              Effect.forEach(r.problems.slice(0, MAX_FAILURES_SHOWN), (p) =>
+                Effect.logWarning(`mitigator append: not applied: cryptospike: ${p}; the next reconcile retries`)
+              ),
+              Effect.logWarning(`mitigator append: CryptoSpike: ${r.applied} blocked, ${r.failed} failed or pending; the next reconcile retries`)
+            )
     })
   )

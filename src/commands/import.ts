@@ -14,6 +14,8 @@ import * as Option from "effect/Option"
 import * as path from "node:path"
 import { loadConfig } from "../config/loadConfig.js"
 import { importLegacyRows, LEGACY_SOURCE } from "../domain/LegacyImport.js"
+import { canonicalJson } from "../domain/CanonicalJson.js"
+import { timeLeft } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { readLmTimeoutRows } from "../legacy/lmTimeoutDb.js"
@@ -25,8 +27,9 @@ const file = Args.file({ name: "FILE", exists: "yes" }).pipe(
 )
 
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("show what would be imported; record nothing"))
+const json = Options.boolean("json").pipe(Options.withDescription("what was (or would be) imported, as one JSON object"))
 
-const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dryRun, actor }, (opts) =>
+const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dryRun, json, actor }, (opts) =>
   Effect.gen(function* () {
     const database = path.resolve(opts.file)
     const rows = yield* readLmTimeoutRows(database)
@@ -51,6 +54,7 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
     let already = 0
     let ended = 0
     const rejected: string[] = []
+    const blocks: Array<{ target: string; cidr: string; until: string; left: string; event: string | null }> = []
     outcome.events.forEach((event, i) => {
       if (event.type === "InputRejected") {
         rejected.push(event.payload.reason)
@@ -64,7 +68,9 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
       if (p.until <= outcome.recordedAt) ended++
       perTarget.set(p.target, (perTarget.get(p.target) ?? 0) + 1)
       const cidr = p.subject.kind === "ip" ? p.subject.cidr : p.subject.ip
-      lines.push(`  ${opts.dryRun ? "would import" : "imported"}  ${p.target}  ${cidr}  until ${p.until}  (ADS event ${p.takeOver?.event ?? "?"})`)
+      const left = timeLeft(p.until, outcome.recordedAt)
+      blocks.push({ target: p.target, cidr, until: p.until, left, event: p.takeOver?.event ?? null })
+      lines.push(`  ${opts.dryRun ? "would import" : "imported"}  ${p.target}  ${cidr}  until ${p.until} (${left})  (ADS event ${p.takeOver?.event ?? "?"})`)
     })
     const imported = [...perTarget.values()].reduce((a, b) => a + b, 0)
     const where = [...perTarget].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, n]) => `${n} on ${t}`).join(", ")
@@ -80,7 +86,19 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
         "it adopts the entries lm-block.py added (none is added twice) and lifts each one when its time ends."
       )
     }
-    yield* Console.log(lines.join("\n"))
+    yield* Console.log(
+      opts.json
+        ? canonicalJson({
+            database,
+            rows: rows.length,
+            dryRun: opts.dryRun,
+            imported: blocks,
+            alreadyImported: already,
+            ended,
+            rejected
+          })
+        : lines.join("\n")
+    )
     if (cfg.loadmaster === undefined && imported > 0) {
       yield* Console.error("mitigator import: warning: the config has no `loadmaster` section: reconcile cannot take these entries over until it has one")
     }

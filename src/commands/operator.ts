@@ -4,6 +4,12 @@
  * `mitigator unblock ADDR|CIDR --reason R [--target T]`,
  * `mitigator allow CIDR --reason R [--ttl D]`.
  *
+ * Each is applied at once (operatorApply.ts: on the LoadMaster, a reconcile pass limited to that
+ * address or network; a block on CryptoSpike, the user behind the address) unless `--defer`, and
+ * says what it did. Exit 0: recorded and applied, or deferred, or no appliance configured for it;
+ * 4: recorded, but not applied (each reason said; the next reconcile applies it); 1: nothing
+ * recorded (refused, or an error). `--json`: one object with the same facts.
+ *
  * `block` refuses (exit 1, one line, nothing recorded) what mitigator never blocks: an address or
  * network that touches a never-block rail (built in, the config's `policy.neverBlock`, the
  * appliances' own addresses), a network wider than /8 (IPv4) or /32 (IPv6), and, without
@@ -20,13 +26,17 @@ import * as Option from "effect/Option"
 import * as os from "node:os"
 import { contains, parseCidr, type Cidr } from "../domain/Cidr.js"
 import { allowedBy, policyRails } from "../domain/Decide.js"
-import { formatDuration, parseDuration } from "../domain/Duration.js"
+import { formatDuration, parseDuration, timeLeft } from "../domain/Duration.js"
+import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
 import { protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "../domain/Rails.js"
 import { instantAfter } from "../domain/Time.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { applianceRails } from "./appliances.js"
-import { configuredLog, globalOptions, LoadedConfig, UsageError } from "./shared.js"
+import { configuredLog, ExitCode, globalOptions, LoadedConfig, UsageError } from "./shared.js"
+import { tokenOption } from "./cryptospike.js"
+import { apiKeyOption } from "./loadmaster.js"
+import type { ApplyOutcome, OperatorApplyOptions } from "./operatorApply.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -102,6 +112,42 @@ const warnIfAllowlisted = (cidr: Cidr, command: string) =>
     }
   })
 
+const defer = Options.boolean("defer").pipe(Options.withDescription("only record it; the next reconcile applies it"))
+const json = Options.boolean("json").pipe(Options.withDescription("what was recorded and applied, as one JSON object"))
+
+/** The options that apply a request at once: --defer, --json and the appliances' credentials. */
+const applyOptions = { defer, json, apiKey: apiKeyOption, csToken: tokenOption }
+
+/** Exit code of a request recorded but not applied (the next reconcile applies it). */
+export const RECORDED_NOT_APPLIED = 4
+
+/**
+ * Applies what was just recorded (unless --defer), then says both: the recorded line and what was
+ * applied (text), or one object (--json). Exit 4 when it was recorded but not applied.
+ */
+const applyAndReport = (
+  command: "block" | "unblock" | "allow",
+  opts: OperatorApplyOptions & { readonly defer: boolean; readonly json: boolean },
+  request: Parameters<typeof import("./operatorApply.js").applyOperatorRequest>[2],
+  recorded: { readonly line: string; readonly facts: Record<string, unknown> }
+) =>
+  Effect.gen(function* () {
+    const cfg = yield* LoadedConfig
+    // Loaded only when applying: --defer never loads the reconciler or the HTTP stack.
+    const { applyOperatorRequest, describeOutcome } = yield* Effect.promise(() => import("./operatorApply.js"))
+    const outcome: ApplyOutcome = opts.defer
+      ? { status: "deferred", changes: [], problems: [], leftToReconcile: [] }
+      : yield* applyOperatorRequest(cfg, opts, request)
+    if (opts.json) {
+      yield* Console.log(canonicalJson({ command, ...recorded.facts, apply: outcome }))
+    } else {
+      yield* Console.log(`mitigator ${command}: ${recorded.line}`)
+      const said = `mitigator ${command}: ${describeOutcome(outcome)}`
+      yield* outcome.status === "not-applied" ? Console.error(said) : Console.log(said)
+    }
+    if (outcome.status === "not-applied") return yield* new ExitCode({ code: RECORDED_NOT_APPLIED })
+  })
+
 const force = Options.boolean("force").pipe(
   Options.withDescription(
     `allow a network wider than /${WIDTH_LIMITS[4].force} (IPv4) or /${WIDTH_LIMITS[6].force} (IPv6); wider than /${WIDTH_LIMITS[4].max} or /${WIDTH_LIMITS[6].max} is never blocked`
@@ -141,7 +187,7 @@ const checkBlock = (cidr: Cidr, forced: boolean) =>
 
 export const blockCommand = Command.make(
   "block",
-  { ...globalOptions, address, ttl: ttlOption, reason, target: target.pipe(Options.withDefault("loadmaster:global")), force, actor },
+  { ...globalOptions, ...applyOptions, address, ttl: ttlOption, reason, target: target.pipe(Options.withDefault("loadmaster:global")), force, actor },
   (opts) =>
     Effect.gen(function* () {
       const cidr = opts.address
@@ -168,41 +214,47 @@ export const blockCommand = Command.make(
           reason: opts.reason
         }
       }))
-      yield* Console.log(
-        `mitigator block: recorded as seq ${seq}: ${cidr.text} on ${opts.target} until ${instantAfter(Date.parse(recordedAt), opts.ttl)} (by ${who})`
-      )
+      const until = instantAfter(Date.parse(recordedAt), opts.ttl)
+      const left = timeLeft(until, recordedAt)
+      yield* applyAndReport("block", opts, { kind: "block", cidr, target: opts.target, recordedAt }, {
+        line: `recorded as seq ${seq}: ${cidr.text} on ${opts.target} until ${until} (${left}) (by ${who})`,
+        facts: { seq, recordedAt, cidr: cidr.text, target: opts.target, until, left, actor: who, reason: opts.reason }
+      })
     })
 ).pipe(
   Command.withDescription(
-    "Block an address or network (recorded in the log; applied by reconcile); never-block rails and width limits refuse what mitigator never blocks"
+    "Block an address or network (recorded in the log, applied at once unless --defer; exit 4: recorded, not applied); never-block rails and width limits refuse what mitigator never blocks"
   ),
   Command.provide((opts) => configuredLog(opts, true))
 )
 
 export const unblockCommand = Command.make(
   "unblock",
-  { ...globalOptions, address, reason, target: target.pipe(Options.optional), actor },
+  { ...globalOptions, ...applyOptions, address, reason, target: target.pipe(Options.optional), actor },
   (opts) =>
     Effect.gen(function* () {
       const who = actorOf(opts.actor)
       const where = Option.getOrNull(opts.target)
-      const { seq } = yield* record(() => ({
+      const { seq, recordedAt } = yield* record(() => ({
         type: "UnblockRequested",
         dedupeKey: null,
         payload: { cidr: opts.address.text, target: where, actor: who, reason: opts.reason }
       }))
-      yield* Console.log(
-        `mitigator unblock: recorded as seq ${seq}: blocks inside ${opts.address.text} end on ${where ?? "every target"} (by ${who})`
-      )
+      yield* applyAndReport("unblock", opts, { kind: "unblock", cidr: opts.address, target: where }, {
+        line: `recorded as seq ${seq}: blocks inside ${opts.address.text} end on ${where ?? "every target"} (by ${who})`,
+        facts: { seq, recordedAt, cidr: opts.address.text, target: where, actor: who, reason: opts.reason }
+      })
     })
 ).pipe(
-  Command.withDescription("End the blocks inside an address or network (a later detection blocks again)"),
+  Command.withDescription(
+    "End the blocks inside an address or network (a later detection blocks again); applied at once unless --defer, removing only what mitigator made"
+  ),
   Command.provide((opts) => configuredLog(opts, true))
 )
 
 export const allowCommand = Command.make(
   "allow",
-  { ...globalOptions, address, reason, ttl: ttlOption.pipe(Options.optional), actor },
+  { ...globalOptions, ...applyOptions, address, reason, ttl: ttlOption.pipe(Options.optional), actor },
   (opts) =>
     Effect.gen(function* () {
       const who = actorOf(opts.actor)
@@ -216,13 +268,14 @@ export const allowCommand = Command.make(
           reason: opts.reason
         }
       }))
-      const until = Option.match(opts.ttl, {
-        onNone: () => "for good",
-        onSome: (ms) => `until ${instantAfter(Date.parse(recordedAt), ms)}`
+      const until = Option.match(opts.ttl, { onNone: () => null, onSome: (ms) => instantAfter(Date.parse(recordedAt), ms) })
+      const left = until === null ? null : timeLeft(until, recordedAt)
+      yield* applyAndReport("allow", opts, { kind: "allow", cidr: opts.address, target: null }, {
+        line: `recorded as seq ${seq}: ${opts.address.text} is never blocked ${until === null ? "for good" : `until ${until} (${left})`} (by ${who})`,
+        facts: { seq, recordedAt, cidr: opts.address.text, until, left, actor: who, reason: opts.reason }
       })
-      yield* Console.log(`mitigator allow: recorded as seq ${seq}: ${opts.address.text} is never blocked ${until} (by ${who})`)
     })
 ).pipe(
-  Command.withDescription("Never block inside an address or network (lifts blocks already in force there)"),
+  Command.withDescription("Never block inside an address or network (lifts blocks already in force there, at once unless --defer)"),
   Command.provide((opts) => configuredLog(opts, true))
 )

@@ -2,7 +2,8 @@
  * `mitigator reconcile [--watch --interval D] [--dry-run] [--force]`: make the LoadMaster match
  * the desired state; exit 0 converged, 1 otherwise (what failed is in the log, retried next pass).
  * `mitigator plan [--json]`: the same observation and diff, changing nothing; exit 0 in sync,
- * 2 changes pending, 1 error.
+ * 2 changes pending, 1 an appliance could not be observed (each named, with why, on stderr) or
+ * another error: then it never says "in sync".
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -13,7 +14,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
-import { parseDuration } from "../domain/Duration.js"
+import { parseDuration, timeLeft } from "../domain/Duration.js"
+import { GLOBAL_SCOPE } from "../targets/LoadMasterAcl.js"
 import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
@@ -37,6 +39,9 @@ const interval = Options.text("interval").pipe(Options.withDescription("time bet
 const lockWait = Options.text("lock-wait").pipe(
   Options.withDescription("how long to wait for another pass (an append applying at once, another reconcile) to end (default 30s)"),
   Options.withDefault("30s")
+)
+const passJson = Options.boolean("json").pipe(
+  Options.withDescription("one pass's outcome as one JSON object on stdout (the log lines go to stderr); not with --watch")
 )
 const concurrency = Options.integer("concurrency").pipe(Options.withDescription("changes in flight at once (default 4)"), Options.withDefault(4))
 
@@ -64,8 +69,8 @@ const userPlanLines = (r: CryptoSpikePassResult): string[] => [
   ...r.heldByOthers.map((h) => heldLine("cryptospike", `user ${h.userId}`, h.comment, h.holder))
 ]
 
-const planLines = (r: PassResult): string[] => [
-  ...r.plan.adds.map((a) => `+ ${a.target} ${a.cidr} until ${a.until}`),
+const planLines = (r: PassResult, now: string): string[] => [
+  ...r.plan.adds.map((a) => `+ ${a.target} ${a.cidr} until ${a.until} (${timeLeft(a.until, now)})`),
   ...r.plan.removes.map((x) => `- ${x.target} ${x.cidr} (listed as ${x.listed})`),
   ...r.relinquished.map((x) => heldLine(x.target, x.cidr, x.comment))
 ]
@@ -104,7 +109,7 @@ const logTarget = (line: string, target: string, converged: boolean, figures: Re
 
 export const reconcileCommand = Command.make(
   "reconcile",
-  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, apiKey: apiKeyOption, csToken: tokenOption },
+  { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, json: passJson, apiKey: apiKeyOption, csToken: tokenOption },
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
@@ -112,6 +117,7 @@ export const reconcileCommand = Command.make(
       const every = parseDuration(opts.interval)
       if (!every.ok) return yield* new UsageError({ message: `--interval ${every.error}` })
       if (opts.concurrency < 1) return yield* new UsageError({ message: "--concurrency must be at least 1" })
+      if (opts.json && opts.watch) return yield* new UsageError({ message: "--json prints one pass's outcome: not with --watch (use --metrics-file or --log-format json)" })
       if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
         return yield* new UsageError({ message: "the config has no `loadmaster` section and no `cryptospike` section: there is nothing to reconcile" })
       }
@@ -134,6 +140,8 @@ export const reconcileCommand = Command.make(
         const lines: string[] = []
         const logged: Array<Effect.Effect<void>> = []
         const targets: Record<string, TargetFigures> = {}
+        // What --json prints: the same facts as the summaries.
+        const report: Record<string, unknown> = {}
         let converged = true
         // A target that could not be reached or read this pass (--watch backs off).
         let outage = false
@@ -148,7 +156,19 @@ export const reconcileCommand = Command.make(
             instance: instanceOf(cfg),
             protect: appliances?.rails ?? []
           }, projection)
-          if (opts.dryRun) lines.push(...planLines(r))
+          if (opts.dryRun) lines.push(...planLines(r, new Date(startedAt).toISOString()))
+          report["loadmaster"] = {
+            adds: r.plan.adds,
+            removes: r.plan.removes,
+            applied: r.applied,
+            failed: r.failed,
+            drift: r.drift,
+            heldByOthers: r.relinquished,
+            refusedByCaps: r.refused ?? null,
+            unobserved: r.unobserved.map((target) => ({ target, reason: r.whyUnobserved[target] ?? "cannot list" })),
+            problems: r.problems,
+            converged: r.converged
+          }
           logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
           Object.assign(targets, r.targets)
           converged &&= r.converged
@@ -169,13 +189,28 @@ export const reconcileCommand = Command.make(
             projection
           )
           if (opts.dryRun) lines.push(...userPlanLines(r))
+          report["cryptospike"] = {
+            resolved: r.resolved,
+            unresolved: r.unresolved,
+            toBlock: r.toBlock,
+            toUnblock: r.toUnblock,
+            applied: r.applied,
+            failed: r.failed,
+            lifted: r.lifted,
+            heldByOthers: r.heldByOthers,
+            refusedByCaps: r.refused ?? null,
+            observed: r.figures.actual !== null,
+            problems: r.problems,
+            converged: r.converged
+          }
           logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
           targets["cryptospike"] = r.figures
           converged &&= r.converged
           outage ||= r.figures.actual === null
         }
         // The plan (dry run) is the report; the summaries are log lines.
-        for (const line of lines) yield* Console.log(line)
+        if (opts.json) yield* Console.log(canonicalJson({ dryRun: opts.dryRun, converged: opts.dryRun ? null : converged, ...report }))
+        else for (const line of lines) yield* Console.log(line)
         for (const line of logged) yield* line
         if (!opts.dryRun) {
           const endedAt = yield* Clock.currentTimeMillis
@@ -221,13 +256,19 @@ export const reconcileCommand = Command.make(
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),
   Command.provide((opts) => {
-    const logger = commandLogger(opts, "stdout", opts.watch)
+    const logger = commandLogger(opts, opts.json ? "stderr" : "stdout", opts.watch)
     const log = opts.watch ? awaitedLog(opts).pipe(Layer.provide(logger)) : configuredLog(opts, false)
     return Layer.mergeAll(log, logger, ttyProgress)
   })
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("the plan as one JSON object"))
+
+/** A target the plan could not observe, and why: the plan says nothing about it. */
+interface Unobserved {
+  readonly target: string
+  readonly reason: string
+}
 
 export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey: apiKeyOption, csToken: tokenOption }, (opts) =>
   Effect.gen(function* () {
@@ -236,10 +277,14 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
       return yield* new UsageError({ message: "the config has no `loadmaster` section and no `cryptospike` section: there is nothing to plan" })
     }
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
     let pending = 0
-    let unreachable = false
-    const projection = yield* openProjection(log)
+    const unobserved: Unobserved[] = []
+    // Other trouble: a user that could not be looked up leaves the plan incomplete too; a clock
+    // that disagrees with the LoadMaster's holds removals back (the plan shows none), a note.
     const problems: string[] = []
+    const notes: string[] = []
+    const projection = yield* openProjection(log)
     const out: Record<string, unknown> = {}
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
@@ -251,21 +296,25 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
         { caps: cfg.policy.caps, force: false, dryRun: true, concurrency: 1, instance: instanceOf(cfg), protect: rails },
         projection
       )
+      for (const target of result.unobserved) unobserved.push({ target, reason: result.whyUnobserved[target] ?? "cannot list" })
+      // Nothing to list (no block wanted or owned there): the global list is read all the same,
+      // or "in sync" would be said of an appliance nobody asked.
+      if (Object.keys(result.targets).length === 0) {
+        const probe = yield* Effect.either(lm.list(GLOBAL_SCOPE))
+        if (probe._tag === "Left") unobserved.push({ target: "loadmaster:global", reason: probe.left.message })
+      }
       Object.assign(out, {
-        adds: result.plan.adds,
+        adds: result.plan.adds.map((a) => ({ ...a, left: timeLeft(a.until, now) })),
         removes: result.plan.removes,
         drift: result.drift,
         heldByOthers: result.relinquished,
         refusedByCaps: result.refused ?? null,
-        unreachable: result.unobserved
+        unreachable: unobserved.map((u) => u.target)
       })
-      lines.push(...planLines(result))
+      lines.push(...planLines(result, now))
       if (result.refused !== undefined) lines.push(`over the caps: ${result.refused} (reconcile would refuse it without --force)`)
       pending += result.plan.adds.length + result.plan.removes.length
-      if (result.unobserved.length > 0) {
-        unreachable = true
-        problems.push(...result.problems)
-      }
+      notes.push(...result.problems.filter((p) => !result.unobserved.some((t) => p.startsWith(`${t}: cannot list:`))))
     }
     const settings = cfg.cryptospike
     if (settings !== undefined) {
@@ -287,21 +336,24 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
       lines.push(...userPlanLines(r))
       if (r.resolved + r.unresolved > 0) lines.push(`~ cryptospike: ${r.resolved + r.unresolved} user(s) behind blocked addresses to look up`)
       pending += r.toBlock.length + r.toUnblock.length + r.resolved + r.unresolved
-      if (r.problems.length > 0) {
-        unreachable = true
-        problems.push(...r.problems)
-      }
+      const listing = r.figures.actual === null ? r.problems.find((p) => p.startsWith("cannot list the blocked users: ")) : undefined
+      if (r.figures.actual === null) unobserved.push({ target: "cryptospike", reason: listing?.replace(/^cannot list the blocked users: /, "") ?? "cannot list the blocked users" })
+      problems.push(...r.problems.filter((p) => p !== listing))
     }
-    if (pending === 0 && !unreachable) lines.push("in sync: nothing to change")
+    // In sync only when every configured appliance was observed and nothing else went wrong.
+    const complete = unobserved.length === 0 && problems.length === 0
+    if (!complete) lines.push(`incomplete: ${[...unobserved.map((u) => `${u.target} not observed`), ...(problems.length > 0 ? [`${problems.length} problem(s)`] : [])].join(", ")} (see standard error)`)
+    else if (pending === 0) lines.push("in sync: nothing to change")
+    out["unobserved"] = unobserved
+    out["problems"] = [...problems, ...notes]
+    out["inSync"] = complete && pending === 0
     yield* Console.log(opts.json ? canonicalJson(out) : lines.join("\n"))
-    if (unreachable) {
-      yield* Console.error(`mitigator plan: ${problems.join("; ")}`)
-      return yield* new ExitCode({ code: 1 })
-    }
+    for (const u of unobserved) yield* Console.error(`mitigator plan: ${u.target} could not be observed: ${u.reason}`)
+    for (const p of [...problems, ...notes]) yield* Console.error(`mitigator plan: ${p}`)
+    if (!complete) return yield* new ExitCode({ code: 1 })
     if (pending > 0) return yield* new ExitCode({ code: 2 })
   }).pipe(Effect.scoped)
 ).pipe(
-  Command.withDescription("Show what reconcile would change; exit 0 in sync, 2 changes pending, 1 error"),
+  Command.withDescription("Show what reconcile would change; exit 0 in sync, 2 changes pending, 1 an appliance could not be observed (or another error): never 'in sync' then"),
   Command.provide((opts) => configuredLog(opts, false))
 )
-

@@ -1,20 +1,11 @@
 /** Showing the desired state to a person. */
-import { formatDuration } from "../domain/Duration.js"
+import { timeLeft as left } from "../domain/Duration.js"
 import type { DesiredState, Reason } from "../domain/Project.js"
 
 const why = (r: Reason): string =>
   r.kind === "decision"
     ? `${r.cause.method ?? "IDS"} from ${r.cause.product} ${r.cause.instance}#${r.cause.eventId}, rule ${r.rule}, offence ${r.offence} [seq ${r.seq}]`
     : `operator ${r.actor}: ${r.reason} [seq ${r.seq}]`
-
-const left = (until: string, now: string): string => {
-  const ms = Date.parse(until) - Date.parse(now)
-  if (ms <= 0) return "expired"
-  // Whole minutes are precise enough for a person and stable to read; under a minute, seconds.
-  if (ms < 60_000) return `${Math.ceil(ms / 1000)}s left`
-  const minutes = Math.ceil(ms / 60_000)
-  return `${formatDuration(minutes * 60_000)} left`
-}
 
 const MAX_HELD_SHOWN = 20
 

@@ -3,14 +3,29 @@
  * intact, 1 naming the first bad row (altered, removed, reordered, or cut off the end).
  */
 import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import { canonicalJson } from "../domain/CanonicalJson.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { configuredLog, ExitCode, globalOptions } from "./shared.js"
 
-export const verifyCommand = Command.make("verify", globalOptions, () =>
+const json = Options.boolean("json").pipe(Options.withDescription("the result as one JSON object"))
+
+export const verifyCommand = Command.make("verify", { ...globalOptions, json }, (opts) =>
   Effect.gen(function* () {
     const result = yield* (yield* EventLog).verify
+    if (opts.json) {
+      yield* Console.log(
+        canonicalJson(
+          result._tag === "Intact"
+            ? { intact: true, count: result.count, head: result.head === null ? null : { seq: result.head.seq, hash: result.head.hash }, headFile: result.headFile !== null }
+            : { intact: false, seq: result.seq, reason: result.reason, checked: result.checked }
+        )
+      )
+      if (result._tag !== "Intact") return yield* new ExitCode({ code: 1 })
+      return
+    }
     if (result._tag === "Intact") {
       const head = result.head === null ? "the log is empty" : `head seq ${result.head.seq}, sha256 ${result.head.hash}`
       yield* Console.log(`verify: ok, ${result.count} events, chain intact (${head})`)

@@ -63,3 +63,18 @@ export const formatSpan = (ms: number): string => {
   const [d, h, m] = [Math.floor(s / 86_400), Math.floor((s % 86_400) / 3600), Math.floor((s % 3600) / 60)]
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`
 }
+
+/**
+ * The time an expiry has left, for a person, in its two largest units (a zero second one left
+ * out): `5h 12m left`, `74d left`, `1d 3h left`, `42s left` under a minute, `expired` at or past
+ * it. Minutes are rounded up: precise enough for a person, and stable to read.
+ */
+export const timeLeft = (until: string, now: string): string => {
+  const ms = Date.parse(until) - Date.parse(now)
+  if (!(ms > 0)) return "expired"
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)}s left`
+  const minutes = Math.ceil(ms / 60_000)
+  const [d, h, m] = [Math.floor(minutes / 1440), Math.floor((minutes % 1440) / 60), minutes % 60]
+  const span = d > 0 ? `${d}d${h > 0 ? ` ${h}h` : ""}` : h > 0 ? `${h}h${m > 0 ? ` ${m}m` : ""}` : `${m}m`
+  return `${span} left`
+}

@@ -35,6 +35,8 @@ export interface ImmediateResult {
   readonly failed: number
   /** what went wrong, each distinct message once */
   readonly problems: ReadonlyArray<string>
+  /** each failed add: where, what, and why (redacted by the client) */
+  readonly failures: ReadonlyArray<{ readonly target: string; readonly cidr: string; readonly message: string }>
 }
 
 const alreadyThere = (e: LoadMasterError): boolean => e.reason === "rejected" && /already exist/i.test(e.message)
@@ -116,6 +118,7 @@ export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, requ
       applied: outcomes.filter((e) => e.type === "TargetChanged").length,
       present: outcomes.filter((e) => e.type === "TargetChangeFailed" && e.payload.reason === "exists").length,
       failed: failures.length,
-      problems: [...new Set(failures.map((f) => `${f.target} add: ${f.message}`))]
+      problems: [...new Set(failures.map((f) => `${f.target} add: ${f.message}`))],
+      failures: failures.map((f) => ({ target: f.target, cidr: f.cidr ?? "", message: f.message }))
     } satisfies ImmediateResult
   })

@@ -19,6 +19,7 @@ import { checkCaps, keyOf, planChanges, type ObservedEntry, type Plan } from "..
 import type { Caps } from "../domain/Policy.js"
 import type { IpBlock } from "../domain/Project.js"
 import { cidrOf } from "../domain/Decide.js"
+import { overlaps, type Cidr } from "../domain/Cidr.js"
 import { protectionOf, type Rail } from "../domain/Rails.js"
 import { catchUp, desiredOf, openProjection, type Projection } from "../projection/desiredState.js"
 import type { EventLogService } from "../eventlog/EventLog.js"
@@ -44,6 +45,12 @@ export interface PassOptions {
    * old log or an import holds a block of them (the projection cannot know them)
    */
   readonly protect?: ReadonlyArray<Rail>
+  /**
+   * only the entries that overlap this address or network, on this target (null: every
+   * LoadMaster target): an operator's block, unblock or allow applied at once. What the pass does
+   * for them is what a whole pass would do; everything else is left to the next reconcile.
+   */
+  readonly subject?: { readonly cidr: Cidr; readonly target: string | null }
 }
 
 /** An entry mitigator made that someone else holds now (its comment is not mitigator's any more). */
@@ -60,6 +67,8 @@ export interface PassResult {
   readonly failed: number
   readonly drift: number
   readonly unobserved: ReadonlyArray<string>
+  /** why each of `unobserved` could not be listed */
+  readonly whyUnobserved: Readonly<Record<string, string>>
   /** owned entries found held by someone else this pass: no longer claimed, never removed */
   readonly relinquished: ReadonlyArray<Relinquished>
   /** what went wrong, each distinct message once (the details are in the log) */
@@ -116,13 +125,18 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const open = projection ?? (yield* openProjection(log))
     if (projection !== undefined) yield* catchUp(log, projection)
     const state = desiredOf(open, now)
+    const subject = options.subject
+    const inSubject = (target: string, cidr: string) =>
+      subject === undefined || ((subject.target === null || subject.target === target) && overlaps(subject.cidr, cidrOf(cidr)))
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
     const protect = options.protect ?? []
-    const desired = state.ipBlocks.filter((b) => isLoadMaster(b.target) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined))
-    const owned = state.owned.filter((o) => isLoadMaster(o.target))
-    const takeOvers = state.takeOvers.filter((t) => isLoadMaster(t.target))
+    const desired = state.ipBlocks.filter(
+      (b) => isLoadMaster(b.target) && inSubject(b.target, b.cidr) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined)
+    )
+    const owned = state.owned.filter((o) => isLoadMaster(o.target) && inSubject(o.target, o.cidr))
+    const takeOvers = state.takeOvers.filter((t) => isLoadMaster(t.target) && inSubject(t.target, t.cidr))
     // Held by someone else: listed too, to see when nobody holds it any more.
-    const held = state.heldByOthers.filter((h) => isLoadMaster(h.target))
+    const held = state.heldByOthers.filter((h) => isLoadMaster(h.target) && inSubject(h.target, h.entry))
     const targets = [
       ...new Set([...desired.map((b) => b.target), ...owned.map((o) => o.target), ...takeOvers.map((t) => t.target), ...held.map((h) => h.target)])
     ].sort()
@@ -130,14 +144,16 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const events: NewEvent[] = []
     const observed: ObservedEntry[] = []
     const observedScopes = new Set<string>()
+    const whyUnobserved: Record<string, string> = {}
     for (const target of targets) {
       const listed = yield* Effect.either(lm.list(scopeOfTarget(target) as AclScope))
       if (listed._tag === "Left") {
         events.push(failure(target, null, "list", listed.left))
+        whyUnobserved[target] = listed.left.message
         continue
       }
       observedScopes.add(target)
-      for (const e of listed.right) observed.push({ target, cidr: e.cidr, listed: e.listed, comment: e.comment })
+      for (const e of listed.right) if (inSubject(target, e.cidr)) observed.push({ target, cidr: e.cidr, listed: e.listed, comment: e.comment })
     }
 
     const actual = new Set(observed.map((e) => keyOf(e.target, e.cidr)))
@@ -279,7 +295,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
       return Object.fromEntries(figures)
     }
-    const base = { plan, drift: drifted.length, unobserved, relinquished, problems: [...clockProblem, ...problemsOf(events)], targets: figuresOf(events) }
+    const base = { plan, drift: drifted.length, unobserved, whyUnobserved, relinquished, problems: [...clockProblem, ...problemsOf(events)], targets: figuresOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult

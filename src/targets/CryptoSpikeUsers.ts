@@ -47,6 +47,8 @@ export class CryptoSpikeError extends Data.TaggedError("CryptoSpikeError")<{
   readonly message: string
   readonly status?: number
   readonly retryable: boolean
+  /** the host refused the connection: retryable, but not within the call (http.ts retriesWithinCall) */
+  readonly refused?: true
 }> {}
 
 export interface CryptoSpikeUsersService {

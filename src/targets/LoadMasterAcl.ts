@@ -49,6 +49,8 @@ export class LoadMasterError extends Data.TaggedError("LoadMasterError")<{
   readonly message: string
   readonly status?: number
   readonly retryable: boolean
+  /** the host refused the connection: retryable, but not within the call (http.ts retriesWithinCall) */
+  readonly refused?: true
 }> {}
 
 export interface LoadMasterAclService {

@@ -99,15 +99,25 @@ const nameErrorOf = (cause: unknown): { readonly cert: CertificateLike; readonly
 const isCertificateError = (code: string | undefined): code is string => code !== undefined && CERTIFICATE_ERRORS.has(code)
 
 /**
+ * Whether a failed call is tried again within the call (after a short backoff): only what may
+ * pass within those few seconds, a timeout, a reset, a 5xx, a 429. A refused connection is
+ * reported at once: nothing listens on the port, and a second later rarely changes that (a
+ * restarting appliance takes minutes); it stays `retryable` for the next call and the next pass.
+ */
+export const retriesWithinCall = (e: { readonly retryable: boolean; readonly refused?: boolean | undefined }): boolean =>
+  e.retryable && e.refused !== true
+
+/**
  * A failed exchange, said for one appliance: an untrusted certificate (`auth`, not retried: it
- * will not be trusted on a retry either) or an unreachable host (`transport`, retried).
+ * will not be trusted on a retry either) or an unreachable host (`transport`, retryable; a
+ * refused connection is marked `refused`: not retried within the call, see retriesWithinCall).
  */
 export const transportFailure = (
   url: URL,
   cause: unknown,
   appliance: string,
   configKey: string
-): { readonly reason: "auth" | "transport"; readonly message: string; readonly retryable: boolean } => {
+): { readonly reason: "auth" | "transport"; readonly message: string; readonly retryable: boolean; readonly refused?: true } => {
   const code = errorCodeOf(cause)
   const named = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? nameErrorOf(cause) : undefined
   if (named !== undefined) {
@@ -124,6 +134,9 @@ export const transportFailure = (
       message: `the certificate of ${url.host} is not trusted (${code}): set ${configKey}.tls.ca (a PEM file of the CA that signed it) or ${configKey}.tls.fingerprint for a self-signed appliance; \`mitigator doctor\` shows the certificate and the line that pins it`,
       retryable: false
     }
+  }
+  if (code === "ECONNREFUSED") {
+    return { reason: "transport", message: `cannot reach ${appliance} at ${url.host}: connection refused (ECONNREFUSED)`, retryable: true, refused: true }
   }
   return {
     reason: "transport",

@@ -81,7 +81,18 @@ const handshake = (url: URL, timeoutMs: number, sni: string | undefined, ca: str
     })
     socket.once("error", (e) => {
       clearTimeout(timer)
-      resume(Effect.fail(new LoadMasterError({ reason: "transport", message: `TLS connection to ${url.host}: ${e.message}`, retryable: true })))
+      // Not retried within the call (http.ts retriesWithinCall): nothing listens on that port now.
+      const refused = (e as NodeJS.ErrnoException).code === "ECONNREFUSED"
+      resume(
+        Effect.fail(
+          new LoadMasterError({
+            reason: "transport",
+            message: `TLS connection to ${url.host}: ${refused ? "connection refused (ECONNREFUSED)" : e.message}`,
+            retryable: true,
+            ...(refused ? { refused: true } : {})
+          })
+        )
+      )
     })
     return Effect.sync(() => socket.destroy())
   })

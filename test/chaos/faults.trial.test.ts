@@ -63,7 +63,7 @@ describe("convergence under faults", () => {
 
       // Calm again: a pass with nothing to do, and an unblock lifts ours and only ours.
       expect((await ws.reconcile()).stdout).toContain("0 to add, 0 to remove")
-      expect((await ws.cmd(["unblock", "10.0.0.0/8", "--reason", "incident closed"])).code).toBe(0)
+      expect((await ws.cmd(["unblock", "--defer", "10.0.0.0/8", "--reason", "incident closed"])).code).toBe(0)
       // 1,000 removals at once are over the cap: refused until forced.
       const refused = await ws.reconcile(["--concurrency", "8"])
       expect(refused.code).toBe(1)

@@ -145,7 +145,7 @@ describe("a list answer in an unknown shape", () => {
       const ws = lmWorkspace(lm)
       expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(1, "192.0.2.31")}\n` })).code).toBe(0)
       expect((await ws.reconcile()).code).toBe(0)
-      expect((await ws.cmd(["unblock", "192.0.2.31", "--reason", "false positive"])).code).toBe(0)
+      expect((await ws.cmd(["unblock", "--defer", "192.0.2.31", "--reason", "false positive"])).code).toBe(0)
       expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(2, "192.0.2.32")}\n` })).code).toBe(0)
       lm.seed("global", "203.0.113.9/32", "firewall team")
       const before = lm.entries("global")

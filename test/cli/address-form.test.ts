@@ -19,7 +19,7 @@ const deletesSent = (emulator: LoadMasterEmulatorHandle): string[] =>
     .map((b) => b["addr"]!)
 
 const block = async (w: Workspace, addr: string) => {
-  const run = await w.cmd(["block", addr, "--ttl", "1h", "--reason", "upgrade test", "--actor", "alice"])
+  const run = await w.cmd(["block", "--defer", addr, "--ttl", "1h", "--reason", "upgrade test", "--actor", "alice"])
   expect(run.code, run.stderr).toBe(0)
 }
 
@@ -61,7 +61,7 @@ for (const [before, after, earlier, later] of [
           expect(emulator.entries("global").map((e) => e.addr)).toEqual([earlier, later])
 
           // and unblocking the old one removes it, sent as listed (its comment still proves it ours)
-          const unblock = await w.cmd(["unblock", "203.0.113.9", "--reason", "done"])
+          const unblock = await w.cmd(["unblock", "--defer", "203.0.113.9", "--reason", "done"])
           expect(unblock.code, unblock.stderr).toBe(0)
           await reconciled(w, "0 to add, 1 to remove, 1 applied")
           expect(emulator.entries("global").map((e) => e.addr)).toEqual([later])

@@ -72,7 +72,7 @@ describe("append without --defer", () => {
         expect(Date.now(), "the detection to be recorded").toBeLessThan(deadline)
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
-      expect((await ws.cmd(["unblock", "192.0.2.31", "--reason", "false positive"])).code).toBe(0)
+      expect((await ws.cmd(["unblock", "--defer", "192.0.2.31", "--reason", "false positive"])).code).toBe(0)
       fs.rmSync(lock)
       const run = await waiting
       expect(run.code, run.stderr).toBe(0)
@@ -91,7 +91,9 @@ describe("append without --defer", () => {
 
       const burst = await ws.cmd(["append", "--instance", "fm1"], { stdin: [2, 3, 4].map((i) => adsLine(i, `198.51.100.${i}`)).join("\n") })
       expect(burst.code, burst.stderr).toBe(0)
-      expect(burst.stderr).toContain("blocks not applied now (3 additions exceed maxAddsPerPass (2)); the next reconcile applies them")
+      expect(burst.stderr).toContain(
+        "blocks not applied now (3 additions exceed maxAddsPerPass (2)): loadmaster:global 198.51.100.2/32, loadmaster:global 198.51.100.3/32, loadmaster:global 198.51.100.4/32; the next reconcile applies them"
+      )
       expect(emulator.counts()["add"] ?? 0).toBe(0)
     }))
 
@@ -102,7 +104,8 @@ describe("append without --defer", () => {
       const run = await ws.cmd(["append", "--instance", "fm1", "--apply-timeout", "1s"], { stdin: adsLine(2, "192.0.2.32") })
       expect(run.code).toBe(0)
       expect(run.stderr).toContain("1 stored")
-      expect(run.stderr).toContain("the next reconcile applies them")
+      // A refused connection is said at once, with the address it was for.
+      expect(run.stderr).toMatch(/not applied: loadmaster:global 192\.0\.2\.32\/32: cannot reach the LoadMaster at \S+: connection refused \(ECONNREFUSED\); the next reconcile retries/)
       const events = await ws.events()
       expect(events.filter((e) => e.type === "BlockDecided")).toHaveLength(1)
     }))

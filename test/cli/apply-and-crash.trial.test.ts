@@ -16,7 +16,7 @@ describe("reconcile killed at random moments", () => {
       for (let trial = 0; trial < 50; trial++) {
         const lines = Array.from({ length: 8 }, (_, i) => adsLine(trial * 100 + i, `198.51.${trial}.${i + 1}`)).join("\n")
         expect((await ws.cmd(["append", "--defer", "--instance", "fm1"], { stdin: lines })).code).toBe(0)
-        if (trial % 4 === 3) await ws.cmd(["unblock", `198.51.${trial - 1}.0/24`, "--reason", "trial"])
+        if (trial % 4 === 3) await ws.cmd(["unblock", "--defer", `198.51.${trial - 1}.0/24`, "--reason", "trial"])
         // A slow appliance and one change at a time: the pass takes ~0.5 s after start-up, and
         // the kill lands anywhere in it (before, between, or right after the changes).
         emulator.setFaults({ latencyMs: 40 })

@@ -47,7 +47,7 @@ const workspace = async (url: string, loadmaster: ReadonlyArray<string> = []) =>
   fs.writeFileSync(path.join(dir, "lm.key"), `${KEY}\n`, { mode: 0o600 })
   const config = path.join(dir, "mitigator.yaml")
   fs.writeFileSync(config, ["loadmaster:", `  url: ${url}`, "  apiKeyFile: lm.key", ...loadmaster.map((l) => `  ${l}`), ""].join("\n"))
-  const made = await runCli(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r", "--db", db, "--config", config], { cwd: dir })
+  const made = await runCli(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r", "--db", db, "--config", config], { cwd: dir })
   expect(made.code, made.stderr).toBe(0)
   return { dir, db, config }
 }

@@ -45,7 +45,7 @@ describe("the reconcile lease, from the command line", () => {
   it("a lease whose pid now belongs to another process is taken over: the pass runs, and the takeover is recorded and shown", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       const lease = `${w.db}.reconcile.lock`
       // The pid is alive, but that process started at another time than the lease's holder did.
       const reused = otherProcess()
@@ -70,7 +70,7 @@ describe("the reconcile lease, from the command line", () => {
   it("a live holder is respected through a symlink to the log: the lease lies beside the log's real path", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       const link = path.join(w.dir, "link-to-events.db")
       fs.symlinkSync(w.db, link)
       const holder = otherProcess()
@@ -93,7 +93,7 @@ describe("the reconcile lease, from the command line", () => {
   it("an expired lease whose holder on this host still runs (paused, or the clock stepped) is not taken over", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       const paused = otherProcess()
       writeLease(`${w.db}.reconcile.lock`, { pid: paused, expiresAt: new Date(Date.now() - 60_000).toISOString() })
       const run = await w.reconcile(["--lock-wait", "1s"])
@@ -182,7 +182,7 @@ describe("the reconcile lease, from the command line", () => {
   it("six reconciles started at once against a stale lease: one takeover, every pass runs alone and succeeds", () =>
     withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       writeLease(`${w.db}.reconcile.lock`, { pid: otherProcess(), startTicks: "1" })
       const runs = await Promise.all(Array.from({ length: 6 }, () => w.reconcile(["--lock-wait", "120s"])))
       for (const run of runs) expect(run.code, run.stdout + run.stderr).toBe(0)

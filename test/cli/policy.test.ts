@@ -356,7 +356,9 @@ describe("operator commands", () => {
     const w = workspace()
     const block = await w.run(["block", "203.0.113.0/24", "--ttl", "2h", "--reason", "x", "--actor", "alice", "--db", w.db])
     expect(block.code).toBe(0)
-    expect(block.stdout).toMatch(/^mitigator block: recorded as seq 1: 203\.0\.113\.0\/24 on loadmaster:global until \S+ \(by alice\)\n$/)
+    expect(block.stdout).toMatch(
+      /^mitigator block: recorded as seq 1: 203\.0\.113\.0\/24 on loadmaster:global until \S+ \(2h left\) \(by alice\)\nmitigator block: recorded; no target configured[^\n]*\n$/
+    )
     const [requested] = await w.events()
     expect(requested).toMatchObject({
       type: "BlockRequested",

@@ -28,7 +28,7 @@ describe("progress while converging", () => {
 
       // Nothing to show on pipes, even for long work.
       emulator.setFaults({ latencyMs: 40 })
-      expect((await w.cmd(["unblock", "192.0.2.0/24", "--reason", "test over"])).code).toBe(0)
+      expect((await w.cmd(["unblock", "--defer", "192.0.2.0/24", "--reason", "test over"])).code).toBe(0)
       const onPipes = await w.reconcile(["--concurrency", "1"])
       expect(onPipes.stdout).toContain("0 to add, 40 to remove, 40 applied, 0 failed; converged")
       expect(onPipes.stdout + onPipes.stderr).not.toContain("\x1b[")

@@ -97,9 +97,9 @@ describe("reconcile against the LoadMaster emulator", () => {
       const w = lmWorkspace(emulator)
       // Long enough to still be in force when the first reconcile runs on a loaded machine; short
       // enough that the clock moved past it stays within the LoadMaster's Date tolerance (a minute).
-      const short = await w.cmd(["block", "203.0.113.5", "--ttl", "40s", "--reason", "short", "--actor", "alice"])
+      const short = await w.cmd(["block", "--defer", "203.0.113.5", "--ttl", "40s", "--reason", "short", "--actor", "alice"])
       expect(short.code, short.stderr).toBe(0)
-      const long = await w.cmd(["block", "203.0.113.9", "--ttl", "1h", "--reason", "long", "--actor", "bob"])
+      const long = await w.cmd(["block", "--defer", "203.0.113.9", "--ttl", "1h", "--reason", "long", "--actor", "bob"])
       expect(long.code, long.stderr).toBe(0)
       const until = ofType(await w.events(), "BlockRequested")[0]!.payload.until as string
 
@@ -118,7 +118,7 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect(addrs(emulator)).toEqual(["203.0.113.9/32"])
 
       // Unblock.
-      const unblock = await w.cmd(["unblock", "203.0.113.9", "--reason", "x"])
+      const unblock = await w.cmd(["unblock", "--defer", "203.0.113.9", "--reason", "x"])
       expect(unblock.code, unblock.stderr).toBe(0)
       const removed = await w.reconcile()
       expect(removed.code, removed.stdout + removed.stderr).toBe(0)
@@ -157,7 +157,7 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect(reconciled.stdout).toContain("1 held by someone else now (left alone)")
 
       // The operator lifts mitigator's block: the administrator's entry stays.
-      expect((await w.cmd(["unblock", "192.0.2.31", "--reason", "done"])).code).toBe(0)
+      expect((await w.cmd(["unblock", "--defer", "192.0.2.31", "--reason", "done"])).code).toBe(0)
       emulator.resetCounts()
       const lifted = await w.reconcile()
       expect(lifted.code, lifted.stderr).toBe(0)
@@ -180,9 +180,9 @@ describe("reconcile against the LoadMaster emulator", () => {
       emulator.seed("global", "192.0.2.31/32", "by hand")
       emulator.seed("global", "192.0.2.33", "by hand, bare")
       for (const ip of ["192.0.2.31", "192.0.2.32", "192.0.2.33"]) {
-        expect((await w.cmd(["block", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+        expect((await w.cmd(["block", "--defer", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       }
-      expect((await w.cmd(["block", "192.0.2.40", "--ttl", "1h", "--reason", "r", "--target", "loadmaster:vs:3"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.40", "--ttl", "1h", "--reason", "r", "--target", "loadmaster:vs:3"])).code).toBe(0)
 
       const pending = await w.plan()
       expect(pending.code).toBe(2)
@@ -208,7 +208,7 @@ describe("reconcile against the LoadMaster emulator", () => {
 
       // Unblocking everything removes only what mitigator added.
       for (const ip of ["192.0.2.31", "192.0.2.32", "192.0.2.33", "192.0.2.40"]) {
-        expect((await w.cmd(["unblock", ip, "--reason", "done"])).code).toBe(0)
+        expect((await w.cmd(["unblock", "--defer", ip, "--reason", "done"])).code).toBe(0)
       }
       const after = await w.reconcile()
       expect(after.code, after.stdout + after.stderr).toBe(0)
@@ -234,7 +234,7 @@ describe("reconcile against the LoadMaster emulator", () => {
     await withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
       for (const ip of ["192.0.2.31", "192.0.2.32", "192.0.2.50"]) {
-        expect((await w.cmd(["block", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+        expect((await w.cmd(["block", "--defer", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       }
       expect((await w.reconcile()).code).toBe(0)
       expect(addrs(emulator)).toEqual(["192.0.2.31/32", "192.0.2.32/32", "192.0.2.50/32"])
@@ -243,7 +243,7 @@ describe("reconcile against the LoadMaster emulator", () => {
       // Someone deletes an owned, still desired entry on the appliance.
       await deleteOnAppliance(emulator, "192.0.2.31/32")
       // And an owned entry that is no longer desired disappears before mitigator removes it.
-      expect((await w.cmd(["unblock", "192.0.2.50", "--reason", "done"])).code).toBe(0)
+      expect((await w.cmd(["unblock", "--defer", "192.0.2.50", "--reason", "done"])).code).toBe(0)
       await deleteOnAppliance(emulator, "192.0.2.50/32")
       expect(addrs(emulator)).toEqual(["192.0.2.32/32"])
 
@@ -282,7 +282,7 @@ describe("reconcile against the LoadMaster emulator", () => {
     await withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator, { caps: { maxAddsPerPass: 1 } })
       for (const ip of ["192.0.2.31", "192.0.2.32"]) {
-        expect((await w.cmd(["block", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+        expect((await w.cmd(["block", "--defer", ip, "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       }
       const pending = await w.plan()
       expect(pending.code).toBe(2)
@@ -374,7 +374,7 @@ describe("reconcile against the LoadMaster emulator", () => {
   it("one reconcile at a time: the lock, SIGTERM on --watch, a stale lock taken over", async () => {
     await withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
       const lock = `${w.db}.reconcile.lock`
 
       const watcher = startCli(["reconcile", "--watch", "--interval", "1s", "--lock-wait", "1s", "--db", w.db, "--config", w.config], { cwd: w.dir })
@@ -394,7 +394,7 @@ describe("reconcile against the LoadMaster emulator", () => {
         expect(second.code).toBe(1)
         expect(second.stderr).toContain(`another reconcile (pid ${process.pid}) is running`)
         // Meanwhile the watcher's passes wait too, and say so; they go on once it is free.
-        expect((await w.cmd(["block", "192.0.2.32", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+        expect((await w.cmd(["block", "--defer", "192.0.2.32", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
         await waitFor("the watcher to report the held lock", () => watcher.stdout().includes(`pass failed: another reconcile (pid ${process.pid})`), 60_000)
         expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
         fs.rmSync(lock)
@@ -418,7 +418,7 @@ describe("reconcile against the LoadMaster emulator", () => {
       const dead = spawnSync(process.execPath, ["-e", ""]).pid
       expect(() => process.kill(dead, 0)).toThrow()
       fs.writeFileSync(lock, String(dead))
-      expect((await w.cmd(["unblock", "192.0.2.32", "--reason", "x"])).code).toBe(0)
+      expect((await w.cmd(["unblock", "--defer", "192.0.2.32", "--reason", "x"])).code).toBe(0)
       const stale = await w.reconcile()
       expect(stale.code, stale.stdout + stale.stderr).toBe(0)
       expect(addrs(emulator)).toEqual(["192.0.2.31/32"])
@@ -443,7 +443,7 @@ describe("reconcile against the LoadMaster emulator", () => {
   it("needs a loadmaster section and a private key file; the key is never printed", async () => {
     await withEmulator(async (emulator) => {
       const w = lmWorkspace(emulator)
-      expect((await w.cmd(["block", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
+      expect((await w.cmd(["block", "--defer", "192.0.2.31", "--ttl", "1h", "--reason", "r"])).code).toBe(0)
 
       const bare = w.writeConfig({ noLoadMaster: true }, "no-loadmaster.yaml")
       for (const command of ["reconcile", "plan"]) {

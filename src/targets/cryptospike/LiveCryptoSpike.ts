@@ -12,8 +12,9 @@
  *
  * Like the LoadMaster client (loadmaster/LiveLoadMaster.ts): every call is paced by a token
  * bucket (re-implemented here in a few lines rather than exported from there), bounded by a
- * timeout, and retried with exponential backoff and jitter only when the failure is transient
- * (connection, timeout, 408, 429, 5xx); 401/403 and refused requests are reported at once.
+ * timeout, and retried with exponential backoff and jitter only when the failure is transient and
+ * may pass within seconds (a reset, a timeout, 408, 429, 5xx); a refused connection, 401/403 and
+ * refused requests are reported at once.
  * Lists are read page by page until a short page or `totalItems` (spec §6 #8: never only the
  * first page).
  */
@@ -28,7 +29,7 @@ import { CryptoSpikeError, type CryptoSpikeUsersService, type FileActivity, type
 import type { LoadMasterError } from "../LoadMasterAcl.js"
 import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
 import { applianceConnection } from "../connection.js"
-import { makeApplianceClock, makePacer, transportFailure } from "../http.js"
+import { makeApplianceClock, makePacer, retriesWithinCall, transportFailure } from "../http.js"
 import { makeRedactor, type Redactor } from "../Redactor.js"
 import * as Wire from "./wire.js"
 
@@ -70,7 +71,8 @@ const fromTlsError = (e: LoadMasterError): CryptoSpikeError => {
     reason,
     message: e.message,
     retryable: e.retryable,
-    ...(e.status === undefined ? {} : { status: e.status })
+    ...(e.status === undefined ? {} : { status: e.status }),
+    ...(e.refused === undefined ? {} : { refused: e.refused })
   })
 }
 
@@ -100,7 +102,15 @@ export const makeLiveCryptoSpike = (
     let redactor = redactorOf(options.auth)
     const redacted = (e: CryptoSpikeError): CryptoSpikeError => {
       const message = redactor.redact(e.message)
-      return message === e.message ? e : new CryptoSpikeError({ reason: e.reason, message, retryable: e.retryable, ...(e.status === undefined ? {} : { status: e.status }) })
+      return message === e.message
+        ? e
+        : new CryptoSpikeError({
+            reason: e.reason,
+            message,
+            retryable: e.retryable,
+            ...(e.status === undefined ? {} : { status: e.status }),
+            ...(e.refused === undefined ? {} : { refused: e.refused })
+          })
     }
     const connect = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), fromTlsError)
     const connection = Effect.mapError(connect, fromTlsError)
@@ -146,7 +156,7 @@ export const makeLiveCryptoSpike = (
           const result = Wire.classify(status, text, { json, authHint: hint })
           return result.ok ? Effect.succeed(result.body) : Effect.fail(result.error)
         }),
-        { schedule: retry, while: (e) => e.retryable }
+        { schedule: retry, while: (e) => retriesWithinCall(e) }
       ).pipe(Effect.mapError(redacted))
 
     // ---- login sessions ------------------------------------------------------------------

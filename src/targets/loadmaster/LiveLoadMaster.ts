@@ -4,8 +4,9 @@
  * JSON API (before 7.2.52) has only that. A single host is added in the configured address form
  * (`addressForm`: `/32` by default, or bare). Every call is paced by a per-appliance rate limit (the
  * appliance drops clients over 30 calls in 3 s), bounded by a timeout, and retried with
- * exponential backoff and jitter only when the failure is transient (connection, timeout, 5xx,
- * 429); 401/403, 404 (API disabled) and 422 are reported at once, by reason.
+ * exponential backoff and jitter only when the failure is transient and may pass within seconds
+ * (a reset, a timeout, 5xx, 429); a refused connection, 401/403, 404 (API disabled) and 422 are
+ * reported at once, by reason.
  * The API key is added to the request at the last moment and appears in no log or error: every
  * answer is read with a byte cap (`maxBodyBytes`, default 16 MiB) and passes through a redactor
  * of the key before it is parsed or quoted, and every error the client returns passes through it
@@ -20,7 +21,7 @@ import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type LoadMasterAclService } from "../LoadMasterAcl.js"
 import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
 import { applianceConnection } from "../connection.js"
-import { makeApplianceClock, makePacer, transportFailure } from "../http.js"
+import { makeApplianceClock, makePacer, retriesWithinCall, transportFailure } from "../http.js"
 import { makeRedactor } from "../Redactor.js"
 import { readList } from "./listShape.js"
 import * as Wire from "./wire.js"
@@ -56,7 +57,15 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const redactor = makeRedactor([options.apiKey], [{ user: "bal", password: options.apiKey }])
     const redacted = (e: LoadMasterError): LoadMasterError => {
       const message = redactor.redact(e.message)
-      return message === e.message ? e : new LoadMasterError({ reason: e.reason, message, retryable: e.retryable, ...(e.status === undefined ? {} : { status: e.status }) })
+      return message === e.message
+        ? e
+        : new LoadMasterError({
+            reason: e.reason,
+            message,
+            retryable: e.retryable,
+            ...(e.status === undefined ? {} : { status: e.status }),
+            ...(e.refused === undefined ? {} : { refused: e.refused })
+          })
     }
     const connection = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), redacted)
     const pace = makePacer(options.rateLimit)
@@ -85,7 +94,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
       )
 
     const withRetry = <A>(effect: Effect.Effect<A, LoadMasterError>) =>
-      Effect.retry(effect, { schedule: retry, while: (e) => e.retryable }).pipe(Effect.mapError(redacted))
+      Effect.retry(effect, { schedule: retry, while: (e) => retriesWithinCall(e) }).pipe(Effect.mapError(redacted))
 
     const v2 = (body: Record<string, string>) =>
       withRetry(
