@@ -13,7 +13,7 @@
  */
 import { contains, type Cidr } from "./Cidr.js"
 import { allowedBy, policyRails, ruleMatches } from "./Decide.js"
-import { formatSpan } from "./Duration.js"
+import { formatSpan, timeLeft } from "./Duration.js"
 import { subjectText, summaryOf, userText } from "./EventSummary.js"
 import type { FlowmonEventReceived, PolicyActivated } from "./Events.js"
 import { cidrOfText, nameMatches, touches, type Subject } from "./Filter.js"
@@ -164,11 +164,6 @@ const reevaluate = (policy: PolicyActivated | undefined, event: FlowmonEventRece
 }
 
 /** The time left until `until`, as a person reads it. */
-export const timeLeft = (until: string, now: string): string => {
-  const ms = Date.parse(until) - Date.parse(now)
-  return ms <= 0 ? "expired" : `${formatSpan(ms)} left`
-}
-
 const reasonText = (r: Reason): string =>
   r.kind === "decision"
     ? `rule ${r.rule}, offence ${r.offence}, for ${r.cause.product} ${r.cause.instance}#${r.cause.eventId} ${r.cause.method ?? "IDS"} [seq ${r.seq}]`

@@ -99,13 +99,15 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
     ]
   },
   block: {
-    summary: "Block an address or network (recorded; applied by reconcile)",
+    summary: "Block an address or network (recorded, and applied at once unless --defer)",
     examples: [
-      ['mitigator block 203.0.113.0/24 --ttl 12h --reason "ticket 4711: scanning from this range"', "block a network for 12 hours"],
-      ['mitigator block 192.0.2.31 --ttl 7d --reason "ransomware" --target cryptospike', "block the user behind an address on CryptoSpike"]
+      ['mitigator block 203.0.113.0/24 --ttl 12h --reason "ticket 4711: scanning from this range"', "block a network for 12 hours, on the LoadMaster at once"],
+      ['mitigator block 192.0.2.31 --ttl 7d --reason "ransomware" --target cryptospike', "block the user behind an address on CryptoSpike"],
+      ['mitigator block 198.51.100.7 --ttl 1h --reason "test" --defer', "only record it: the next reconcile applies it"]
     ],
     exitCodes: [
-      [0, "recorded"],
+      [0, "recorded and applied, or deferred (--defer), or no appliance configured for it"],
+      [4, "recorded, not applied (the reason is printed; the next reconcile applies it)"],
       [1, "refused (a never-block rail, too wide a network; nothing recorded), or a bad command line or config"]
     ]
   },
@@ -116,8 +118,9 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       ['mitigator unblock 192.0.2.31 --target loadmaster:global --reason "false positive"', "end the block on one target only"]
     ],
     exitCodes: [
-      [0, "recorded"],
-      [1, "a bad address, command line or config"]
+      [0, "recorded and applied, or deferred (--defer), or nothing of mitigator's there to lift"],
+      [4, "recorded, not applied (the reason is printed; the next reconcile applies it)"],
+      [1, "nothing recorded: a bad address, command line or config"]
     ]
   },
   allow: {
@@ -127,8 +130,9 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       ['mitigator allow 198.51.100.0/24 --reason "our own scanners"', "allow a network for good"]
     ],
     exitCodes: [
-      [0, "recorded"],
-      [1, "a bad address, command line or config"]
+      [0, "recorded and applied, or deferred (--defer), or nothing of mitigator's there to lift"],
+      [4, "recorded, not applied (the reason is printed; the next reconcile applies it)"],
+      [1, "nothing recorded: a bad address, command line or config"]
     ]
   },
   import: {

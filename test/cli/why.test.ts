@@ -9,10 +9,10 @@ import { jsonLines, runCli, tempDir, type RunResult } from "../support/cli.js"
 import { policyYaml, writeConfig } from "../support/configs.js"
 import { adsExtendedLine, adsLine } from "../support/fixtures.js"
 
-/** `5h 12m left`: whole hours and minutes from `from` to `until`. */
+/** `5h 12m left`: hours and minutes (rounded up, a zero minute left out) from `from` to `until`. */
 const leftBetween = (from: string, until: string): string => {
-  const minutes = Math.floor((Date.parse(until) - Date.parse(from)) / 60_000)
-  return `${Math.floor(minutes / 60)}h ${minutes % 60}m left`
+  const minutes = Math.ceil((Date.parse(until) - Date.parse(from)) / 60_000)
+  return `${Math.floor(minutes / 60)}h${minutes % 60 === 0 ? "" : ` ${minutes % 60}m`} left`
 }
 
 const lines = (...items: ReadonlyArray<string>) => items.join("\n") + "\n"
@@ -42,7 +42,7 @@ describe("why", () => {
     const asOf = /as of (\S+)/.exec(why.stdout)![1]!
     const [, until, left] = /loadmaster:global {2}192\.0\.2\.31\/32 {2}until (\S+) \((.*)\)/.exec(why.stdout)!
     expect(left).toBe(leftBetween(asOf, until!))
-    expect(left).toMatch(/^5h \d+m left$/)
+    expect(left).toMatch(/^(5h \d+m|6h) left$/)
     expect(why.stdout).toContain("`mitigator plan` asks the appliance")
     expect(why.stdout).toMatch(/add {2}loadmaster:global {2}192\.0\.2\.31\/32/)
   })

@@ -190,7 +190,7 @@ describe("why: a user", () => {
       expect(story.kind).toBe("user")
       expect(story.users).toEqual([`jdoe@corp.example (${SID})`])
       expect(story.timeline.map((e) => e.type)).toEqual(["FlowmonEventReceived", "BlockDecided", "UserResolved", "UserBlockChanged"])
-      expect(story.inForce).toMatchObject([{ target: "cryptospike", entry: `jdoe@corp.example (${SID})`, left: "23h 0m left" }])
+      expect(story.inForce).toMatchObject([{ target: "cryptospike", entry: `jdoe@corp.example (${SID})`, left: "23h left" }])
       expect(story.nextReconcile).toMatchObject([{ action: "keep", target: "cryptospike" }])
     })
   }
