@@ -87,7 +87,11 @@ export const answer = (split: SplitArgv, args: ReadonlyArray<string>, tree: Tree
   // A group without one of its commands: `mitigator emulate`, `mitigator emulate loadmastr`.
   const group = docs.find((d) => d.path[0] === command)!
   const word = rest[0]
-  if (word === undefined || word.startsWith("-")) return err(commandHelp(group, styleOf(process.stderr))).pipe(Effect.as(1))
+  if (word === undefined || word.startsWith("-")) {
+    const members = group.children.map((c) => `'${c.path[c.path.length - 1]!}'`).join(", ")
+    const said = `mitigator: 'mitigator ${group.path.join(" ")}' needs one of its commands: ${members}.\n\n`
+    return err(said + commandHelp(group, styleOf(process.stderr))).pipe(Effect.as(1))
+  }
   return notACommand(word, group.path, group.children.map((c) => c.path[c.path.length - 1]!))
 }
 

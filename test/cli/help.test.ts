@@ -143,6 +143,14 @@ describe("mistakes on the command line", () => {
     expect(run.stdout).toBe("")
   })
 
+  it("given a group without one of its commands, then it says which it needs, shows the group's help and exits 1", async () => {
+    const run = await runCli(["import", "--db", "x.db"])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^mitigator: 'mitigator import' needs one of its commands: 'lm-timeout'\.\n/)
+    expect(run.stderr).toContain("mitigator import lm-timeout")
+    expect(run.stdout).toBe("")
+  })
+
   it("given a word that is no command at all, then it points to the help and exits 1", async () => {
     const run = await runCli(["frobnicate"])
     expect(run.code).toBe(1)
@@ -183,9 +191,11 @@ describe("mistakes on the command line", () => {
   })
 
   it("given --json before a command that has no JSON output, then it says so and exits 1", async () => {
-    const run = await runCli(["--json", "verify", "--db", path.join(tempDir(), "log.db")])
+    const run = await runCli(["--json", "demo"])
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain("--json (given before the command) is not an option of 'mitigator verify'")
+    expect(run.stderr).toContain("--json (given before the command) is not an option of 'mitigator demo'")
+    // ...and it does nothing else: no demo ran.
+    expect(run.stdout).toBe("")
   })
 
   it("given an unknown option before the command, then it names the one meant and exits 1", async () => {
