@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import pkg from "../package.json" with { type: "json" }
-import { asksHelp, asksWholeTree, badOption, optionNames, reorder, splitArgv, WHOLE_TREE, type SplitArgv } from "./CliArgs.js"
+import { asksHelp, asksWholeTree, liftGroupOptions, badOption, optionNames, reorder, splitArgv, WHOLE_TREE, type SplitArgv } from "./CliArgs.js"
 
 // Each loader gives the command by its name; the order is the order of the help.
 const commands = {
@@ -57,14 +57,25 @@ const colourless = (value: unknown) => (typeof value === "string" && value.inclu
  * @effect/cli prints its complaints about the command line (a missing option, a bad value) in
  * colour whatever stderr is: off a terminal, and under NO_COLOR (no-color.org), without.
  */
+/**
+ * @effect/cli's complaint about a stray word repeats it, and a stray word may be half of a secret
+ * (`--api-key abc def`, unquoted): the word is left out.
+ */
+const withoutStrayWords = (text: unknown): unknown =>
+  typeof text === "string" ? text.replace(/Received unknown argument: '[^']*'/g, "Received an argument it does not take (not repeated here: it may be part of a secret; quote values with spaces)") : text
+
 const plainErrors = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
   const colour = process.stderr.isTTY === true && (process.env["NO_COLOR"] ?? "") === "" && process.env["TERM"] !== "dumb"
-  if (colour) return self
+  const clean = (arg: unknown) => {
+    const plain = colourless(arg)
+    const said = withoutStrayWords(plain)
+    return said !== plain ? said : colour ? arg : plain
+  }
   return Effect.flatMap(Effect.console, (console) =>
     Effect.withConsole(self, {
       ...console,
-      error: (...args: ReadonlyArray<unknown>) => console.error(...args.map(colourless)),
-      unsafe: { ...console.unsafe, error: (...args: ReadonlyArray<unknown>) => console.unsafe.error(...args.map(colourless)) }
+      error: (...args: ReadonlyArray<unknown>) => console.error(...args.map(clean)),
+      unsafe: { ...console.unsafe, error: (...args: ReadonlyArray<unknown>) => console.unsafe.error(...args.map(clean)) }
     } satisfies Console.Console)
   )
 }
@@ -92,7 +103,7 @@ const answer = (split: SplitArgv, args: ReadonlyArray<string>) =>
 export const cli = (argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const args = argv.slice(2)
-    const split = splitArgv(args)
+    let split = splitArgv(args)
     // `--version`, `--completions`: @effect/cli answers them, about the whole tree.
     // (The global options before them mean nothing to them, and @effect/cli would not read them there.)
     if (split.unknown === undefined && asksWholeTree(args) && !asksHelp(args)) {
@@ -105,6 +116,7 @@ export const cli = (argv: ReadonlyArray<string>) =>
     // A command of a group (`import lm-timeout`) is the next word; a group without one is help's.
     const subcommands = CommandDescriptor.getSubcommands(command.descriptor as CommandDescriptor.Command<unknown>)
     const isLeaf = HashMap.size(subcommands) === 1 && HashMap.has(subcommands, name)
+    if (!isLeaf) split = liftGroupOptions(split)
     const path = isLeaf ? [name] : [name, split.rest[0] ?? ""]
     const leaf = HashMap.get(subcommands, path[path.length - 1]!)
     if (Option.isNone(leaf)) return yield* answer(split, args)

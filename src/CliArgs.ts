@@ -108,7 +108,11 @@ export const badOption = (args: ReadonlyArray<string>, known: OptionNames): BadO
     if (!arg.startsWith("--")) continue
     const name = nameOf(arg)
     if (BUILT_IN.has(name)) {
-      if ((name === "--log-level" || name === "--completions") && !arg.includes("=")) i++
+      if ((name === "--log-level" || name === "--completions") && !arg.includes("=")) {
+        // `status --log-level --config x`: the next option is not its value.
+        if (i + 1 >= args.length || args[i + 1]!.startsWith("-")) return { name, problem: "no value" }
+        i++
+      }
       continue
     }
     const value = known.get(name)
@@ -138,10 +142,37 @@ export const reorder = (split: SplitArgv, path: ReadonlyArray<string>): { readon
       rest.push(...afterPath.slice(i))
       break
     }
-    if (nameOf(arg) === "--log-level") {
+    const valueless = !arg.includes("=") && (i + 1 >= afterPath.length || afterPath[i + 1]!.startsWith("-"))
+    // Left where it is when it has no value, so that the option check says so.
+    if (nameOf(arg) === "--log-level" && !valueless) {
       logLevel.push(arg)
       if (!arg.includes("=") && i + 1 < afterPath.length) logLevel.push(afterPath[++i]!)
     } else rest.push(arg)
   }
-  return { args: [...logLevel, ...path, ...moved, ...rest], options: [...moved, ...rest] }
+  // A flag moved from before the command is written `--json=true`: bare, it could take the
+  // command's next word as its value (`mitigator --json why false`).
+  const placed = moved.map((arg) => (GLOBAL_FLAGS.has(arg) ? `${arg}=true` : arg))
+  return { args: [...logLevel, ...path, ...placed, ...rest], options: [...placed, ...rest] }
+}
+
+/**
+ * For a group (`import`): the global options between the group's name and its command
+ * (`mitigator import --db x lm-timeout FILE`) count as given before the command.
+ */
+export const liftGroupOptions = (split: SplitArgv): SplitArgv => {
+  const before = [...split.before]
+  let i = 0
+  const rest = split.rest
+  while (i < rest.length && rest[i]!.startsWith("-") && rest[i] !== "--") {
+    const arg = rest[i]!
+    const name = nameOf(arg)
+    if (GLOBAL_VALUE_OPTIONS.has(name) && !arg.includes("=") && i + 1 < rest.length) {
+      before.push([arg, rest[i + 1]!])
+      i += 2
+    } else if (GLOBAL_VALUE_OPTIONS.has(name) || GLOBAL_FLAGS.has(name)) {
+      before.push([arg])
+      i += 1
+    } else break
+  }
+  return i === 0 ? split : { ...split, before, rest: rest.slice(i) }
 }

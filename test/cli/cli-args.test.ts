@@ -1,6 +1,6 @@
 /** The command line put in the order @effect/cli reads it (src/CliArgs.ts): pure, no process. */
 import { describe, expect, it } from "@effect/vitest"
-import { badOption, reorder, splitArgv } from "../../src/CliArgs.js"
+import { badOption, liftGroupOptions, reorder, splitArgv } from "../../src/CliArgs.js"
 
 const statusOptions = new Map([
   ["--db", true],
@@ -12,7 +12,7 @@ describe("global options before the command", () => {
   it("given --db x, --db=x and --json before the command, then they follow it, in their order", () => {
     const split = splitArgv(["--db", "x.db", "--json", "--config=m.yaml", "status", "--at", "now"])
     expect(split.command).toBe("status")
-    expect(reorder(split, ["status"]).args).toEqual(["status", "--db", "x.db", "--json", "--config=m.yaml", "--at", "now"])
+    expect(reorder(split, ["status"]).args).toEqual(["status", "--db", "x.db", "--json=true", "--config=m.yaml", "--at", "now"])
   })
 
   it("given --log-level anywhere, then it comes first, where @effect/cli reads it whatever follows", () => {
@@ -25,6 +25,23 @@ describe("global options before the command", () => {
   it("given a command of a group, then the global options follow the whole path", () => {
     const split = splitArgv(["--db", "x.db", "import", "lm-timeout", "old.db"])
     expect(reorder(split, ["import", "lm-timeout"]).args).toEqual(["import", "lm-timeout", "--db", "x.db", "old.db"])
+  })
+
+  it("given --json before a command that takes an argument, then the flag cannot take the argument as its value", () => {
+    const split = splitArgv(["--json", "why", "false"])
+    expect(reorder(split, ["why"]).args).toEqual(["why", "--json=true", "false"])
+  })
+
+  it("given global options between a group and its command, then they count as given before it", () => {
+    const split = liftGroupOptions(splitArgv(["import", "--db", "x.db", "--json", "lm-timeout", "old.db"]))
+    expect(split.rest[0]).toBe("lm-timeout")
+    expect(reorder(split, ["import", "lm-timeout"]).args).toEqual(["import", "lm-timeout", "--db", "x.db", "--json=true", "old.db"])
+  })
+
+  it("given --log-level with no value before another option, then the option check says it needs a value", () => {
+    const split = splitArgv(["status", "--log-level", "--config", "m.yaml"])
+    const { options } = reorder(split, ["status"])
+    expect(badOption(options, statusOptions)).toEqual({ name: "--log-level", problem: "no value" })
   })
 
   it("given an option before the command that is no global one, then it is named as unknown", () => {

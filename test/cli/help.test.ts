@@ -151,6 +151,19 @@ describe("mistakes on the command line", () => {
     expect(run.stdout).toBe("")
   })
 
+  it("given an unquoted value with a space (half a secret left over), then the stray word is not repeated", async () => {
+    const run = await runCli(["plan", "--api-key", "abc", "SECRETPART", "--db", path.join(tempDir(), "log.db")])
+    expect(run.code).toBe(1)
+    expect(run.stdout + run.stderr).not.toContain("SECRETPART")
+    expect(run.stderr).toContain("it may be part of a secret")
+  })
+
+  it("given --log-level without a value, then it says so instead of reading the next option as one", async () => {
+    const run = await runCli(["status", "--log-level", "--db", path.join(tempDir(), "log.db")])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain("option '--log-level' of 'mitigator status' needs a value")
+  })
+
   it("given a word that is no command at all, then it points to the help and exits 1", async () => {
     const run = await runCli(["frobnicate"])
     expect(run.code).toBe(1)

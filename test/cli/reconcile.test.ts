@@ -350,11 +350,9 @@ describe("reconcile against the LoadMaster emulator", () => {
       expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: adsLine(1) })).code).toBe(0)
       emulator.setFaults({ authFailures: true })
       emulator.resetCounts()
-      const started = Date.now()
       const run = await w.reconcile()
-      const took = Date.now() - started
       expect(run.code).toBe(1)
-      expect(took).toBeLessThan(10_000)
+      // No retry storm: at most one list per block list, no add (counted, not timed).
       const counts = emulator.counts()
       expect(counts["list"] ?? 0).toBeLessThanOrEqual(1)
       expect(counts["listvs"] ?? 0).toBeLessThanOrEqual(1)
