@@ -36,6 +36,8 @@ export type Outcome =
         readonly ttl: string
         readonly until: string
         readonly offence: number
+        /** why it is not in force now though it has not expired (an allow since, a rail), if so */
+        readonly heldBackNow?: string
       }>
     }
   | { readonly kind: "protected"; readonly rule: string; readonly protection: string; readonly targets: ReadonlyArray<string> }
@@ -163,7 +165,14 @@ const reevaluate = (policy: PolicyActivated | undefined, event: FlowmonEventRece
   return { kind: "not-decided", rule: rule.name }
 }
 
-/** The time left until `until`, as a person reads it. */
+type Suppressed = DesiredState["suppressed"][number]
+
+/** Why a block that has not expired is not in force: an allowlist entry, or a rail. */
+const heldBackText = (s: Suppressed): string =>
+  s.allowedBy.source === "protected"
+    ? `protected: ${s.allowedBy.protection ?? s.allowedBy.cidr}`
+    : `allowlisted by ${s.allowedBy.source === "policy" ? "the policy's" : "an operator's"} entry ${s.allowedBy.cidr}${s.allowedBy.until === null ? "" : ` until ${s.allowedBy.until}`}`
+
 const reasonText = (r: Reason): string =>
   r.kind === "decision"
     ? `rule ${r.rule}, offence ${r.offence}, for ${r.cause.product} ${r.cause.instance}#${r.cause.eventId} ${r.cause.method ?? "IDS"} [seq ${r.seq}]`
@@ -275,6 +284,7 @@ export const buildStory = (input: StoryInput): Story => {
     }
   }
 
+  const suppressedNow = new Map(desired.suppressed.map((s) => [`${s.target}|${s.cidr}`, s]))
   const detectionStories: DetectionStory[] = [...detections.values()].map(({ event, policy }) => {
     const d = event.payload as FlowmonEventReceived
     const decided = decisions.get(event.seq) ?? []
@@ -286,7 +296,17 @@ export const buildStory = (input: StoryInput): Story => {
             rule: (decided[0]!.payload as P)["rule"],
             blocks: decided.map((b) => {
               const p = b.payload as P
-              return { seq: b.seq, target: p["target"], subject: subjectText(p["subject"]), ttl: p["ttl"], until: readInstant(p["until"]), offence: p["offence"] }
+              const until = readInstant(p["until"])
+              const s = p["subject"]?.["kind"] === "ip" && until > now ? suppressedNow.get(`${p["target"]}|${p["subject"]["cidr"]}`) : undefined
+              return {
+                seq: b.seq,
+                target: p["target"],
+                subject: subjectText(p["subject"]),
+                ttl: p["ttl"],
+                until,
+                offence: p["offence"],
+                ...(s === undefined ? {} : { heldBackNow: heldBackText(s) })
+              }
             })
           }
         : held !== undefined
@@ -328,10 +348,7 @@ export const buildStory = (input: StoryInput): Story => {
   const heldBack = (address === undefined ? [] : desired.suppressed.filter((s) => touches(address, s.cidr))).map((s) => ({
     target: s.target,
     entry: s.cidr,
-    why:
-      s.allowedBy.source === "protected"
-        ? `protected: ${s.allowedBy.protection ?? s.allowedBy.cidr}`
-        : `allowlisted by ${s.allowedBy.source === "policy" ? "the policy's" : "an operator's"} entry ${s.allowedBy.cidr}${s.allowedBy.until === null ? "" : ` until ${s.allowedBy.until}`}`
+    why: heldBackText(s)
   }))
   const othersHold = desired.heldByOthers.filter((h) => (h.target === "cryptospike" ? isUser(h.entry) : touchesSubject(h.entry)))
   const heldByOthers = othersHold.map((h) => ({ target: h.target, entry: h.target === "cryptospike" ? (userNames.get(h.entry) ?? h.entry) : h.entry, holder: h.holder }))
@@ -381,12 +398,22 @@ export const buildStory = (input: StoryInput): Story => {
     next.push({ target: "cryptospike", entry: userNames.get(u.userId) ?? u.userId, action: "unblock user", why: `no longer wanted; mitigator blocked the user (seq ${u.seq})${unconfigured("cryptospike")}` })
   }
   for (const u of pending) {
-    next.push({
-      target: "cryptospike",
-      entry: `the user behind ${u.ip}`,
-      action: "resolve user",
-      why: `look up who used ${u.ip} around ${u.at} on CryptoSpike, then block that user until ${u.until}${u.failure === null ? "" : ` (last try: ${u.failure.reason === "ambiguous" ? "ambiguous" : "no user found"})`}${unconfigured("cryptospike")}`
-    })
+    next.push(
+      u.failure === null
+        ? {
+            target: "cryptospike",
+            entry: `the user behind ${u.ip}`,
+            action: "resolve user",
+            why: `look up who used ${u.ip} around ${u.at} on CryptoSpike, then block that user until ${u.until}${unconfigured("cryptospike")}`
+          }
+        : {
+            // A failed resolution is final: reconcile does not look the user up again.
+            target: "cryptospike",
+            entry: `the user behind ${u.ip}`,
+            action: "leave",
+            why: `not resolved (${u.failure.reason === "ambiguous" ? "ambiguous" : "no user found"}): nobody is blocked; block a user by hand on CryptoSpike if one is to be`
+          }
+    )
   }
 
   // The whole next pass against the caps (a refused plan applies nothing, this included).
@@ -418,7 +445,9 @@ export const buildStory = (input: StoryInput): Story => {
 export const outcomeText = (o: Outcome): string => {
   switch (o.kind) {
     case "blocked":
-      return `rule ${o.rule} matched: ${o.blocks.map((b) => `${b.subject} on ${b.target} for ${b.ttl} until ${b.until} (offence ${b.offence})`).join("; ")}`
+      return `rule ${o.rule} matched: ${o.blocks
+        .map((b) => `${b.subject} on ${b.target} for ${b.ttl} until ${b.until} (offence ${b.offence})${b.heldBackNow === undefined ? "" : `, held back now: ${b.heldBackNow}`}`)
+        .join("; ")}`
     case "protected":
       return `rule ${o.rule} matched, not blocked: protected (${o.protection})`
     case "allowlisted":

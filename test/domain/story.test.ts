@@ -159,6 +159,8 @@ describe("why: what happened after", () => {
     expect(story.timeline.at(-1)).toMatchObject({ type: "AllowRequested" })
     expect(story.heldBack).toMatchObject([{ entry: "192.0.2.31/32", why: "allowlisted by an operator's entry 192.0.2.0/24" }])
     expect(story.nextReconcile).toMatchObject([{ action: "remove", why: expect.stringContaining("allowlisted (192.0.2.0/24)") }])
+    // The detection's own line says so too, not only "matched: … for 6h".
+    expect(outcomeText(story.detections[0]!.outcome)).toContain("held back now: allowlisted by an operator's entry 192.0.2.0/24")
   })
 
   it("a network's story holds every address inside it", () => {
@@ -194,6 +196,16 @@ describe("why: a user", () => {
       expect(story.nextReconcile).toMatchObject([{ action: "keep", target: "cryptospike" }])
     })
   }
+
+  it("given a user that could not be resolved, then the next reconcile leaves it: a failed resolution is not tried again", () => {
+    const failed = [
+      step(T0, "FlowmonEventReceived", adsEvent({ source: "192.0.2.31" })),
+      step(T0, "BlockDecided", blockDecided(T0, { target: "cryptospike", subject: userBehind, ttl: "24h", cause: { seq: 1 } })),
+      step(plus(T0, "1m"), "UserResolutionFailed", { ip: "192.0.2.31", at: userBehind.at, reason: "ambiguous", candidates: [SID, "S-1-5-21-1-2-3-4"] })
+    ]
+    const story = storyOf("192.0.2.31", failed, plus(T0, "1h"))
+    expect(story.nextReconcile).toMatchObject([{ target: "cryptospike", action: "leave", why: expect.stringContaining("not resolved (ambiguous): nobody is blocked") }])
+  })
 
   it("another user is not named", () => {
     const story = storyOf("OTHER\\jdoe", log(), plus(T0, "1h"))
