@@ -6,9 +6,13 @@
  *
  * Each is applied at once (operatorApply.ts: on the LoadMaster, a reconcile pass limited to that
  * address or network; a block on CryptoSpike, the user behind the address) unless `--defer`, and
- * says what it did. Exit 0: recorded and applied, or deferred, or no appliance configured for it;
- * 4: recorded, but not applied (each reason said; the next reconcile applies it); 1: nothing
- * recorded (refused, or an error). `--json`: one object with the same facts.
+ * says what it did. Exit 0: recorded and in effect (applied, nothing to change, or a block held
+ * back by an operator's allow in force), or deferred, or no appliance configured for it; 4:
+ * recorded, but not all in effect now (each reason said, and whether the next reconcile does it:
+ * an unblock of a CryptoSpike user waits for it by design, a plan over the caps or an unresolvable
+ * user does not); 1: refused (nothing recorded, e.g. control characters in --reason or --actor),
+ * or an error that stops reconcile too (a config or credential error, a tampered log: the first
+ * line says whether the request was recorded). `--json`: one object with the same facts.
  *
  * `block` refuses (exit 1, one line, nothing recorded) what mitigator never blocks: an address or
  * network that touches a never-block rail (built in, the config's `policy.neverBlock`, the
@@ -24,14 +28,15 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as os from "node:os"
-import { contains, parseCidr, type Cidr } from "../domain/Cidr.js"
-import { allowedBy, policyRails } from "../domain/Decide.js"
+import { contains, overlaps, parseCidr, type Cidr } from "../domain/Cidr.js"
+import { allowedBy, allowEntryInForce, cidrOf, policyRails } from "../domain/Decide.js"
 import { formatDuration, parseDuration, timeLeft } from "../domain/Duration.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import type { NewEvent } from "../domain/Events.js"
 import { protectionOf, widthOf, WIDTH_LIMITS, type Rail } from "../domain/Rails.js"
 import { instantAfter } from "../domain/Time.js"
 import { EventLog } from "../eventlog/EventLog.js"
+import { describeCodeUnit } from "../domain/SafeText.js"
 import { applianceRails } from "./appliances.js"
 import { configuredLog, ExitCode, globalOptions, LoadedConfig, UsageError } from "./shared.js"
 import { tokenOption } from "./cryptospike.js"
@@ -67,9 +72,45 @@ const target = Options.text("target").pipe(
   )
 )
 
+/**
+ * The first character of `text` that could act on a terminal rather than be shown: C0 controls
+ * (TAB and newline too: a reason is one line), DEL, C1 controls (U+009B is an escape sequence's
+ * start on some terminals), the bidi controls that reorder what is shown (U+202E and kin) and the
+ * line and paragraph separators. `why`, `replay` and `status` print what is recorded as it is.
+ */
+export const unsafeCharacter = (text: string): { readonly index: number; readonly code: number } | undefined => {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (
+      c < 0x20 ||
+      (c >= 0x7f && c <= 0x9f) ||
+      c === 0x061c ||
+      c === 0x200e ||
+      c === 0x200f ||
+      (c >= 0x2028 && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069)
+    ) {
+      return { index: i, code: c }
+    }
+  }
+  return undefined
+}
+
+/** Refuses text for `--name` that holds a character that could act on a terminal (nothing is recorded). */
+const plainText = (name: string, text: string) => {
+  const found = unsafeCharacter(text)
+  return found === undefined
+    ? Effect.succeed(text)
+    : Effect.fail(
+        invalid(
+          `--${name} must be plain text: it holds the control character ${describeCodeUnit(found.code)} at position ${found.index + 1} (escape sequences and bidi controls are refused)`
+        )
+      )
+}
+
 const reason = Options.text("reason").pipe(
-  Options.withDescription("why (recorded in the log, shown by status and replay)"),
-  Options.mapEffect((text) => (text.trim() === "" ? Effect.fail(invalid("--reason must not be empty")) : Effect.succeed(text.trim())))
+  Options.withDescription("why (recorded in the log, shown by status and replay; plain text, no control characters)"),
+  Options.mapEffect((text) => (text.trim() === "" ? Effect.fail(invalid("--reason must not be empty")) : plainText("reason", text.trim())))
 )
 
 const currentUser = (): string => {
@@ -81,7 +122,8 @@ const currentUser = (): string => {
 }
 
 export const actor = Options.text("actor").pipe(
-  Options.withDescription("who asks (default: the operating-system user)"),
+  Options.withDescription("who asks (default: the operating-system user; plain text, no control characters)"),
+  Options.mapEffect((text) => plainText("actor", text)),
   Options.optional
 )
 
@@ -112,6 +154,52 @@ const warnIfAllowlisted = (cidr: Cidr, command: string) =>
     }
   })
 
+/** An operator's allow in force, as the block's output names it. */
+interface OperatorAllow {
+  readonly seq: number
+  readonly cidr: string
+  readonly until: string | null
+  readonly actor: string
+  readonly reason: string
+}
+
+const describeAllow = (a: OperatorAllow): string =>
+  `the operator's allow seq ${a.seq} (${a.cidr} ${a.until === null ? "for good" : `until ${a.until}`}, by ${a.actor}: ${a.reason})`
+
+/**
+ * The operators' allows in force at `now` that overlap `cidr`, newest first. The indexed list of
+ * allows says whether there is any; only then is the log read for their seq, who and why.
+ */
+const operatorAllowsOver = (cidr: Cidr, now: string) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    const known = yield* log.transaction((tx) => tx.operatorAllows)
+    if (!known.some((a) => allowEntryInForce(a, now) && overlaps(cidrOf(a.cidr), cidr))) return []
+    const found: OperatorAllow[] = []
+    yield* log.fold({ keep: (type) => type === "AllowRequested" }, (event) => {
+      const p = event.payload as { cidr: string; until: string | null; actor: string; reason: string }
+      if (allowEntryInForce(p, now) && overlaps(cidrOf(p.cidr), cidr)) found.push({ seq: event.seq, cidr: p.cidr, until: p.until, actor: p.actor, reason: p.reason })
+    })
+    return found.reverse()
+  })
+
+/**
+ * What an operator's allow does to a block of `cidr` just recorded: the allow that holds all of
+ * it back (nothing of it is blocked while that allow is in force), and a warning for each allow
+ * inside it (those parts are not blocked).
+ */
+const allowsAgainst = (cidr: Cidr, now: string) =>
+  Effect.gen(function* () {
+    const allows = yield* operatorAllowsOver(cidr, now)
+    const whole = allows.find((a) => contains(cidrOf(a.cidr), cidr))
+    if (whole === undefined) {
+      for (const a of allows) {
+        yield* Console.error(`mitigator block: warning: ${describeAllow(a)} is inside ${cidr.text}: that part is not blocked while the allow is in force`)
+      }
+    }
+    return whole === undefined ? undefined : describeAllow(whole)
+  })
+
 const defer = Options.boolean("defer").pipe(Options.withDescription("only record it; the next reconcile applies it"))
 const json = Options.boolean("json").pipe(Options.withDescription("what was recorded and applied, as one JSON object"))
 
@@ -135,9 +223,14 @@ const applyAndReport = (
     const cfg = yield* LoadedConfig
     // Loaded only when applying: --defer never loads the reconciler or the HTTP stack.
     const { applyOperatorRequest, describeOutcome } = yield* Effect.promise(() => import("./operatorApply.js"))
+    const heldBackBy = request.kind === "block" ? yield* allowsAgainst(request.cidr, request.recordedAt) : undefined
     const outcome: ApplyOutcome = opts.defer
-      ? { status: "deferred", changes: [], problems: [], leftToReconcile: [] }
-      : yield* applyOperatorRequest(cfg, opts, request)
+      ? { status: "deferred", changes: [], problems: [], leftToReconcile: [], retried: true }
+      : yield* applyOperatorRequest(cfg, opts, request, heldBackBy).pipe(
+          // A config or credential error, a tampered log: the command fails as reconcile does
+          // (exit 1, the error said), after saying that the request is recorded.
+          Effect.tapError(() => (opts.json ? Effect.void : Console.log(`mitigator ${command}: ${recorded.line}`)))
+        )
     if (opts.json) {
       yield* Console.log(canonicalJson({ command, ...recorded.facts, apply: outcome }))
     } else {
@@ -145,7 +238,7 @@ const applyAndReport = (
       const said = `mitigator ${command}: ${describeOutcome(outcome)}`
       yield* outcome.status === "not-applied" ? Console.error(said) : Console.log(said)
     }
-    if (outcome.status === "not-applied") return yield* new ExitCode({ code: RECORDED_NOT_APPLIED })
+    if (outcome.status === "not-applied" || outcome.status === "pending") return yield* new ExitCode({ code: RECORDED_NOT_APPLIED })
   })
 
 const force = Options.boolean("force").pipe(

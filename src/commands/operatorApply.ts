@@ -1,30 +1,39 @@
 /**
  * An operator's block, unblock or allow applied at once, as `append` applies its blocks: under the
- * reconcile lease, within a deadline, recorded like any pass. On the LoadMaster it is a reconcile
- * pass limited to the entries that overlap the address or network (reconcileLoadMaster.ts
- * `subject`): it adds what is wanted and missing there, and removes only what mitigator made and
- * still holds (an administrator's entry is never touched). On CryptoSpike a block resolves and
- * blocks the user behind the address (append's immediate apply of a user block); an unblock or
- * an allow there is left to the next reconcile, which decides which users it ends.
+ * reconcile lease, recorded like any pass. On the LoadMaster it is a reconcile pass limited to the
+ * entries that overlap the address or network, widened by the entries mitigator holds that
+ * overlap it (reconcileLoadMaster.ts `subject`): it adds what is wanted and missing there (the
+ * pieces of a network split by an allow too), then removes only what mitigator made and no longer
+ * wants (an administrator's entry is never touched). The caps apply as in any pass, the per-target
+ * count over everything wanted on the target. On CryptoSpike a block resolves and blocks the user
+ * behind the address (append's immediate apply of a user block); an unblock or an allow there is
+ * left to the next reconcile, which decides which users it ends: the output names the users it
+ * will unblock (exit 4: not all in effect yet).
  *
- * Never fails: the request is recorded already; what could not be done is said, and the next
- * reconcile does it.
+ * The deadline bounds the wait for the lease: once a pass has the lease it runs to its end (each
+ * appliance call is bounded by the client's own timeout) and records what it did, so what the
+ * output says is what the appliance and the log hold. Only a lost lease or a signal stops it, as
+ * they stop reconcile.
+ *
+ * What the next reconcile can get past (an appliance unreachable or refusing, the lease held) is
+ * said, and the request stays recorded (exit 4). A config or credential error, a tampered or
+ * unreadable log fails the command (exit 1, the error said), as it fails reconcile.
  */
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
 import type { Cidr } from "../domain/Cidr.js"
 import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { holdingLease } from "../reconciler/lock.js"
-import { reconcilePass } from "../reconciler/reconcileLoadMaster.js"
+import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaster.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
+import { desiredOf, openProjection } from "../projection/desiredState.js"
 import { applianceRails } from "./appliances.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
 import { instanceOf, logPath, type GlobalOptions } from "./shared.js"
 
-/** How long waiting for the lease and applying may take together; what is not done by then, reconcile does. */
+/** How long to wait for the lease (another reconcile's pass); without it, the next reconcile applies the request. */
 export const OPERATOR_APPLY_TIMEOUT_MS = 10_000
 
 export interface AppliedChange {
@@ -37,36 +46,69 @@ export interface AppliedChange {
 /** What an immediate apply did, for the output (text and JSON). */
 export interface ApplyOutcome {
   /**
-   * applied: every change made (or nothing was needed: `changes` is empty); not-applied: some or
-   * all could not be made (`problems` says why); deferred: --defer, or left to reconcile by
-   * design; no-target: no appliance for it is configured
+   * applied: every change made (or nothing was needed: `changes` is empty); held-back: a block
+   * an operator's allow covers (nothing to apply while it is in force); pending: what could be
+   * done now was, the rest waits for the next reconcile by design (`leftToReconcile`);
+   * not-applied: some or all could not be made (`problems` says why); deferred: --defer;
+   * no-target: no appliance for it is configured
    */
-  readonly status: "applied" | "not-applied" | "deferred" | "no-target"
+  readonly status: "applied" | "held-back" | "pending" | "not-applied" | "deferred" | "no-target"
   readonly changes: ReadonlyArray<AppliedChange>
   readonly problems: ReadonlyArray<string>
-  /** what is left to the next reconcile on purpose (an unblock on CryptoSpike) */
+  /** what the next reconcile does on purpose (an unblock on CryptoSpike) */
   readonly leftToReconcile: ReadonlyArray<string>
+  /** whether the next reconcile tries what was not done (false: a refused plan, an unresolvable user) */
+  readonly retried: boolean
+  /** the operator's allow that holds the block back */
+  readonly heldBackBy?: string
 }
 
 export type OperatorApplyOptions = GlobalOptions & { readonly apiKey: Option.Option<string>; readonly csToken: Option.Option<string> }
 
-/** Within the deadline, under the lease; a failure or a missed deadline is a problem, never an error. */
-const bounded = <A, E extends { readonly message: string }, R>(work: Effect.Effect<A, E, R>, dbPath: string) =>
+/**
+ * Whether the next reconcile can get past `e`: an appliance unreachable or refusing, the lease
+ * held by another pass or lost, the log busy. Anything else (a credential or config error, a
+ * tampered or unreadable log, a lease file that cannot be used) would stop reconcile too.
+ */
+const passable = (e: unknown): boolean => {
+  const error = e as { readonly _tag?: string; readonly reason?: string }
+  switch (error._tag) {
+    case "LoadMasterError":
+    case "CryptoSpikeError":
+      return true
+    case "LockError":
+      return error.reason !== "io"
+    case "EventLogError":
+      return error.reason === "busy"
+    default:
+      return false
+  }
+}
+
+/**
+ * Under the lease, waited for up to the deadline; the pass itself runs to its end. An error the
+ * next reconcile can get past is returned (Left), any other fails.
+ */
+const underLease = <A, E extends { readonly message: string }, R>(work: Effect.Effect<A, E, R>, dbPath: string) =>
   work.pipe(
     holdingLease(dbPath, OPERATOR_APPLY_TIMEOUT_MS),
     Effect.scoped,
-    Effect.timeoutFail({
-      duration: Duration.millis(OPERATOR_APPLY_TIMEOUT_MS),
-      onTimeout: () => ({ message: `not done within ${OPERATOR_APPLY_TIMEOUT_MS / 1000}s` })
-    }),
-    Effect.either
+    Effect.either,
+    Effect.flatMap((outcome) => (outcome._tag === "Left" && !passable(outcome.left) ? Effect.fail(outcome.left) : Effect.succeed(outcome)))
   )
+
+/** What one appliance's part did: the changes made, what went wrong, whether the next reconcile tries it again. */
+interface PartOutcome {
+  readonly changes: ReadonlyArray<AppliedChange>
+  readonly problems: ReadonlyArray<string>
+  readonly retried: boolean
+}
 
 /** The LoadMaster part: one reconcile pass limited to `subject`. */
 const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { readonly cidr: Cidr; readonly target: string | null }) =>
   Effect.gen(function* () {
     const log = yield* EventLog
-    const outcome = yield* bounded(
+    const outcome = yield* underLease(
       Effect.gen(function* () {
         const lm = yield* liveLoadMaster(cfg, opts.apiKey)
         const { rails } = yield* applianceRails(cfg)
@@ -82,22 +124,19 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
       }),
       logPath(opts, cfg)
     )
-    if (outcome._tag === "Left") return { changes: [], problems: [`the LoadMaster: ${outcome.left.message}`] }
-    const r = outcome.right
+    if (outcome._tag === "Left") return { changes: [], problems: [`the LoadMaster: ${outcome.left.message}`], retried: true } satisfies PartOutcome
+    const r: PassResult = outcome.right
+    // A plan over the caps is refused by the next reconcile too: only --force (or fewer blocks) applies it.
+    if (r.refused !== undefined) {
+      return { changes: [], problems: [`over the caps: ${r.refused} (reconcile --force applies it)`], retried: false } satisfies PartOutcome
+    }
     const problems = [
       ...r.unobserved.map((t) => `${t}: cannot list: ${r.whyUnobserved[t] ?? "unknown"}`),
-      ...r.problems.filter((p) => !r.unobserved.some((t) => p.startsWith(`${t}: cannot list:`))),
-      ...(r.refused === undefined ? [] : [`over the caps: ${r.refused} (reconcile --force applies it)`])
+      ...r.problems.filter((p) => !r.unobserved.some((t) => p.startsWith(`${t}: cannot list:`)))
     ]
-    // With no failure, each planned change was made; with one, `problems` says which.
-    const changes: AppliedChange[] =
-      r.failed === 0 && r.refused === undefined
-        ? [
-            ...r.plan.adds.map((a): AppliedChange => ({ target: a.target, op: "add", what: a.cidr })),
-            ...r.plan.removes.map((x): AppliedChange => ({ target: x.target, op: "remove", what: x.cidr }))
-          ]
-        : []
-    return { changes, problems: [...new Set(problems)] }
+    // What was made and recorded, whatever failed beside it.
+    const changes = (r.made ?? []).map((c): AppliedChange => ({ target: c.target, op: c.op, what: c.cidr }))
+    return { changes, problems: [...new Set(problems)], retried: true } satisfies PartOutcome
   })
 
 /** A block of the user behind `ip` (recorded at `at`) on CryptoSpike: resolved and blocked now. */
@@ -105,7 +144,7 @@ const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: strin
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
-    const outcome = yield* bounded(
+    const outcome = yield* underLease(
       Effect.flatMap(liveCryptoSpike(cfg, opts.csToken), (cs) =>
         reconcileCryptoSpikePass(log, cs, {
           caps: cfg.policy.caps,
@@ -119,69 +158,101 @@ const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: strin
       ),
       logPath(opts, cfg)
     )
-    if (outcome._tag === "Left") return { changes: [], problems: [`CryptoSpike: ${outcome.left.message}`] }
+    if (outcome._tag === "Left") return { changes: [], problems: [`CryptoSpike: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r = outcome.right
-    const problems = [...r.problems, ...(r.unresolved > 0 ? [`the user behind ${ip} could not be resolved (status shows why)`] : [])]
+    if (r.refused !== undefined) {
+      return { changes: [], problems: [`over the caps: ${r.refused} (reconcile --force applies it)`], retried: false } satisfies PartOutcome
+    }
+    // A failed resolution is final: no reconcile tries it again (a new detection or block does).
+    if (r.unresolved > 0) {
+      const why = r.unresolvedWhy.length > 0 ? ` (${r.unresolvedWhy.join("; ")})` : ""
+      return { changes: [], problems: [`not resolved: the user behind ${ip}${why}; nobody is blocked`], retried: false } satisfies PartOutcome
+    }
+    const problems = [...r.problems]
     const changes = r.failed === 0 ? r.toBlock.map((userId): AppliedChange => ({ target: "cryptospike", op: "block user", what: userId })) : []
     if (problems.length === 0 && changes.length === 0 && r.resolved === 0) problems.push(`no user found behind ${ip} yet`)
-    return { changes, problems }
+    return { changes, problems, retried: true } satisfies PartOutcome
   })
 
 /**
+ * The users mitigator blocked on CryptoSpike that no longer have to be (an unblock or an allow
+ * just ended their blocks): the next reconcile unblocks them. Read from the log, not CryptoSpike.
+ */
+const usersToUnblock = Effect.gen(function* () {
+  const log = yield* EventLog
+  const state = desiredOf(yield* openProjection(log), new Date().toISOString())
+  const wanted = new Set(state.userBlocks.map((b) => b.userId))
+  return state.ownedUsers.filter((u) => !wanted.has(u))
+})
+
+/**
  * Applies what an operator's request just recorded. `kind`: a block on `target`, or an unblock
- * (`target` null: every target) or an allow (every target) of `cidr`.
+ * (`target` null: every target) or an allow (every target) of `cidr`. `heldBackBy`: the operator's
+ * allow that covers a block (then nothing of it is blocked; the pass still runs, to leave the
+ * LoadMaster as a whole pass would).
  */
 export const applyOperatorRequest = (
   cfg: AppConfig,
   opts: OperatorApplyOptions,
   request:
     | { readonly kind: "block"; readonly cidr: Cidr; readonly target: string; readonly recordedAt: string }
-    | { readonly kind: "unblock" | "allow"; readonly cidr: Cidr; readonly target: string | null }
+    | { readonly kind: "unblock" | "allow"; readonly cidr: Cidr; readonly target: string | null },
+  heldBackBy?: string
 ) =>
   Effect.gen(function* () {
     const wantsLoadMaster = request.target === null || request.target.startsWith("loadmaster:")
     const wantsCryptoSpike = request.target === null || request.target === "cryptospike"
     const lm = wantsLoadMaster && cfg.loadmaster !== undefined
     const cs = wantsCryptoSpike && cfg.cryptospike !== undefined
-    if (!lm && !cs) return { status: "no-target", changes: [], problems: [], leftToReconcile: [] } satisfies ApplyOutcome
+    if (!lm && !cs) return { status: "no-target", changes: [], problems: [], leftToReconcile: [], retried: true } satisfies ApplyOutcome
     const changes: AppliedChange[] = []
     const problems: string[] = []
     const leftToReconcile: string[] = []
-    if (lm) {
-      const r = yield* onLoadMaster(cfg, opts, { cidr: request.cidr, target: request.target })
+    let retried = false
+    const take = (r: PartOutcome) => {
       changes.push(...r.changes)
       problems.push(...r.problems)
+      if (r.problems.length > 0 && r.retried) retried = true
     }
+    if (lm) take(yield* onLoadMaster(cfg, opts, { cidr: request.cidr, target: request.target }))
     if (cs) {
       if (request.kind === "block") {
-        const ip = request.cidr.text.slice(0, request.cidr.text.indexOf("/"))
-        const r = yield* userOnCryptoSpike(cfg, opts, ip, request.recordedAt)
-        changes.push(...r.changes)
-        problems.push(...r.problems)
+        // Held back, the user block is not wanted: there is nobody to resolve or block.
+        if (heldBackBy === undefined) take(yield* userOnCryptoSpike(cfg, opts, request.cidr.text.slice(0, request.cidr.text.indexOf("/")), request.recordedAt))
       } else {
-        leftToReconcile.push("cryptospike")
+        const users = yield* usersToUnblock
+        if (users.length > 0) leftToReconcile.push(`CryptoSpike: the next reconcile unblocks ${users.length === 1 ? "user" : "users"} ${users.join(", ")} (no longer wanted)`)
       }
     }
+    const status: ApplyOutcome["status"] =
+      problems.length > 0 ? "not-applied" : leftToReconcile.length > 0 ? "pending" : heldBackBy !== undefined ? "held-back" : "applied"
     return {
-      status: problems.length > 0 ? "not-applied" : "applied",
+      status,
       changes,
       problems,
-      leftToReconcile
+      leftToReconcile,
+      retried,
+      ...(heldBackBy === undefined ? {} : { heldBackBy })
     } satisfies ApplyOutcome
   })
 
-/** `applied on loadmaster:global (added 203.0.113.7/32)` and the like: the second line of the output. */
+/** `applied: added 203.0.113.7/32 on loadmaster:global` and the like: the second line of the output. */
 export const describeOutcome = (o: ApplyOutcome): string => {
   const made = o.changes.map((c) => `${c.op === "add" ? "added" : c.op === "remove" ? "removed" : "blocked user"} ${c.what} on ${c.target}`)
-  const left = o.leftToReconcile.length > 0 ? `; ${o.leftToReconcile.join(", ")}: left to the next reconcile` : ""
+  const left = o.leftToReconcile.length > 0 ? `; ${o.leftToReconcile.join("; ")}` : ""
+  const held = o.heldBackBy === undefined ? "" : `; held back by ${o.heldBackBy}`
   switch (o.status) {
     case "no-target":
       return "recorded; no target configured (the config has no section for it): nothing to apply"
     case "deferred":
       return "recorded; not applied (--defer): the next reconcile will"
+    case "held-back":
+      return `recorded; held back by ${o.heldBackBy}: not blocked while that allow is in force${made.length > 0 ? ` (made: ${made.join(", ")})` : ""}`
     case "applied":
-      return made.length === 0 ? `recorded; applied: nothing to change${left}` : `recorded; applied: ${made.join(", ")}${left}`
+      return made.length === 0 ? `recorded; applied: nothing to change` : `recorded; applied: ${made.join(", ")}`
+    case "pending":
+      return `recorded; ${made.length > 0 ? `applied: ${made.join(", ")}; ` : ""}${o.leftToReconcile.join("; ")}`
     case "not-applied":
-      return `recorded; not applied: ${o.problems.join("; ")}${made.length > 0 ? ` (made: ${made.join(", ")})` : ""}; the next reconcile will${left}`
+      return `recorded; not applied: ${o.problems.join("; ")}${made.length > 0 ? ` (made: ${made.join(", ")})` : ""}${o.retried ? "; the next reconcile will" : ""}${held}${left}`
   }
 }

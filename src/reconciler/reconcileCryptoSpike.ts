@@ -44,6 +44,8 @@ export interface CryptoSpikePassOptions {
 export interface CryptoSpikePassResult {
   readonly resolved: number
   readonly unresolved: number
+  /** why each of `unresolved` could not be resolved, one line each */
+  readonly unresolvedWhy: ReadonlyArray<string>
   readonly toBlock: ReadonlyArray<string>
   readonly toUnblock: ReadonlyArray<string>
   readonly lifted: number
@@ -211,6 +213,12 @@ const resolvePending = (cs: CryptoSpikeUsersService, desired: DesiredState, opti
     return { events, problems }
   })
 
+/** Why a user could not be resolved, in a few words: no user in the activity, or several. */
+const whyUnresolved = (failed: { readonly reason: string; readonly candidates: ReadonlyArray<string> }): string =>
+  failed.reason === "ambiguous"
+    ? `several users could be behind it: ${failed.candidates.slice(0, 5).join(", ")}${failed.candidates.length > 5 ? ", …" : ""}`
+    : "no user found in its file activity around that time"
+
 /**
  * @param projection the pass's open fold (shared with the LoadMaster pass, so a pass folds the
  *   log once); caught up with the log first, and again after the resolutions are recorded.
@@ -230,6 +238,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
     const desired = recordsResolutions ? desiredOf(open, yield* now()) : first
     const resolved = resolution.events.filter((e) => e.type === "UserResolved").length
     const unresolved = resolution.events.length - resolved
+    const unresolvedWhy = resolution.events.flatMap((e) => (e.type === "UserResolutionFailed" ? [whyUnresolved(e.payload)] : []))
 
     const events: NewEvent[] = []
     const problems = [...resolution.problems]
@@ -241,6 +250,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
       return {
         resolved,
         unresolved,
+        unresolvedWhy,
         toBlock: [],
         toUnblock: [],
         lifted: 0,
@@ -313,7 +323,7 @@ export const reconcileCryptoSpikePass = (log: EventLogService, cs: CryptoSpikeUs
             ? `${perTarget.cryptospike} user blocks wanted exceed maxActivePerTarget (${options.caps.maxActivePerTarget})`
             : undefined
     const figures = { desired: wanted.size, actual: blocked.size, drift: toBlock.length + toUnblock.length + lifted.length, applied: 0, failed: 0 }
-    const base = { resolved, unresolved, toBlock, toUnblock, lifted: lifted.length, heldByOthers, figures }
+    const base = { resolved, unresolved, unresolvedWhy, toBlock, toUnblock, lifted: lifted.length, heldByOthers, figures }
     if (options.dryRun) {
       return { ...base, applied: 0, failed: 0, refused: overCaps, problems, converged: false } satisfies CryptoSpikePassResult
     }

@@ -77,6 +77,8 @@ export interface PassResult {
   readonly converged: boolean
   /** per target: desired, listed, drift, applied, failed (for metrics) */
   readonly targets: Readonly<Record<string, TargetFigures>>
+  /** the changes made (and recorded) this pass: absent when none were tried */
+  readonly made?: ReadonlyArray<{ readonly target: string; readonly op: "add" | "remove"; readonly cidr: string }>
 }
 
 const errorClass = (e: LoadMasterError): "transient" | "auth" | "rejected" =>
@@ -106,6 +108,11 @@ const adoption = (entry: ObservedEntry): NewEvent => ({
 /** How much of a foreign comment the log and the output keep. */
 const SHOWN_COMMENT = 120
 
+interface PlannedAddFailure {
+  readonly target: string
+  readonly cidr: string
+}
+
 /** The comment an added entry carries: the marker, who decided, which event, short and plain. */
 const commentFor = (block: IpBlock | undefined, instance: string): string => {
   const reason = block?.reasons[0]
@@ -126,13 +133,33 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     if (projection !== undefined) yield* catchUp(log, projection)
     const state = desiredOf(open, now)
     const subject = options.subject
-    const inSubject = (target: string, cidr: string) =>
-      subject === undefined || ((subject.target === null || subject.target === target) && overlaps(subject.cidr, cidrOf(cidr)))
     const isLoadMaster = (target: string) => scopeOfTarget(target) !== undefined
+    const onSubjectTarget = (target: string) => subject === undefined || subject.target === null || subject.target === target
+    // A limited pass considers the subject widened by every entry mitigator holds (or was asked
+    // to take over) that overlaps it, and so on: removing such an entry must not lift what is
+    // still wanted inside it. An allow of one address inside a blocked network removes the network
+    // and must add its split pieces in the same pass, though they do not overlap the address.
+    const region: Cidr[] = subject === undefined ? [] : [subject.cidr]
+    if (subject !== undefined) {
+      const held = [...state.owned, ...state.takeOvers].filter((e) => isLoadMaster(e.target) && onSubjectTarget(e.target)).map((e) => cidrOf(e.cidr))
+      const taken = new Set<Cidr>()
+      for (let grew = true; grew; ) {
+        grew = false
+        for (const cidr of held) {
+          if (taken.has(cidr) || !region.some((r) => overlaps(r, cidr))) continue
+          taken.add(cidr)
+          region.push(cidr)
+          grew = true
+        }
+      }
+    }
+    const inSubject = (target: string, cidr: string) =>
+      subject === undefined || (onSubjectTarget(target) && region.some((r) => overlaps(r, cidrOf(cidr))))
     const protect = options.protect ?? []
-    const desired = state.ipBlocks.filter(
-      (b) => isLoadMaster(b.target) && inSubject(b.target, b.cidr) && (protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined)
-    )
+    const notProtected = (b: IpBlock) => protect.length === 0 || protectionOf(cidrOf(b.cidr), protect) === undefined
+    // Everything wanted on the LoadMaster, whatever the subject: the per-target cap counts it all.
+    const wantedEverywhere = state.ipBlocks.filter((b) => isLoadMaster(b.target) && notProtected(b))
+    const desired = wantedEverywhere.filter((b) => inSubject(b.target, b.cidr))
     const owned = state.owned.filter((o) => isLoadMaster(o.target) && inSubject(o.target, o.cidr))
     const takeOvers = state.takeOvers.filter((t) => isLoadMaster(t.target) && inSubject(t.target, t.cidr))
     // Held by someone else: listed too, to see when nobody holds it any more.
@@ -265,7 +292,16 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
         payload: { against: "loadmaster", behindMs: skew.behindMs, clock: now, reference: skew.reference }
       })
     }
-    const plan = skew === undefined ? fullPlan : { ...fullPlan, removes: [] }
+    // A limited pass never removes an entry that covers a wanted block it did not consider (an
+    // entry it learnt of only from the list): the next reconcile, which considers everything, does.
+    const unconsidered = (r: { readonly target: string; readonly cidr: string }) =>
+      subject !== undefined &&
+      wantedEverywhere.some((b) => b.target === r.target && !desiredKeys.has(keyOf(b.target, b.cidr)) && overlaps(cidrOf(b.cidr), cidrOf(r.cidr)))
+    const heldBack = skew === undefined ? fullPlan.removes.filter(unconsidered) : []
+    const plan = skew === undefined ? { ...fullPlan, removes: fullPlan.removes.filter((r) => !heldBack.includes(r)) } : { ...fullPlan, removes: [] }
+    const heldBackProblem = heldBack.map(
+      (r) => `${r.target}: removing ${r.cidr} held back: it covers blocks still wanted that this pass did not consider (the next reconcile removes it)`
+    )
     const clockProblem =
       skew === undefined
         ? []
@@ -275,8 +311,10 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
           ]
     const unobserved = targets.filter((t) => !observedScopes.has(t))
 
+    // Every block wanted on each target of this pass, not only the ones it considers: a limited
+    // pass that added one more block would otherwise pass a target over maxActivePerTarget.
     const perTarget: Record<string, number> = {}
-    for (const b of desired) perTarget[b.target] = (perTarget[b.target] ?? 0) + 1
+    for (const b of wantedEverywhere) if (targets.includes(b.target)) perTarget[b.target] = (perTarget[b.target] ?? 0) + 1
     const caps = checkCaps(plan, options.caps, perTarget)
     const problemsOf = (list: ReadonlyArray<NewEvent>) => [
       ...new Set(list.flatMap((e) => (e.type === "TargetChangeFailed" ? [`${e.payload.target} ${e.payload.op}: ${e.payload.message}`.replace(/^(\S+) list:/, "$1: cannot list:")] : [])))
@@ -295,7 +333,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
       return Object.fromEntries(figures)
     }
-    const base = { plan, drift: drifted.length, unobserved, whyUnobserved, relinquished, problems: [...clockProblem, ...problemsOf(events)], targets: figuresOf(events) }
+    const base = { plan, drift: drifted.length, unobserved, whyUnobserved, relinquished, problems: [...clockProblem, ...heldBackProblem, ...problemsOf(events)], targets: figuresOf(events) }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult
@@ -310,39 +348,52 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
     const bar = yield* startProgress("applying changes on the LoadMaster", plan.adds.length + plan.removes.length)
     let done = 0
     const counted = <A>(change: Effect.Effect<A>) => (bar === undefined ? change : Effect.tap(change, () => Effect.sync(() => bar.update(++done))))
-    const outcomes = yield* Effect.all(
-      [
-        ...plan.adds.map((add) => {
-          const comment = commentFor(blocks.get(keyOf(add.target, add.cidr)), options.instance)
-          return lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, comment).pipe(
-            Effect.match({
-              onFailure: (e) => failure(add.target, add.cidr, "add", e),
-              onSuccess: (sent): NewEvent => ({
-                type: "TargetChanged",
-                dedupeKey: null,
-                payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment, causeSeq: add.causeSeq }
-              })
-            })
-          )
-        }),
-        ...plan.removes.map((remove) =>
-          lm.remove(scopeOfTarget(remove.target) as AclScope, { cidr: remove.cidr, listed: remove.listed, comment: "" }).pipe(
-            Effect.match({
-              onFailure: (e) => failure(remove.target, remove.cidr, "remove", e),
-              onSuccess: (): NewEvent => ({
-                type: "TargetChanged",
-                dedupeKey: null,
-                payload: { target: remove.target, cidr: remove.cidr, op: "remove", listed: remove.listed, comment: "", causeSeq: null }
-              })
-            })
-          )
-        )
-      ].map(counted),
-      { concurrency: options.concurrency }
+    const addOf = (add: Plan["adds"][number]) => {
+      const comment = commentFor(blocks.get(keyOf(add.target, add.cidr)), options.instance)
+      return lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, comment).pipe(
+        Effect.match({
+          onFailure: (e) => failure(add.target, add.cidr, "add", e),
+          onSuccess: (sent): NewEvent => ({
+            type: "TargetChanged",
+            dedupeKey: null,
+            payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment, causeSeq: add.causeSeq }
+          })
+        })
+      )
+    }
+    const removeOf = (remove: Plan["removes"][number]) =>
+      lm.remove(scopeOfTarget(remove.target) as AclScope, { cidr: remove.cidr, listed: remove.listed, comment: "" }).pipe(
+        Effect.match({
+          onFailure: (e) => failure(remove.target, remove.cidr, "remove", e),
+          onSuccess: (): NewEvent => ({
+            type: "TargetChanged",
+            dedupeKey: null,
+            payload: { target: remove.target, cidr: remove.cidr, op: "remove", listed: remove.listed, comment: "", causeSeq: null }
+          })
+        })
+      )
+    const all = (changes: ReadonlyArray<Effect.Effect<NewEvent>>) => Effect.all(changes.map(counted), { concurrency: options.concurrency })
+    // A limited pass adds first and removes after, and never removes an entry overlapping an add
+    // that failed: the pieces of a split network are in place before the network is lifted.
+    const failedAdds: PlannedAddFailure[] = []
+    const outcomes = yield* (
+      subject === undefined
+        ? all([...plan.adds.map(addOf), ...plan.removes.map(removeOf)])
+        : Effect.gen(function* () {
+            const added = yield* all(plan.adds.map(addOf))
+            for (const e of added) if (e.type === "TargetChangeFailed" && e.payload.cidr !== null) failedAdds.push({ target: e.payload.target, cidr: e.payload.cidr })
+            const overlapsFailedAdd = (r: Plan["removes"][number]) =>
+              failedAdds.some((a) => a.target === r.target && overlaps(cidrOf(a.cidr), cidrOf(r.cidr)))
+            const removed = yield* all(plan.removes.filter((r) => !overlapsFailedAdd(r)).map(removeOf))
+            for (const r of plan.removes.filter(overlapsFailedAdd)) {
+              heldBackProblem.push(`${r.target}: removing ${r.cidr} held back: adding a block inside it failed (the next reconcile removes it)`)
+            }
+            return [...added, ...removed]
+          })
     ).pipe(Effect.ensuring(Effect.sync(() => bar?.finish())))
     events.push(...outcomes)
     if (events.length > 0) yield* log.append(events)
-    const problems = [...clockProblem, ...problemsOf(events)]
+    const problems = [...clockProblem, ...heldBackProblem, ...problemsOf(events)]
     const failed = events.filter((e) => e.type === "TargetChangeFailed").length
     const applied = outcomes.filter((e) => e.type === "TargetChanged").length
     return {
@@ -352,6 +403,9 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       refused: undefined,
       applied,
       failed,
-      converged: failed === 0 && unobserved.length === 0 && !(skew !== undefined && fullPlan.removes.length > 0)
+      converged: failed === 0 && unobserved.length === 0 && heldBackProblem.length === 0 && !(skew !== undefined && fullPlan.removes.length > 0),
+      made: outcomes.flatMap((e) =>
+        e.type === "TargetChanged" ? [{ target: e.payload.target, op: e.payload.op === "add" ? ("add" as const) : ("remove" as const), cidr: e.payload.cidr }] : []
+      )
     } satisfies PassResult
   })
