@@ -123,11 +123,13 @@ export const reconcileCommand = Command.make(
       }
       const lockWait = parseDuration(opts.lockWait)
       if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
-      const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey)
+      // A refused connection is retried within the call here (nobody waits for a pass): an
+      // appliance restarting its web service or failing over must not fail every change at once.
+      const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: true })
       // Once per run (not per pass): a block of an appliance's own address is never applied.
       const appliances = lm === undefined ? undefined : yield* applianceRails(cfg)
       for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
-      const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken)
+      const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: true })
       const settings = cfg.cryptospike
       const logFile = logPath(opts, cfg)
       // One pass over each configured target; converged only when every one is.
@@ -288,7 +290,8 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     const out: Record<string, unknown> = {}
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
-      const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+      // Someone waits for a plan: a refused connection is said at once.
+      const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
       const { rails } = yield* applianceRails(cfg)
       const result = yield* reconcilePass(
         log,
@@ -318,7 +321,7 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     }
     const settings = cfg.cryptospike
     if (settings !== undefined) {
-      const cs = yield* liveCryptoSpike(cfg, opts.csToken)
+      const cs = yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: false })
       const r = yield* reconcileCryptoSpikePass(
         log,
         cs,
