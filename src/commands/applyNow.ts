@@ -70,7 +70,7 @@ export const applyNow = (
       return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
     }
     const log = yield* EventLog
-    const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+    const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
     return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
       holdingLease(logPath(opts, cfg), timeoutMs)
     )
@@ -108,7 +108,7 @@ export const applyUsersNow = (
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
-    const cs = yield* liveCryptoSpike(cfg, opts.csToken)
+    const cs = yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: false })
     return yield* reconcileCryptoSpikePass(log, cs, {
       caps: cfg.policy.caps,
       force: false,

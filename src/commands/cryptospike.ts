@@ -20,7 +20,8 @@ export const tokenSources = (cfg: AppConfig, settings: CryptoSpikeSettings, toke
   file: besideConfig(cfg, settings.tokenFile)
 })
 
-export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>) =>
+/** `calls.retryRefused`: as for liveLoadMaster (loadmaster.ts): true for reconcile, false where someone waits. */
+export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>, calls: { readonly retryRefused: boolean }) =>
   Effect.gen(function* () {
     const settings = cfg.cryptospike
     if (settings === undefined) {
@@ -36,6 +37,7 @@ export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>
       tls,
       unblockState: settings.unblock.userAccessState,
       // CryptoSpike documents no limit; 50 calls/s keeps long paging runs from hammering it.
-      rateLimit: 50
+      rateLimit: 50,
+      retryRefused: calls.retryRefused
     })
   })

@@ -20,7 +20,12 @@ export const apiKeySources = (cfg: AppConfig, settings: LoadMasterSettings, apiK
   file: besideConfig(cfg, settings.apiKeyFile)
 })
 
-export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>) =>
+/**
+ * `calls.retryRefused`: whether a refused connection is retried within a call (http.ts
+ * retriesWithinCall): true for reconcile, false where a person or Flowmon waits for the answer.
+ * No default: each command says which it is.
+ */
+export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>, calls: { readonly retryRefused: boolean }) =>
   Effect.gen(function* () {
     const settings = cfg.loadmaster
     if (settings === undefined) {
@@ -30,5 +35,5 @@ export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
     const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))
-    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, addressForm: settings.addressForm, rateLimit: settings.rateLimit, tls })
+    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, addressForm: settings.addressForm, rateLimit: settings.rateLimit, tls, retryRefused: calls.retryRefused })
   })

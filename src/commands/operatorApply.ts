@@ -110,7 +110,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
     const log = yield* EventLog
     const outcome = yield* underLease(
       Effect.gen(function* () {
-        const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+        const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
         const { rails } = yield* applianceRails(cfg)
         return yield* reconcilePass(log, lm, {
           caps: cfg.policy.caps,
@@ -145,7 +145,7 @@ const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: strin
     const settings = cfg.cryptospike!
     const log = yield* EventLog
     const outcome = yield* underLease(
-      Effect.flatMap(liveCryptoSpike(cfg, opts.csToken), (cs) =>
+      Effect.flatMap(liveCryptoSpike(cfg, opts.csToken, { retryRefused: false }), (cs) =>
         reconcileCryptoSpikePass(log, cs, {
           caps: cfg.policy.caps,
           force: false,

@@ -2,8 +2,10 @@
  * `mitigator reconcile [--watch --interval D] [--dry-run] [--force]`: make the LoadMaster match
  * the desired state; exit 0 converged, 1 otherwise (what failed is in the log, retried next pass).
  * `mitigator plan [--json]`: the same observation and diff, changing nothing; exit 0 in sync,
- * 2 changes pending, 1 an appliance could not be observed (each named, with why, on stderr) or
- * another error: then it never says "in sync".
+ * 2 changes pending (also a plan over the caps, which reconcile refuses without --force), 1 the
+ * plan cannot be trusted: an appliance could not be observed (each named, with why, on stderr),
+ * removals held while this clock disagrees with the LoadMaster's, or another error. It says
+ * "in sync" only with exit 0.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -14,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
-import { parseDuration, timeLeft } from "../domain/Duration.js"
+import { formatSpan, parseDuration, timeLeft } from "../domain/Duration.js"
 import { GLOBAL_SCOPE } from "../targets/LoadMasterAcl.js"
 import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { holdingLease } from "../reconciler/lock.js"
@@ -123,11 +125,13 @@ export const reconcileCommand = Command.make(
       }
       const lockWait = parseDuration(opts.lockWait)
       if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
-      const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey)
+      // A refused connection is retried within the call here (nobody waits for a pass): an
+      // appliance restarting its web service or failing over must not fail every change at once.
+      const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: true })
       // Once per run (not per pass): a block of an appliance's own address is never applied.
       const appliances = lm === undefined ? undefined : yield* applianceRails(cfg)
       for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
-      const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken)
+      const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: true })
       const settings = cfg.cryptospike
       const logFile = logPath(opts, cfg)
       // One pass over each configured target; converged only when every one is.
@@ -280,15 +284,22 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
     let pending = 0
     const unobserved: Unobserved[] = []
-    // Other trouble: a user that could not be looked up leaves the plan incomplete too; a clock
-    // that disagrees with the LoadMaster's holds removals back (the plan shows none), a note.
+    // Other trouble: a user that could not be looked up leaves the plan incomplete too.
     const problems: string[] = []
+    // Said, and no reason to doubt the plan: a clock that disagrees with the LoadMaster's while
+    // no removal is due.
     const notes: string[] = []
+    // Why reconcile would not converge, however often it ran: over the caps (refused without
+    // --force), removals held while the clocks disagree. Never "in sync" then.
+    const cannotConverge: string[] = []
+    // A clock that disagrees with the LoadMaster's: what has expired is not known for sure.
+    let clockHeld = false
     const projection = yield* openProjection(log)
     const out: Record<string, unknown> = {}
     const lines: string[] = []
     if (cfg.loadmaster !== undefined) {
-      const lm = yield* liveLoadMaster(cfg, opts.apiKey)
+      // Someone waits for a plan: a refused connection is said at once.
+      const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
       const { rails } = yield* applianceRails(cfg)
       const result = yield* reconcilePass(
         log,
@@ -309,16 +320,27 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
         drift: result.drift,
         heldByOthers: result.relinquished,
         refusedByCaps: result.refused ?? null,
+        heldRemovals: result.heldRemovals?.removes ?? [],
         unreachable: unobserved.map((u) => u.target)
       })
       lines.push(...planLines(result, now))
-      if (result.refused !== undefined) lines.push(`over the caps: ${result.refused} (reconcile would refuse it without --force)`)
+      const held = result.heldRemovals
+      if (held !== undefined) {
+        const by = `${formatSpan(held.behindMs)} (this clock is ${held.behindMs < 0 ? "ahead" : "behind"})`
+        for (const x of held.removes) lines.push(`- ${x.target} ${x.cidr} (listed as ${x.listed}) held: this clock disagrees with the LoadMaster's by ${by}`)
+        cannotConverge.push(`${held.removes.length} removal(s) held until this clock and the LoadMaster's agree (check NTP on both)`)
+        clockHeld = true
+      }
+      if (result.refused !== undefined) {
+        lines.push(`over the caps: ${result.refused} (reconcile will refuse it without --force)`)
+        cannotConverge.push(`the LoadMaster plan is over the caps (${result.refused}): reconcile refuses it without --force`)
+      }
       pending += result.plan.adds.length + result.plan.removes.length
       notes.push(...result.problems.filter((p) => !result.unobserved.some((t) => p.startsWith(`${t}: cannot list:`))))
     }
     const settings = cfg.cryptospike
     if (settings !== undefined) {
-      const cs = yield* liveCryptoSpike(cfg, opts.csToken)
+      const cs = yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: false })
       const r = yield* reconcileCryptoSpikePass(
         log,
         cs,
@@ -335,6 +357,10 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
       }
       lines.push(...userPlanLines(r))
       if (r.resolved + r.unresolved > 0) lines.push(`~ cryptospike: ${r.resolved + r.unresolved} user(s) behind blocked addresses to look up`)
+      if (r.refused !== undefined) {
+        lines.push(`over the caps: cryptospike: ${r.refused} (reconcile will refuse it without --force)`)
+        cannotConverge.push(`the CryptoSpike plan is over the caps (${r.refused}): reconcile refuses it without --force`)
+      }
       pending += r.toBlock.length + r.toUnblock.length + r.resolved + r.unresolved
       const listing = r.figures.actual === null ? r.problems.find((p) => p.startsWith("cannot list the blocked users: ")) : undefined
       if (r.figures.actual === null) unobserved.push({ target: "cryptospike", reason: listing?.replace(/^cannot list the blocked users: /, "") ?? "cannot list the blocked users" })
@@ -343,17 +369,23 @@ export const planCommand = Command.make("plan", { ...globalOptions, json, apiKey
     // In sync only when every configured appliance was observed and nothing else went wrong.
     const complete = unobserved.length === 0 && problems.length === 0
     if (!complete) lines.push(`incomplete: ${[...unobserved.map((u) => `${u.target} not observed`), ...(problems.length > 0 ? [`${problems.length} problem(s)`] : [])].join(", ")} (see standard error)`)
-    else if (pending === 0) lines.push("in sync: nothing to change")
+    if (cannotConverge.length > 0) lines.push(`not in sync, and reconcile would not converge: ${cannotConverge.join("; ")}`)
+    else if (complete && pending === 0) lines.push("in sync: nothing to change")
     out["unobserved"] = unobserved
     out["problems"] = [...problems, ...notes]
-    out["inSync"] = complete && pending === 0
+    out["cannotConverge"] = cannotConverge
+    out["inSync"] = complete && cannotConverge.length === 0 && pending === 0
     yield* Console.log(opts.json ? canonicalJson(out) : lines.join("\n"))
     for (const u of unobserved) yield* Console.error(`mitigator plan: ${u.target} could not be observed: ${u.reason}`)
     for (const p of [...problems, ...notes]) yield* Console.error(`mitigator plan: ${p}`)
-    if (!complete) return yield* new ExitCode({ code: 1 })
-    if (pending > 0) return yield* new ExitCode({ code: 2 })
+    // A plan over the caps is complete and true: its changes are pending (2), for a person to
+    // force or not. One made with a clock that disagrees with the appliance's is not (1).
+    if (!complete || clockHeld) return yield* new ExitCode({ code: 1 })
+    if (pending > 0 || cannotConverge.length > 0) return yield* new ExitCode({ code: 2 })
   }).pipe(Effect.scoped)
 ).pipe(
-  Command.withDescription("Show what reconcile would change; exit 0 in sync, 2 changes pending, 1 an appliance could not be observed (or another error): never 'in sync' then"),
+  Command.withDescription(
+    "Show what reconcile would change; exit 0 in sync, 2 changes pending (or over the caps: reconcile refuses them without --force), 1 an appliance could not be observed, removals held while the clocks disagree, or another error: never 'in sync' then"
+  ),
   Command.provide((opts) => configuredLog(opts, false))
 )

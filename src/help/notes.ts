@@ -71,9 +71,9 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       [`mitigator plan --config ${CONFIG} >/dev/null; echo $?`, "0 in sync, 2 changes pending (a monitoring check)"]
     ],
     exitCodes: [
-      [0, "in sync: nothing to change"],
-      [2, "changes pending"],
-      [1, "an appliance could not be read, or a bad command line or config"]
+      [0, "in sync: every configured appliance answered, nothing to change"],
+      [2, "changes pending (also a plan over the caps: reconcile refuses it without --force)"],
+      [1, "an appliance could not be observed, removals held while this clock and the appliance's disagree, or a bad command line or config"]
     ]
   },
   replay: {

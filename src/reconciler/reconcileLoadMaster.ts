@@ -73,6 +73,8 @@ export interface PassResult {
   readonly relinquished: ReadonlyArray<Relinquished>
   /** what went wrong, each distinct message once (the details are in the log) */
   readonly problems: ReadonlyArray<string>
+  /** removals due but held back: this clock is `behindMs` off the LoadMaster's (undefined: none held) */
+  readonly heldRemovals: { readonly removes: Plan["removes"]; readonly behindMs: number } | undefined
   /** everything desired is in place and nothing failed */
   readonly converged: boolean
   /** per target: desired, listed, drift, applied, failed (for metrics) */
@@ -309,6 +311,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
             `this clock (${now}) is ${skewInWords(skew.behindMs)} the LoadMaster's (${skew.reference}): ` +
               `${fullPlan.removes.length} removal(s) held until they agree (check NTP on both)`
           ]
+    const heldRemovals = skew === undefined || fullPlan.removes.length === 0 ? undefined : { removes: fullPlan.removes, behindMs: skew.behindMs }
     const unobserved = targets.filter((t) => !observedScopes.has(t))
 
     // Every block wanted on each target of this pass, not only the ones it considers: a limited
@@ -333,7 +336,7 @@ export const reconcilePass = (log: EventLogService, lm: LoadMasterAclService, op
       }
       return Object.fromEntries(figures)
     }
-    const base = { plan, drift: drifted.length, unobserved, whyUnobserved, relinquished, problems: [...clockProblem, ...heldBackProblem, ...problemsOf(events)], targets: figuresOf(events) }
+    const base = { plan, drift: drifted.length, unobserved, whyUnobserved, relinquished, problems: [...clockProblem, ...heldBackProblem, ...problemsOf(events)], targets: figuresOf(events), heldRemovals }
 
     if (options.dryRun) {
       return { ...base, refused: caps.ok ? undefined : caps.reason, applied: 0, failed: 0, converged: false } satisfies PassResult

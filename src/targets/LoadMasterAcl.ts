@@ -49,7 +49,7 @@ export class LoadMasterError extends Data.TaggedError("LoadMasterError")<{
   readonly message: string
   readonly status?: number
   readonly retryable: boolean
-  /** the host refused the connection: retryable, but not within the call (http.ts retriesWithinCall) */
+  /** the host refused the connection: retryable; within the call only where nobody waits (http.ts retriesWithinCall) */
   readonly refused?: true
 }> {}
 

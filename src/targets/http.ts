@@ -100,17 +100,20 @@ const isCertificateError = (code: string | undefined): code is string => code !=
 
 /**
  * Whether a failed call is tried again within the call (after a short backoff): only what may
- * pass within those few seconds, a timeout, a reset, a 5xx, a 429. A refused connection is
- * reported at once: nothing listens on the port, and a second later rarely changes that (a
- * restarting appliance takes minutes); it stays `retryable` for the next call and the next pass.
+ * pass within those few seconds, a timeout, a reset, a 5xx, a 429, and a refused connection when
+ * the caller can wait for it (`retryRefused`). `reconcile` can: an appliance restarting its web
+ * service or an HA pair failing over refuses connections for a moment, and without a retry every
+ * change of the pass would fail at once. `plan`, `doctor`, append's immediate apply and the
+ * operator commands cannot (a person or Flowmon waits): for them a refusal is reported at once;
+ * it stays `retryable` for the next call and the next pass.
  */
-export const retriesWithinCall = (e: { readonly retryable: boolean; readonly refused?: boolean | undefined }): boolean =>
-  e.retryable && e.refused !== true
+export const retriesWithinCall = (e: { readonly retryable: boolean; readonly refused?: boolean | undefined }, retryRefused: boolean): boolean =>
+  e.retryable && (retryRefused || e.refused !== true)
 
 /**
  * A failed exchange, said for one appliance: an untrusted certificate (`auth`, not retried: it
  * will not be trusted on a retry either) or an unreachable host (`transport`, retryable; a
- * refused connection is marked `refused`: not retried within the call, see retriesWithinCall).
+ * refused connection is marked `refused`: retried within the call only when the caller can wait, see retriesWithinCall).
  */
 export const transportFailure = (
   url: URL,

@@ -81,7 +81,7 @@ const handshake = (url: URL, timeoutMs: number, sni: string | undefined, ca: str
     })
     socket.once("error", (e) => {
       clearTimeout(timer)
-      // Not retried within the call (http.ts retriesWithinCall): nothing listens on that port now.
+      // Retried within the call only where nobody waits on it (http.ts retriesWithinCall, retryRefused).
       const refused = (e as NodeJS.ErrnoException).code === "ECONNREFUSED"
       resume(
         Effect.fail(

@@ -1,8 +1,14 @@
 /**
  * Honest outputs: `plan` never says "in sync" of an appliance it could not observe (it names the
- * target and why, exit 1), a refused connection is reported at once (not retried within the
- * call), `append` says why each immediate apply failed, and `--json` carries the same facts.
+ * target and why, exit 1), nor when reconcile would not converge (a plan over the caps: exit 2;
+ * removals held while this clock disagrees with the LoadMaster's: exit 1); `append` says why
+ * each immediate apply failed, and `--json` carries the same facts.
  * Real processes, the emulators on loopback, and ports nothing listens on.
+ *
+ * That plan and append report a refused connection after one attempt, without the retries
+ * reconcile makes, cannot be seen from here: a refused connection reaches no server that could
+ * count it, and the output is the same either way. test/targets/retry-refused.test.ts shows it
+ * for the clients; here only what a user reads is checked.
  */
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
@@ -12,6 +18,8 @@ import * as path from "node:path"
 import { adsLine } from "../support/fixtures.js"
 import { cryptoSpikeYaml, csWorkspace, withCryptoSpike } from "../support/cryptospike.js"
 import { addrs, lmWorkspace, loadMasterYaml, withEmulator } from "../support/loadmaster.js"
+import { clockAhead } from "../support/clock.js"
+import { HOUR } from "../support/configs.js"
 
 /** A port nothing listens on (bound, then released). */
 const closedPort = async (): Promise<number> => {
@@ -54,7 +62,7 @@ describe("plan against a LoadMaster nobody answers on", () => {
     const plan = await ws.plan([], { config })
     expect(plan.code).toBe(1)
     expect(plan.stdout + plan.stderr).not.toContain("in sync")
-    // One line for the target: the refusal came from one attempt, not a retried one.
+    // One line for the target, with the reason.
     const said = plan.stderr.split("\n").filter((l) => l.includes("could not be observed"))
     expect(said).toEqual([`mitigator plan: loadmaster:global could not be observed: cannot reach the LoadMaster at 127.0.0.1:${port}: connection refused (ECONNREFUSED)`])
 
@@ -78,6 +86,76 @@ describe("plan against a LoadMaster nobody answers on", () => {
       expect(synced.code, synced.stderr).toBe(0)
       expect(synced.stdout.trim()).toBe("in sync: nothing to change")
       expect(JSON.parse((await w.plan(["--json"])).stdout)).toMatchObject({ inSync: true, unobserved: [], problems: [] })
+    })
+  })
+})
+
+describe("plan when reconcile would not converge is never 'in sync'", () => {
+  it("every block applied, but more wanted than maxActivePerTarget: not in sync, exit 2, and reconcile refuses it (exit 1)", async () => {
+    await withEmulator(async (emulator) => {
+      // Given two blocks on a LoadMaster, applied with --force past a cap of one active block
+      const w = lmWorkspace(emulator, { ttl: "6h", caps: { maxActivePerTarget: 1 } })
+      expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(1, "192.0.2.31")}\n${adsLine(2, "192.0.2.32")}\n` })).code).toBe(0)
+      const forced = await w.reconcile(["--force"])
+      expect(forced.code, forced.stdout + forced.stderr).toBe(0)
+      expect(addrs(emulator)).toEqual(["192.0.2.31/32", "192.0.2.32/32"])
+
+      // When plan runs: nothing to add or remove, but the plan is over the caps
+      const plan = await w.plan()
+
+      // Then it says so and that reconcile refuses it without --force, never "in sync"
+      expect(plan.code, plan.stdout + plan.stderr).toBe(2)
+      expect(plan.stdout).not.toContain("in sync: nothing to change")
+      expect(plan.stdout).toContain("over the caps: 2 blocks wanted on loadmaster:global exceed maxActivePerTarget (1) (reconcile will refuse it without --force)")
+      expect(plan.stdout).toMatch(/^not in sync, and reconcile would not converge: .*over the caps.*reconcile refuses it without --force$/m)
+      const asJson = await w.plan(["--json"])
+      expect(asJson.code).toBe(2)
+      expect(JSON.parse(asJson.stdout)).toMatchObject({
+        inSync: false,
+        adds: [],
+        removes: [],
+        refusedByCaps: "2 blocks wanted on loadmaster:global exceed maxActivePerTarget (1)",
+        cannotConverge: [expect.stringContaining("over the caps")]
+      })
+
+      // And reconcile indeed refuses it
+      const pass = await w.reconcile()
+      expect(pass.code, pass.stdout + pass.stderr).toBe(1)
+      expect(pass.stdout + pass.stderr).toContain("plan refused: 2 blocks wanted on loadmaster:global exceed maxActivePerTarget (1)")
+    })
+  })
+
+  it("a block expired at a clock a day ahead of the LoadMaster's: the removal is listed as held, not in sync, exit 1, nothing removed", async () => {
+    await withEmulator(async (emulator) => {
+      // Given a block with hours to go, applied and owned
+      const w = lmWorkspace(emulator, { ttl: "6h" })
+      expect((await w.cmd(["append", "--defer", "--instance", "fm1"], { stdin: `${adsLine(1, "203.0.113.10")}\n` })).code).toBe(0)
+      expect((await w.reconcile()).code).toBe(0)
+      expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
+
+      // When plan runs with its clock a day ahead (at that clock the block expired 18 h ago)
+      const ahead = clockAhead(24 * HOUR)
+      const plan = await w.plan([], { env: ahead })
+
+      // Then the removal is shown, held, with why; the plan is not in sync and cannot be carried out
+      expect(plan.code, plan.stdout + plan.stderr).toBe(1)
+      expect(plan.stdout).not.toContain("in sync: nothing to change")
+      expect(plan.stdout).toMatch(
+        /^- loadmaster:global 203\.0\.113\.10\/32 \(listed as 203\.0\.113\.10\/32\) held: this clock disagrees with the LoadMaster's by (?:1d 0h|23h 59m) \(this clock is ahead\)$/m
+      )
+      expect(plan.stdout).toMatch(/^not in sync, and reconcile would not converge: 1 removal\(s\) held until this clock and the LoadMaster's agree \(check NTP on both\)$/m)
+      expect(plan.stderr).toMatch(/^mitigator plan: this clock \(\S+Z\) is (?:1d 0h|23h 59m) ahead of the LoadMaster's \(\S+Z\): 1 removal\(s\) held until they agree/m)
+      const asJson = await w.plan(["--json"], { env: ahead })
+      expect(asJson.code).toBe(1)
+      const out = JSON.parse(asJson.stdout)
+      expect(out).toMatchObject({ inSync: false, removes: [], heldRemovals: [{ target: "loadmaster:global", cidr: "203.0.113.10/32" }] })
+      expect(out.cannotConverge).toEqual(["1 removal(s) held until this clock and the LoadMaster's agree (check NTP on both)"])
+
+      // plan changed nothing; with the right clock it is in sync again
+      expect(addrs(emulator)).toEqual(["203.0.113.10/32"])
+      const right = await w.plan()
+      expect(right.code, right.stdout + right.stderr).toBe(0)
+      expect(right.stdout.trim()).toBe("in sync: nothing to change")
     })
   })
 })
@@ -127,7 +205,7 @@ describe("append says why an immediate apply failed", () => {
     expect(run.stderr).toContain(
       `mitigator append: not applied: loadmaster:global 192.0.2.31/32: cannot reach the LoadMaster at 127.0.0.1:${port}: connection refused (ECONNREFUSED); the next reconcile retries`
     )
-    // One attempt: one failure recorded for the add.
+    // One failure recorded for the add (not one per attempt, whatever the attempts were).
     const failures = (await ws.events()).filter((e) => e.type === "TargetChangeFailed")
     expect(failures.map((e) => [e.payload.op, e.payload.reason])).toEqual([["add", "transport"]])
   })

@@ -13,8 +13,8 @@
  * Like the LoadMaster client (loadmaster/LiveLoadMaster.ts): every call is paced by a token
  * bucket (re-implemented here in a few lines rather than exported from there), bounded by a
  * timeout, and retried with exponential backoff and jitter only when the failure is transient and
- * may pass within seconds (a reset, a timeout, 408, 429, 5xx); a refused connection, 401/403 and
- * refused requests are reported at once.
+ * may pass within seconds (a reset, a timeout, 408, 429, 5xx, and a refused connection unless
+ * `retryRefused` is false: someone waits); 401/403 and refused requests are reported at once.
  * Lists are read page by page until a short page or `totalItems` (spec §6 #8: never only the
  * first page).
  */
@@ -47,6 +47,11 @@ export interface LiveCryptoSpikeOptions {
   readonly timeoutMs?: number
   /** retries of a transient failure; default 4 */
   readonly retries?: number
+  /**
+   * whether a refused connection is retried like the other transient failures; default true.
+   * False where someone waits for the answer (http.ts retriesWithinCall).
+   */
+  readonly retryRefused?: boolean
   /** items per page; default 100 */
   readonly pageSize?: number
   /** calls per second; default 20 */
@@ -115,6 +120,7 @@ export const makeLiveCryptoSpike = (
     const connect = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), fromTlsError)
     const connection = Effect.mapError(connect, fromTlsError)
     const pace = makePacer(options.rateLimit ?? 20)
+    const retryRefused = options.retryRefused ?? true
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
     const authHint = options.auth.kind === "token" ? Wire.TOKEN_HINT : Wire.LOGIN_HINT
 
@@ -156,7 +162,7 @@ export const makeLiveCryptoSpike = (
           const result = Wire.classify(status, text, { json, authHint: hint })
           return result.ok ? Effect.succeed(result.body) : Effect.fail(result.error)
         }),
-        { schedule: retry, while: (e) => retriesWithinCall(e) }
+        { schedule: retry, while: (e) => retriesWithinCall(e, retryRefused) }
       ).pipe(Effect.mapError(redacted))
 
     // ---- login sessions ------------------------------------------------------------------

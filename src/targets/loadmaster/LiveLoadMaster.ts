@@ -5,8 +5,8 @@
  * (`addressForm`: `/32` by default, or bare). Every call is paced by a per-appliance rate limit (the
  * appliance drops clients over 30 calls in 3 s), bounded by a timeout, and retried with
  * exponential backoff and jitter only when the failure is transient and may pass within seconds
- * (a reset, a timeout, 5xx, 429); a refused connection, 401/403, 404 (API disabled) and 422 are
- * reported at once, by reason.
+ * (a reset, a timeout, 5xx, 429, and a refused connection unless `retryRefused` is false: someone
+ * waits); 401/403, 404 (API disabled) and 422 are reported at once, by reason.
  * The API key is added to the request at the last moment and appears in no log or error: every
  * answer is read with a byte cap (`maxBodyBytes`, default 16 MiB) and passes through a redactor
  * of the key before it is parsed or quoted, and every error the client returns passes through it
@@ -39,6 +39,11 @@ export interface LiveLoadMasterOptions {
   readonly timeoutMs?: number
   /** retries of a transient failure; default 4 */
   readonly retries?: number
+  /**
+   * whether a refused connection is retried like the other transient failures; default true.
+   * False where someone waits for the answer (http.ts retriesWithinCall).
+   */
+  readonly retryRefused?: boolean
   /** the largest answer read; default 16 MiB */
   readonly maxBodyBytes?: number
 }
@@ -69,6 +74,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     }
     const connection = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), redacted)
     const pace = makePacer(options.rateLimit)
+    const retryRefused = options.retryRefused ?? true
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
 
     const clock = makeApplianceClock()
@@ -94,7 +100,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
       )
 
     const withRetry = <A>(effect: Effect.Effect<A, LoadMasterError>) =>
-      Effect.retry(effect, { schedule: retry, while: (e) => retriesWithinCall(e) }).pipe(Effect.mapError(redacted))
+      Effect.retry(effect, { schedule: retry, while: (e) => retriesWithinCall(e, retryRefused) }).pipe(Effect.mapError(redacted))
 
     const v2 = (body: Record<string, string>) =>
       withRetry(
