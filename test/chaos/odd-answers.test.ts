@@ -11,13 +11,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { generateSelfSignedCertificate, startLoadMasterEmulator, type ListShape } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
 import { BUNDLE, runProcess, tempDir } from "../support/cli.js"
 import { adsLineWithUser, csWorkspace, seedUser, sid, withCryptoSpike } from "../support/cryptospike.js"
 import { adsLine } from "../support/fixtures.js"
 import { addrs, lmWorkspace, loadMasterYaml, sleep, startCli, waitFor, withEmulator } from "../support/loadmaster.js"
+import { closedPort } from "../support/ports.js"
 
 const MiB = 1024 * 1024
 
@@ -64,15 +64,6 @@ describe("an answer far too large", () => {
       { seed: { users: [seedUser(1)] } }
     ), 120_000)
 })
-
-/** A port nothing listens on (bound, then released). */
-const closedPort = async (): Promise<number> => {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe("a pinned-TLS LoadMaster that is down", () => {
   it("each pass records the outage, reconcile exits 1; --watch keeps going with backoff and converges once it is back", async () => {

@@ -13,22 +13,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { adsLine } from "../support/fixtures.js"
 import { cryptoSpikeYaml, csWorkspace, withCryptoSpike } from "../support/cryptospike.js"
 import { addrs, lmWorkspace, loadMasterYaml, withEmulator } from "../support/loadmaster.js"
 import { clockAhead } from "../support/clock.js"
 import { HOUR } from "../support/configs.js"
-
-/** A port nothing listens on (bound, then released). */
-const closedPort = async (): Promise<number> => {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { closedPort } from "../support/ports.js"
 
 /** A workspace whose config points the LoadMaster at a closed port. */
 const lmDown = async () => {

@@ -6,17 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { addrs, lmWorkspace, loadMasterYaml, withEmulator } from "../support/loadmaster.js"
-
-const closedPort = async (): Promise<number> => {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { closedPort } from "../support/ports.js"
 
 const block = (address: string, extra: ReadonlyArray<string> = []) => ["block", address, "--ttl", "6h", "--reason", "incident 42", "--actor", "alice", ...extra]
 
