@@ -36,7 +36,7 @@ import { tokenOption } from "./cryptospike.js"
 import { apiKeyOption } from "./loadmaster.js"
 import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, UsageError } from "./shared.js"
 
-const BATCH_LINES = 2000
+export const BATCH_LINES = 2000
 
 /** A stdin this long holds V8's young generation where it is (see holdYoungGeneration). */
 const LARGE_STDIN_LINES = 4_000
