@@ -71,7 +71,10 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       ["curl -fsS -H \"Authorization: Bearer $(cat serve.token)\" --data-binary @events.tsv http://127.0.0.1:8787/v1/events", "send detections: 200 {stored, duplicate, rejected, warnings} once committed"],
       ["curl -fsS http://127.0.0.1:8787/healthz; curl -fsS http://127.0.0.1:8787/metrics", "health (200, or 503 and why) and Prometheus metrics"]
     ],
-    exitCodes: [[1, "did not start: a bad command line or config, no private token file, plain HTTP off loopback, the address in use"]]
+    exitCodes: [
+      [0, "never: serve runs until stopped (SIGTERM ends it with 130; under systemd, SuccessExitStatus=130)"],
+      [1, "did not start: a bad command line or config, no private token file, plain HTTP off loopback, the address in use; or the log failed its chain check"]
+    ]
   },
   plan: {
     summary: "Show what reconcile would change, changing nothing",
