@@ -3,10 +3,12 @@
  * directory and the LoadMaster emulator over loopback: what a Flowmon forwarder (curl) meets.
  */
 import { randomBytes } from "node:crypto"
+import * as https from "node:https"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import type { LoadMasterEmulatorHandle } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
+import { makeCertificate } from "../support/certificates.js"
 import { runCli } from "../support/cli.js"
 import { adsLine } from "../support/fixtures.js"
 import { addrs, lmWorkspace, startCli, waitFor, withEmulator, type RunningCli } from "../support/loadmaster.js"
@@ -22,16 +24,16 @@ const serveWorkspace = (emulator: LoadMasterEmulatorHandle) => {
   fs.chmodSync(tokenFile, 0o600)
   const logFile = path.join(w.dir, "serve.log")
   const started: RunningCli[] = []
-  const start = async (extra: ReadonlyArray<string> = []) => {
+  const start = async (extra: ReadonlyArray<string> = [], host = "127.0.0.1", scheme = "http") => {
     const port = await closedPort()
     const server = startCli(
-      ["serve", "--db", w.db, "--config", w.config, "--listen", `127.0.0.1:${port}`, "--token-file", tokenFile, "--log-file", logFile, "--interval", "1s", ...extra],
+      ["serve", "--db", w.db, "--config", w.config, "--listen", `${host}:${port}`, "--token-file", tokenFile, "--log-file", logFile, "--interval", "1s", ...extra],
       { cwd: w.dir }
     )
     started.push(server)
     await waitFor("serve to listen", () => server.stdout().includes("listening on") || server.child.exitCode !== null, 30_000)
-    expect(server.stdout() + server.stderr(), "serve did not start").toContain(`listening on http://127.0.0.1:${port}`)
-    const url = `http://127.0.0.1:${port}`
+    expect(server.stdout() + server.stderr(), "serve did not start").toContain(`listening on ${scheme}://${host}:${port}`)
+    const url = `${scheme}://127.0.0.1:${port}`
     /** POSTs `body` with `token` (null: no Authorization header) */
     const post = (body: string | Uint8Array, token: string | null = TOKEN) =>
       fetch(`${url}/v1/events`, { method: "POST", body, headers: token === null ? {} : { authorization: `Bearer ${token}` } })
@@ -223,4 +225,35 @@ describe("mitigator serve", () => {
       }
     })
   }, 60_000)
+
+  it("serves HTTPS off loopback with --tls-cert and --tls-key", async () => {
+    await withEmulator(async (emulator) => {
+      const w = serveWorkspace(emulator)
+      const certificate = makeCertificate("/CN=mitigator.test", "IP:127.0.0.1")
+      const certFile = path.join(w.dir, "serve.crt")
+      const keyFile = path.join(w.dir, "serve.key")
+      fs.writeFileSync(certFile, certificate.certPem)
+      fs.writeFileSync(keyFile, certificate.keyPem, { mode: 0o600 })
+      fs.chmodSync(keyFile, 0o600)
+      try {
+        const { url } = await w.start(["--tls-cert", certFile, "--tls-key", keyFile], "0.0.0.0", "https")
+        const body = adsLine(7501) + "\n"
+        const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = https.request(`${url}/v1/events`, { method: "POST", ca: certificate.certPem, headers: { authorization: `Bearer ${TOKEN}` } }, (response) => {
+            const chunks: Buffer[] = []
+            response.on("data", (c: Buffer) => chunks.push(c))
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+          })
+          request.on("error", reject)
+          request.end(body)
+        })
+        expect(answer.status).toBe(200)
+        expect(JSON.parse(answer.text)).toEqual({ stored: 1, duplicate: 0, rejected: 0, warnings: 0 })
+        expect(await eventIds(w)).toEqual(["7501"])
+        w.expectTokenKept()
+      } finally {
+        await w.stopAll()
+      }
+    })
+  }, 90_000)
 })
