@@ -25,6 +25,7 @@ const commands = {
   append: () => import("./commands/append.js").then((m) => m.appendCommand),
   status: () => import("./commands/status.js").then((m) => m.statusCommand),
   reconcile: () => import("./commands/reconcile.js").then((m) => m.reconcileCommand),
+  serve: () => import("./commands/serve.js").then((m) => m.serveCommand),
   plan: () => import("./commands/reconcile.js").then((m) => m.planCommand),
   replay: () => import("./commands/replay.js").then((m) => m.replayCommand),
   why: () => import("./commands/why.js").then((m) => m.whyCommand),

@@ -36,7 +36,7 @@ import { tokenOption } from "./cryptospike.js"
 import { apiKeyOption } from "./loadmaster.js"
 import { configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, UsageError } from "./shared.js"
 
-const BATCH_LINES = 2000
+export const BATCH_LINES = 2000
 
 /** A stdin this long holds V8's young generation where it is (see holdYoungGeneration). */
 const LARGE_STDIN_LINES = 4_000
@@ -91,131 +91,146 @@ const INSTANCE = /^[A-Za-z0-9._-]{1,253}$/
 /** A bad option value fails argument parsing, before any layer (the log file) is built. */
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
-/** Reads every line of stdin into the log; returns what happened to them. */
-export const appendFromStdin = (settings: AppendSettings) =>
+/** A summary with nothing counted yet. */
+export const newAppendSummary = (): AppendSummary => ({
+  stored: 0,
+  duplicate: 0,
+  rejected: 0,
+  warnings: 0,
+  firstWarning: undefined,
+  decided: 0,
+  withheld: 0,
+  firstWithheld: undefined,
+  toApply: new Map(),
+  touchedUsers: new Set(),
+  leftToReconcile: 0,
+  firstRejection: undefined,
+  clockBehind: undefined
+})
+
+/**
+ * Records one batch of lines in one transaction (the policy's activation, the events, and the
+ * blocks they call for) and adds what happened to `summary`: the one code path from Flowmon
+ * lines to the log, for `append` (stdin) and `serve` (a POST body). When this succeeds the batch
+ * is committed.
+ */
+export const recordLines = (settings: AppendSettings, summary: AppendSummary, lines: ReadonlyArray<FramedLine>) =>
   Effect.gen(function* () {
     const options = settings
     const log = yield* EventLog
-    const stdin = yield* Stdin
-    const summary: AppendSummary = {
-      stored: 0,
-      duplicate: 0,
-      rejected: 0,
-      warnings: 0,
-      firstWarning: undefined,
-      decided: 0,
-      withheld: 0,
-      firstWithheld: undefined,
-      toApply: new Map(),
-      touchedUsers: new Set(),
-      leftToReconcile: 0,
-      firstRejection: undefined,
-      clockBehind: undefined
-    }
     const deciding = settings.policy.policy.rules.length > 0
+    // What the summary and the log file need of each event, kept small: the payloads
+    // themselves are made one chunk at a time while the log writes them.
+    let recorded: Array<{
+      line: number
+      key: string | null
+      rejection: string | undefined
+      /** the reasons of the fields that could not be read */
+      warnings: ReadonlyArray<string> | undefined
+      /** kept only when the policy has rules to decide with */
+      detection: FlowmonEventReceived | undefined
+    }> = []
+    const events: Iterable<NewEvent> = {
+      *[Symbol.iterator]() {
+        recorded = [] // a retry of the transaction starts over
+        for (const line of lines) {
+          const event = ingestLine(line, options)
+          if (event === undefined) continue
+          recorded.push({
+            line: line.number,
+            key: event.dedupeKey,
+            rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
+            warnings: event.type === "FlowmonEventReceived" ? event.payload.warnings?.map((w) => w.reason) : undefined,
+            detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
+          })
+          yield event
+        }
+      }
+    }
+    // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
+    const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
+    // One transaction: the policy's activation, the events, and the blocks they call for.
+    const { outcomes, decided, seqs, withheld, allows, clock, skew } = yield* log.transaction((tx) =>
+      Effect.gen(function* () {
+        yield* activateIfChanged(tx, settings.policy)
+        const outcomes = yield* tx.append(events)
+        const detections = outcomes.flatMap((outcome, i) => {
+          const detection = recorded[i]?.detection
+          return outcome._tag === "Stored" && detection !== undefined ? [{ seq: outcome.seq, event: detection }] : []
+        })
+        const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
+        // An operator's allow holds a block back (the projection's rule): not applied at once either.
+        const allows = decided.some((d) => d.subject.kind === "ip") ? yield* tx.operatorAllows : []
+        const skew = tx.clockBehindMs > CLOCK_TOLERANCE_MS ? { clock: tx.clock, newest: tx.recordedAt, behindMs: tx.clockBehindMs } : undefined
+        return { outcomes, decided, seqs, withheld, allows, clock: tx.clock, skew }
+      })
+    )
+    summary.decided += decided.length
+    summary.clockBehind ??= skew
+    summary.withheld += withheld.length
+    if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
+    const applyAtOnce = settings.applyAtOnce ?? APPLY_AT_ONCE_MAX
+    decided.forEach((d, i) => {
+      if (d.subject.kind !== "ip") {
+        const user = `${d.subject.ip}|${d.subject.at}`
+        if (summary.touchedUsers.size < applyAtOnce) summary.touchedUsers.add(user)
+        else if (!summary.touchedUsers.has(user)) summary.leftToReconcile++
+        return
+      }
+      const key = keyOf(d.target, d.subject.cidr)
+      if (scopeOfTarget(d.target) === undefined || summary.toApply.has(key)) return
+      if (summary.toApply.size >= applyAtOnce) return void summary.leftToReconcile++
+      if (allowedBy(allows, cidrOf(d.subject.cidr), clock) !== undefined) return
+      const seq = seqs[i]!
+      const comment = entryComment({ instance: d.cause.instance, seq, product: d.cause.product, method: d.cause.method })
+      summary.toApply.set(key, { target: d.target, cidr: d.subject.cidr, comment, causeSeq: seq })
+    })
+    const time = new Date().toISOString()
+    const logLines: string[] = []
+    const detail = (fields: LogFields) => {
+      if (settings.logFile !== undefined) logLines.push(formatLogLine(settings.logFormat, { time, ...fields }))
+    }
+    outcomes.forEach((outcome, i) => {
+      const { line, key, rejection, warnings } = recorded[i]!
+      if (rejection !== undefined) {
+        summary.rejected++
+        summary.firstRejection ??= `line ${line}: ${rejection}`
+        detail({ level: "warn", msg: "rejected", line, seq: outcome.seq, reason: rejection })
+      } else if (outcome._tag === "Duplicate") {
+        summary.duplicate++
+        detail({ level: "info", msg: "duplicate", line, seq: outcome.seq, key })
+      } else {
+        summary.stored++
+        detail({ level: "info", msg: "stored", line, seq: outcome.seq, key })
+      }
+      // A duplicate's warnings were counted when it was first stored.
+      if (warnings !== undefined && outcome._tag !== "Duplicate") {
+        summary.warnings += warnings.length
+        summary.firstWarning ??= `line ${line}: ${warnings[0]}`
+        for (const reason of warnings) detail({ level: "warn", msg: "field not read, kept raw", line, seq: outcome.seq, reason })
+      }
+    })
+    for (const w of withheld) {
+      detail({ level: "info", msg: "not blocked: protected", seq: w.cause.seq, source: w.cause.source, rule: w.rule, protection: w.protection })
+    }
+    if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)
+  })
+
+/** Reads every line of stdin into the log; returns what happened to them. */
+export const appendFromStdin = (settings: AppendSettings) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    const stdin = yield* Stdin
+    const summary = newAppendSummary()
     let linesRead = 0
 
     const recordBatch = (lines: ReadonlyArray<FramedLine>) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         // A full batch is a large stdin: hold the young generation before it grows (it grows
         // within the first batches); a single detection's append never gets here.
         linesRead += lines.length
         if (lines.length >= BATCH_LINES || linesRead >= LARGE_STDIN_LINES) holdYoungGeneration()
-        // What the summary and the log file need of each event, kept small: the payloads
-        // themselves are made one chunk at a time while the log writes them.
-        let recorded: Array<{
-          line: number
-          key: string | null
-          rejection: string | undefined
-          /** the reasons of the fields that could not be read */
-          warnings: ReadonlyArray<string> | undefined
-          /** kept only when the policy has rules to decide with */
-          detection: FlowmonEventReceived | undefined
-        }> = []
-        const events: Iterable<NewEvent> = {
-          *[Symbol.iterator]() {
-            recorded = [] // a retry of the transaction starts over
-            for (const line of lines) {
-              const event = ingestLine(line, options)
-              if (event === undefined) continue
-              recorded.push({
-                line: line.number,
-                key: event.dedupeKey,
-                rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
-                warnings: event.type === "FlowmonEventReceived" ? event.payload.warnings?.map((w) => w.reason) : undefined,
-                detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
-              })
-              yield event
-            }
-          }
-        }
-        // Resolved once, before the first transaction that may decide (never inside one: it holds the lock).
-        const appliances = deciding && settings.appliances !== undefined ? yield* settings.appliances : []
-        // One transaction: the policy's activation, the events, and the blocks they call for.
-        const { outcomes, decided, seqs, withheld, allows, clock, skew } = yield* log.transaction((tx) =>
-          Effect.gen(function* () {
-            yield* activateIfChanged(tx, settings.policy)
-            const outcomes = yield* tx.append(events)
-            const detections = outcomes.flatMap((outcome, i) => {
-              const detection = recorded[i]?.detection
-              return outcome._tag === "Stored" && detection !== undefined ? [{ seq: outcome.seq, event: detection }] : []
-            })
-            const { decided, seqs, withheld } = yield* recordDecisions(tx, settings.policy, detections, appliances)
-            // An operator's allow holds a block back (the projection's rule): not applied at once either.
-            const allows = decided.some((d) => d.subject.kind === "ip") ? yield* tx.operatorAllows : []
-            const skew = tx.clockBehindMs > CLOCK_TOLERANCE_MS ? { clock: tx.clock, newest: tx.recordedAt, behindMs: tx.clockBehindMs } : undefined
-            return { outcomes, decided, seqs, withheld, allows, clock: tx.clock, skew }
-          })
-        )
-        summary.decided += decided.length
-        summary.clockBehind ??= skew
-        summary.withheld += withheld.length
-        if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
-        const applyAtOnce = settings.applyAtOnce ?? APPLY_AT_ONCE_MAX
-        decided.forEach((d, i) => {
-          if (d.subject.kind !== "ip") {
-            const user = `${d.subject.ip}|${d.subject.at}`
-            if (summary.touchedUsers.size < applyAtOnce) summary.touchedUsers.add(user)
-            else if (!summary.touchedUsers.has(user)) summary.leftToReconcile++
-            return
-          }
-          const key = keyOf(d.target, d.subject.cidr)
-          if (scopeOfTarget(d.target) === undefined || summary.toApply.has(key)) return
-          if (summary.toApply.size >= applyAtOnce) return void summary.leftToReconcile++
-          if (allowedBy(allows, cidrOf(d.subject.cidr), clock) !== undefined) return
-          const seq = seqs[i]!
-          const comment = entryComment({ instance: d.cause.instance, seq, product: d.cause.product, method: d.cause.method })
-          summary.toApply.set(key, { target: d.target, cidr: d.subject.cidr, comment, causeSeq: seq })
-        })
-        const time = new Date().toISOString()
-        const logLines: string[] = []
-        const detail = (fields: LogFields) => {
-          if (settings.logFile !== undefined) logLines.push(formatLogLine(settings.logFormat, { time, ...fields }))
-        }
-        outcomes.forEach((outcome, i) => {
-          const { line, key, rejection, warnings } = recorded[i]!
-          if (rejection !== undefined) {
-            summary.rejected++
-            summary.firstRejection ??= `line ${line}: ${rejection}`
-            detail({ level: "warn", msg: "rejected", line, seq: outcome.seq, reason: rejection })
-          } else if (outcome._tag === "Duplicate") {
-            summary.duplicate++
-            detail({ level: "info", msg: "duplicate", line, seq: outcome.seq, key })
-          } else {
-            summary.stored++
-            detail({ level: "info", msg: "stored", line, seq: outcome.seq, key })
-          }
-          // A duplicate's warnings were counted when it was first stored.
-          if (warnings !== undefined && outcome._tag !== "Duplicate") {
-            summary.warnings += warnings.length
-            summary.firstWarning ??= `line ${line}: ${warnings[0]}`
-            for (const reason of warnings) detail({ level: "warn", msg: "field not read, kept raw", line, seq: outcome.seq, reason })
-          }
-        })
-        for (const w of withheld) {
-          detail({ level: "info", msg: "not blocked: protected", seq: w.cause.seq, source: w.cause.source, rule: w.rule, protection: w.protection })
-        }
-        if (settings.logFile !== undefined) appendLogLines(settings.logFile, logLines)
+        return Effect.provideService(recordLines(settings, summary, lines), EventLog, log)
       })
 
     const result = yield* readBatches(

@@ -18,11 +18,12 @@ import * as Option from "effect/Option"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { formatSpan, parseDuration, timeLeft } from "../domain/Duration.js"
 import { GLOBAL_SCOPE } from "../targets/LoadMasterAcl.js"
-import { EventLog, EventLogError } from "../eventlog/EventLog.js"
+import { EventLog, EventLogError, type EventLogService } from "../eventlog/EventLog.js"
+import type { AppConfig } from "../config/loadConfig.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { watchDelayMs } from "../reconciler/watchDelay.js"
-import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type TargetFigures } from "../reconciler/passRecord.js"
+import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type PassRecord, type TargetFigures } from "../reconciler/passRecord.js"
 import { writeFileAtomically } from "../platform/AtomicFile.js"
 import { ttyProgress } from "../platform/Progress.js"
 import { commandLogger, logOptions } from "./logging.js"
@@ -32,7 +33,7 @@ import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { applianceRails } from "./appliances.js"
 import { openProjection } from "../projection/desiredState.js"
-import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("observe and plan, change nothing"))
@@ -87,9 +88,10 @@ const metricsFile = Options.text("metrics-file").pipe(
 )
 
 /** The pass record beside the log (for status), and the metrics file, after a pass; a failure to write is logged, not fatal. */
-const recordPass = (logFile: string, metrics: Option.Option<string>, pass: Parameters<typeof nextPassRecord>[1]) =>
+const recordPass = (logFile: string, metrics: Option.Option<string>, pass: Parameters<typeof nextPassRecord>[1], onRecorded?: (record: PassRecord) => void) =>
   Effect.gen(function* () {
     const record = nextPassRecord(readPassRecord(logFile), pass)
+    onRecorded?.(record)
     yield* Effect.try(() => writePassRecord(logFile, record)).pipe(
       Effect.catchAll((e) => Effect.logWarning(`mitigator reconcile: cannot write ${passRecordFile(logFile)}: ${String(e.error)}`))
     )
@@ -109,6 +111,167 @@ const logTarget = (line: string, target: string, converged: boolean, figures: Re
   return (converged ? Effect.logInfo(line) : Effect.logWarning(line)).pipe(Effect.annotateLogs({ target, converged, ...total }))
 }
 
+/** What a pass needs besides the config and the log. */
+export interface PassOptions extends GlobalOptions {
+  readonly force: boolean
+  readonly dryRun: boolean
+  readonly concurrency: number
+  readonly json: boolean
+  readonly metricsFile: Option.Option<string>
+  readonly apiKey: Option.Option<string>
+  readonly csToken: Option.Option<string>
+}
+
+export interface PassSettings {
+  readonly everyMs: number
+  readonly lockWaitMs: number
+  /** told each pass record as it is written (serve's /healthz and /metrics) */
+  readonly onRecorded?: (record: PassRecord) => void
+}
+
+/**
+ * One reconcile pass over every configured target, holding the lease for that pass only: the
+ * appliances are connected to (and their own addresses resolved) once, here, not per pass.
+ * `reconcile` and `serve` run the same pass.
+ */
+export const preparePass = (cfg: AppConfig, log: EventLogService, opts: PassOptions, settings: PassSettings) =>
+  Effect.gen(function* () {
+    // A refused connection is retried within the call here (nobody waits for a pass): an
+    // appliance restarting its web service or failing over must not fail every change at once.
+    const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: true })
+    // Once per run (not per pass): a block of an appliance's own address is never applied.
+    const appliances = lm === undefined ? undefined : yield* applianceRails(cfg)
+    for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
+    const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: true })
+    const csSettings = cfg.cryptospike
+    const logFile = logPath(opts, cfg)
+    // One pass over each configured target; converged only when every one is.
+    // The lock is held for one pass at a time, not for the life of --watch: append's immediate
+    // apply takes it between passes, and waits for the end of a pass at most.
+    // A pass that loses the lease midway stops at once (LockError "lease-lost"); under --watch
+    // that pass fails and the next one takes the lease anew.
+    return Effect.gen(function* () {
+      const startedAt = yield* Clock.currentTimeMillis
+      const lines: string[] = []
+      const logged: Array<Effect.Effect<void>> = []
+      const targets: Record<string, TargetFigures> = {}
+      // What --json prints: the same facts as the summaries.
+      const report: Record<string, unknown> = {}
+      let converged = true
+      // A target that could not be reached or read this pass (--watch backs off).
+      let outage = false
+      // One fold per pass, for both targets (each catches it up with what the other recorded).
+      const projection = yield* openProjection(log)
+      if (lm !== undefined) {
+        const r = yield* reconcilePass(log, lm, {
+          caps: cfg.policy.caps,
+          force: opts.force,
+          dryRun: opts.dryRun,
+          concurrency: opts.concurrency,
+          instance: instanceOf(cfg),
+          protect: appliances?.rails ?? []
+        }, projection)
+        if (opts.dryRun) lines.push(...planLines(r, new Date(startedAt).toISOString()))
+        report["loadmaster"] = {
+          adds: r.plan.adds,
+          removes: r.plan.removes,
+          applied: r.applied,
+          failed: r.failed,
+          drift: r.drift,
+          heldByOthers: r.relinquished,
+          refusedByCaps: r.refused ?? null,
+          unobserved: r.unobserved.map((target) => ({ target, reason: r.whyUnobserved[target] ?? "cannot list" })),
+          problems: r.problems,
+          converged: r.converged
+        }
+        logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
+        Object.assign(targets, r.targets)
+        converged &&= r.converged
+        outage ||= r.unobserved.length > 0
+      }
+      if (cs !== undefined && csSettings !== undefined) {
+        const r = yield* reconcileCryptoSpikePass(
+          log,
+          cs,
+          {
+            caps: cfg.policy.caps,
+            force: opts.force,
+            dryRun: opts.dryRun,
+            lookbackMs: csSettings.lookbackMs,
+            graceMs: csSettings.graceMs,
+            repairDrift: csSettings.repairDrift
+          },
+          projection
+        )
+        if (opts.dryRun) lines.push(...userPlanLines(r))
+        report["cryptospike"] = {
+          resolved: r.resolved,
+          unresolved: r.unresolved,
+          toBlock: r.toBlock,
+          toUnblock: r.toUnblock,
+          applied: r.applied,
+          failed: r.failed,
+          lifted: r.lifted,
+          heldByOthers: r.heldByOthers,
+          refusedByCaps: r.refused ?? null,
+          observed: r.figures.actual !== null,
+          problems: r.problems,
+          converged: r.converged
+        }
+        logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
+        targets["cryptospike"] = r.figures
+        converged &&= r.converged
+        outage ||= r.figures.actual === null
+      }
+      // The plan (dry run) is the report; the summaries are log lines.
+      if (opts.json) yield* Console.log(canonicalJson({ dryRun: opts.dryRun, converged: opts.dryRun ? null : converged, ...report }))
+      else for (const line of lines) yield* Console.log(line)
+      for (const line of logged) yield* line
+      if (!opts.dryRun) {
+        const endedAt = yield* Clock.currentTimeMillis
+        yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: settings.everyMs, targets }, settings.onRecorded)
+      }
+      return { converged, outage }
+    }).pipe(holdingLease(logFile, settings.lockWaitMs), Effect.scoped)
+  })
+
+/**
+ * `--watch` (and `serve`): pass after pass until interrupted. A failed pass, even one with a bug
+ * (a defect), is logged and recorded and the next one comes; the wait grows after outages. Fails
+ * only when the log fails its chain check.
+ */
+export const watchPasses = <E extends { readonly _tag: string; readonly message: string }, R>(
+  pass: Effect.Effect<{ readonly converged: boolean; readonly outage: boolean }, E, R>,
+  logFile: string,
+  settings: PassSettings & { readonly dryRun: boolean; readonly metricsFile: Option.Option<string> }
+) =>
+  Effect.gen(function* () {
+    let outagesInARow = 0
+    for (;;) {
+      const startedAt = yield* Clock.currentTimeMillis
+      const result = yield* Effect.either(
+        Effect.catchAllDefect(pass, (defect) =>
+          Effect.fail(new UsageError({ message: `unexpected error (a bug; please report it): ${defect instanceof Error ? defect.message : String(defect)}` }))
+        )
+      )
+      // A log that fails its chain check is not retried: it stays altered until someone looks.
+      if (result._tag === "Left" && result.left instanceof EventLogError && result.left.reason === "tampered") return yield* (result.left as EventLogError)
+      if (result._tag === "Left") {
+        yield* Effect.logError(`mitigator reconcile: pass failed: ${result.left.message}`)
+        const endedAt = yield* Clock.currentTimeMillis
+        if (!settings.dryRun) yield* recordPass(logFile, settings.metricsFile, { startedAt, endedAt, converged: false, intervalMs: settings.everyMs, targets: {} }, settings.onRecorded)
+      }
+      // Waiting for another pass (the lock) is no outage: the next pass simply comes.
+      const busy = result._tag === "Left" && result.left._tag === "LockError"
+      outagesInARow = busy ? outagesInARow : (result._tag === "Left" || result.right.outage) ? outagesInARow + 1 : 0
+      const delay = watchDelayMs(settings.everyMs, outagesInARow)
+      if (delay > settings.everyMs) {
+        yield* Effect.logWarning(`mitigator reconcile: an appliance could not be reached or read (${outagesInARow} passes in a row): next pass in ${Duration.format(Duration.millis(delay))}`)
+      }
+      yield* Effect.sleep(Duration.millis(delay))
+    }
+  })
+
 export const reconcileCommand = Command.make(
   "reconcile",
   { ...globalOptions, ...logOptions, force, dryRun, watch, interval, lockWait, concurrency, metricsFile, json: passJson, apiKey: apiKeyOption, csToken: tokenOption },
@@ -125,103 +288,8 @@ export const reconcileCommand = Command.make(
       }
       const lockWait = parseDuration(opts.lockWait)
       if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
-      // A refused connection is retried within the call here (nobody waits for a pass): an
-      // appliance restarting its web service or failing over must not fail every change at once.
-      const lm = cfg.loadmaster === undefined ? undefined : yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: true })
-      // Once per run (not per pass): a block of an appliance's own address is never applied.
-      const appliances = lm === undefined ? undefined : yield* applianceRails(cfg)
-      for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
-      const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: true })
-      const settings = cfg.cryptospike
+      const pass = yield* preparePass(cfg, log, opts, { everyMs: every.value, lockWaitMs: lockWait.value })
       const logFile = logPath(opts, cfg)
-      // One pass over each configured target; converged only when every one is.
-      // The lock is held for one pass at a time, not for the life of --watch: append's immediate
-      // apply takes it between passes, and waits for the end of a pass at most.
-      // A pass that loses the lease midway stops at once (LockError "lease-lost"); under --watch
-      // that pass fails and the next one takes the lease anew.
-      const pass = Effect.gen(function* () {
-        const startedAt = yield* Clock.currentTimeMillis
-        const lines: string[] = []
-        const logged: Array<Effect.Effect<void>> = []
-        const targets: Record<string, TargetFigures> = {}
-        // What --json prints: the same facts as the summaries.
-        const report: Record<string, unknown> = {}
-        let converged = true
-        // A target that could not be reached or read this pass (--watch backs off).
-        let outage = false
-        // One fold per pass, for both targets (each catches it up with what the other recorded).
-        const projection = yield* openProjection(log)
-        if (lm !== undefined) {
-          const r = yield* reconcilePass(log, lm, {
-            caps: cfg.policy.caps,
-            force: opts.force,
-            dryRun: opts.dryRun,
-            concurrency: opts.concurrency,
-            instance: instanceOf(cfg),
-            protect: appliances?.rails ?? []
-          }, projection)
-          if (opts.dryRun) lines.push(...planLines(r, new Date(startedAt).toISOString()))
-          report["loadmaster"] = {
-            adds: r.plan.adds,
-            removes: r.plan.removes,
-            applied: r.applied,
-            failed: r.failed,
-            drift: r.drift,
-            heldByOthers: r.relinquished,
-            refusedByCaps: r.refused ?? null,
-            unobserved: r.unobserved.map((target) => ({ target, reason: r.whyUnobserved[target] ?? "cannot list" })),
-            problems: r.problems,
-            converged: r.converged
-          }
-          logged.push(logTarget(`mitigator reconcile: ${cs === undefined ? "" : "loadmaster: "}${summary(r)}`, "loadmaster", r.converged, Object.entries(r.targets)))
-          Object.assign(targets, r.targets)
-          converged &&= r.converged
-          outage ||= r.unobserved.length > 0
-        }
-        if (cs !== undefined && settings !== undefined) {
-          const r = yield* reconcileCryptoSpikePass(
-            log,
-            cs,
-            {
-              caps: cfg.policy.caps,
-              force: opts.force,
-              dryRun: opts.dryRun,
-              lookbackMs: settings.lookbackMs,
-              graceMs: settings.graceMs,
-              repairDrift: settings.repairDrift
-            },
-            projection
-          )
-          if (opts.dryRun) lines.push(...userPlanLines(r))
-          report["cryptospike"] = {
-            resolved: r.resolved,
-            unresolved: r.unresolved,
-            toBlock: r.toBlock,
-            toUnblock: r.toUnblock,
-            applied: r.applied,
-            failed: r.failed,
-            lifted: r.lifted,
-            heldByOthers: r.heldByOthers,
-            refusedByCaps: r.refused ?? null,
-            observed: r.figures.actual !== null,
-            problems: r.problems,
-            converged: r.converged
-          }
-          logged.push(logTarget(`mitigator reconcile: cryptospike: ${userSummary(r)}`, "cryptospike", r.converged, [["cryptospike", r.figures]]))
-          targets["cryptospike"] = r.figures
-          converged &&= r.converged
-          outage ||= r.figures.actual === null
-        }
-        // The plan (dry run) is the report; the summaries are log lines.
-        if (opts.json) yield* Console.log(canonicalJson({ dryRun: opts.dryRun, converged: opts.dryRun ? null : converged, ...report }))
-        else for (const line of lines) yield* Console.log(line)
-        for (const line of logged) yield* line
-        if (!opts.dryRun) {
-          const endedAt = yield* Clock.currentTimeMillis
-          yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: every.value, targets })
-        }
-        return { converged, outage }
-      }).pipe(holdingLease(logFile, lockWait.value), Effect.scoped)
       if (!opts.watch) {
         const { converged } = yield* pass
         if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })
@@ -232,30 +300,7 @@ export const reconcileCommand = Command.make(
       // A pass that fails, even with a bug (a defect), is logged and the next one comes: the
       // pass's scope has released the lock by then. After passes that met an outage the wait
       // grows (watchDelay.ts).
-      let outagesInARow = 0
-      for (;;) {
-        const startedAt = yield* Clock.currentTimeMillis
-        const result = yield* Effect.either(
-          Effect.catchAllDefect(pass, (defect) =>
-            Effect.fail(new UsageError({ message: `unexpected error (a bug; please report it): ${defect instanceof Error ? defect.message : String(defect)}` }))
-          )
-        )
-        // A log that fails its chain check is not retried: it stays altered until someone looks.
-        if (result._tag === "Left" && result.left instanceof EventLogError && result.left.reason === "tampered") return yield* result.left
-        if (result._tag === "Left") {
-          yield* Effect.logError(`mitigator reconcile: pass failed: ${result.left.message}`)
-          const endedAt = yield* Clock.currentTimeMillis
-          if (!opts.dryRun) yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged: false, intervalMs: every.value, targets: {} })
-        }
-        // Waiting for another pass (the lock) is no outage: the next pass simply comes.
-        const busy = result._tag === "Left" && result.left._tag === "LockError"
-        outagesInARow = busy ? outagesInARow : (result._tag === "Left" || result.right.outage) ? outagesInARow + 1 : 0
-        const delay = watchDelayMs(every.value, outagesInARow)
-        if (delay > every.value) {
-          yield* Effect.logWarning(`mitigator reconcile: an appliance could not be reached or read (${outagesInARow} passes in a row): next pass in ${Duration.format(Duration.millis(delay))}`)
-        }
-        yield* Effect.sleep(Duration.millis(delay))
-      }
+      return yield* watchPasses(pass, logFile, { everyMs: every.value, lockWaitMs: lockWait.value, dryRun: opts.dryRun, metricsFile: opts.metricsFile })
     }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription("Make the LoadMaster block lists match the desired state (add what is missing, remove what mitigator owns and no longer wants)"),

@@ -1,9 +1,9 @@
 /** The loaded configuration, its error, and what holds when there is no file. */
 import * as Data from "effect/Data"
 import { EMPTY_POLICY, type Policy } from "../domain/Policy.js"
-import type { CryptoSpikeSettings, LoadMasterSettings } from "./ConfigFile.js"
+import type { CryptoSpikeSettings, LoadMasterSettings, ServeSettings } from "./ConfigFile.js"
 
-export type { CryptoSpikeSettings, LoadMasterSettings, TlsSettings } from "./ConfigFile.js"
+export type { CryptoSpikeSettings, LoadMasterSettings, ServeSettings, TlsSettings } from "./ConfigFile.js"
 
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly reason: "missing" | "unreadable" | "syntax" | "invalid"
@@ -34,6 +34,8 @@ export interface AppConfig {
   readonly cryptospike: CryptoSpikeSettings | undefined
   /** EMPTY_POLICY when the file has no `policy:` */
   readonly policy: Policy
+  /** `mitigator serve`'s settings; undefined when the file has no `serve:` */
+  readonly serve?: ServeSettings | undefined
 }
 
 /** No file: everything comes from the command line and the defaults. */

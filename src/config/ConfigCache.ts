@@ -13,7 +13,7 @@ import { MAX_FILE_BYTES, readRegularFile } from "../platform/RegularFile.js"
 import type { AppConfig } from "./AppConfig.js"
 
 // Bump when the normalised form of the config changes without a version change.
-const FORMAT = 2
+const FORMAT = 3
 
 interface CacheEntry {
   readonly format: number

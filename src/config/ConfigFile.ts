@@ -26,6 +26,7 @@ import {
   type AllowEntry,
   type Caps
 } from "../domain/Policy.js"
+import { parseListen } from "../domain/ListenAddress.js"
 import { parseFlowmonTime, parseTimeZone, type TimeZone } from "../domain/Time.js"
 import { PRIORITIES, Priority, Product } from "../domain/Vocabulary.js"
 
@@ -579,6 +580,64 @@ export const PolicySection = Schema.transform(PolicyFile, Policy, {
 })
 
 // ---------------------------------------------------------------------------------------------
+// serve
+
+/** `serve`'s default request body limit: 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024
+/** A body limit above this is refused: a POST is one batch of detections, held in memory. */
+export const MAX_BODY_LIMIT = 64 * 1024 * 1024
+/** `serve`'s default: requests per second to POST /v1/events (a token bucket holding as many). */
+export const DEFAULT_SERVE_RATE_LIMIT = 50
+
+const ListenText = Schema.String.annotations(expecting("expected HOST:PORT (127.0.0.1:8787, [::1]:8787, 0.0.0.0:8443)")).pipe(
+  Schema.filter((text) => {
+    const parsed = parseListen(text)
+    return parsed.ok || parsed.error
+  })
+)
+
+const BodyLimit = Schema.Number.pipe(Schema.int(), Schema.greaterThan(0), Schema.lessThanOrEqualTo(MAX_BODY_LIMIT)).annotations(
+  expecting(`expected a whole number of bytes from 1 to ${MAX_BODY_LIMIT} (64 MiB)`)
+)
+
+export const ServeSettings = Schema.Struct({
+  /** HOST:PORT as written (checked by parseListen) */
+  listen: Schema.UndefinedOr(Schema.String),
+  /** file holding the bearer token clients send */
+  tokenFile: Schema.UndefinedOr(Schema.String),
+  /** the server's certificate and key (PEM files); both or neither */
+  tls: Schema.UndefinedOr(Schema.Struct({ cert: Schema.String, key: Schema.String })),
+  /** bytes */
+  bodyLimit: Schema.Number,
+  /** requests per second */
+  rateLimit: Schema.Number
+})
+export type ServeSettings = typeof ServeSettings.Type
+
+const ServeFile = Schema.Struct({
+  listen: Schema.optionalWith(ListenText, { exact: true }),
+  tokenFile: Schema.optionalWith(FilePath, { exact: true }),
+  tls: Schema.optionalWith(
+    Schema.Struct({ cert: FilePath, key: FilePath }).annotations(mapping("expected a mapping with cert and key (PEM files)")),
+    { exact: true }
+  ),
+  bodyLimit: Schema.optionalWith(BodyLimit, { exact: true, default: () => DEFAULT_BODY_LIMIT }),
+  rateLimit: Schema.optionalWith(PositiveNumber, { exact: true, default: () => DEFAULT_SERVE_RATE_LIMIT })
+}).annotations(mapping("expected a mapping with listen, tokenFile, tls, bodyLimit or rateLimit"))
+
+const Serve = Schema.transform(ServeFile, ServeSettings, {
+  strict: true,
+  decode: (f) => ({ listen: f.listen, tokenFile: f.tokenFile, tls: f.tls, bodyLimit: f.bodyLimit, rateLimit: f.rateLimit }),
+  encode: (s) => ({
+    bodyLimit: s.bodyLimit,
+    rateLimit: s.rateLimit,
+    ...(s.listen === undefined ? {} : { listen: s.listen }),
+    ...(s.tokenFile === undefined ? {} : { tokenFile: s.tokenFile }),
+    ...(s.tls === undefined ? {} : { tls: s.tls })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
 // The file
 
 /** The whole file: every key optional (command-line options and defaults fill the rest). */
@@ -591,8 +650,9 @@ export const ConfigFile = Schema.Struct({
   timezone: Schema.optionalWith(TimeZoneName, { exact: true }),
   loadmaster: Schema.optionalWith(LoadMaster, { exact: true }),
   cryptospike: Schema.optionalWith(CryptoSpike, { exact: true }),
-  policy: Schema.optionalWith(PolicySection, { exact: true })
-}).annotations(mapping("expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy)"))
+  policy: Schema.optionalWith(PolicySection, { exact: true }),
+  serve: Schema.optionalWith(Serve, { exact: true })
+}).annotations(mapping("expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy, serve)"))
 export type ConfigFile = typeof ConfigFile.Type
 
 /** A problem with the file's content: where (`policy.rules[2].ttl`, "" for the whole file) and what. */

@@ -81,7 +81,8 @@ const toAppConfig = (source: string, file: ConfigFile): AppConfig => ({
   timezone: file.timezone,
   loadmaster: file.loadmaster,
   cryptospike: file.cryptospike,
-  policy: file.policy ?? EMPTY_POLICY
+  policy: file.policy ?? EMPTY_POLICY,
+  ...(file.serve === undefined ? {} : { serve: file.serve })
 })
 
 /** Parses and validates the text of a config file (pure; `source` names it in messages). */

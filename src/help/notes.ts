@@ -63,6 +63,19 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       [1, "not converged (what failed is logged and retried next pass), or a bad command line or config"]
     ]
   },
+  serve: {
+    summary: "Receive Flowmon detections over HTTP(S), record and apply them at once, and reconcile",
+    examples: [
+      [`mitigator serve --config ${CONFIG} --token-file /etc/mitigator/serve.token`, "on 127.0.0.1:8787 (plain HTTP: loopback only); the reconcile loop runs in the same process"],
+      [`mitigator serve --config ${CONFIG} --listen 0.0.0.0:8443 --token-file /etc/mitigator/serve.token --tls-cert serve.crt --tls-key serve.key`, "for Flowmon appliances on the network: TLS is required off loopback"],
+      ["curl -fsS -H \"Authorization: Bearer $(cat serve.token)\" --data-binary @events.tsv http://127.0.0.1:8787/v1/events", "send detections: 200 {stored, duplicate, rejected, warnings} once committed"],
+      ["curl -fsS http://127.0.0.1:8787/healthz; curl -fsS http://127.0.0.1:8787/metrics", "health (200, or 503 and why) and Prometheus metrics"]
+    ],
+    exitCodes: [
+      [0, "never: serve runs until stopped (SIGTERM ends it with 130; under systemd, SuccessExitStatus=130)"],
+      [1, "did not start: a bad command line or config, no private token file, plain HTTP off loopback, the address in use; or the log failed its chain check"]
+    ]
+  },
   plan: {
     summary: "Show what reconcile would change, changing nothing",
     examples: [

@@ -467,7 +467,7 @@ policy:
 
   it("names the expected kind when a section has the wrong shape", () => {
     expect(problems("- database\n")).toEqual([
-      "expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy)"
+      "expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy, serve)"
     ])
     expect(problems("loadmaster: https://lm.example\npolicy: { rules: { name: r } }\n")).toEqual([
       "loadmaster: expected a mapping with url, apiKeyFile, api, addressForm, rateLimit or tls",
@@ -564,4 +564,39 @@ describe("loadConfig", () => {
       expect(notText.reason).toBe("syntax")
       expect(notText.message).toBe(`config ${binary}: not valid UTF-8 text`)
     }))
+})
+
+describe("the serve section", () => {
+  it("is absent without `serve:`, and fills in the body and rate limits when present", () => {
+    expect(load("database: ./m.db\n").serve).toBeUndefined()
+    expect(load("serve: { tokenFile: /etc/mitigator/serve.token }\n").serve).toEqual({
+      listen: undefined,
+      tokenFile: "/etc/mitigator/serve.token",
+      tls: undefined,
+      bodyLimit: 1024 * 1024,
+      rateLimit: 50
+    })
+  })
+
+  it("takes listen, tls, bodyLimit and rateLimit as written", () => {
+    const serve = load(
+      "serve:\n  listen: '[::]:8443'\n  tokenFile: serve.token\n  tls: { cert: serve.crt, key: serve.key }\n  bodyLimit: 65536\n  rateLimit: 0.5\n"
+    ).serve
+    expect(serve).toEqual({ listen: "[::]:8443", tokenFile: "serve.token", tls: { cert: "serve.crt", key: "serve.key" }, bodyLimit: 65536, rateLimit: 0.5 })
+  })
+
+  it("refuses a listen address that is not HOST:PORT with an IP address or localhost", () => {
+    expect(problems("serve: { listen: 8787 }")).toEqual(["serve.listen: expected HOST:PORT (127.0.0.1:8787, [::1]:8787, 0.0.0.0:8443)"])
+    expect(problems("serve: { listen: 'mitigator.example:8787' }")[0]).toMatch(/^serve\.listen: .*expected HOST:PORT with an IP address or localhost/)
+    expect(problems("serve: { listen: '127.0.0.1:70000' }")).toEqual(["serve.listen: port 70000 is not between 1 and 65535"])
+  })
+
+  it("refuses a certificate without its key, a body limit out of range, a rate of zero, and unknown keys", () => {
+    expect(problems("serve: { tls: { cert: serve.crt } }")).toEqual(["serve.tls.key: required key is missing"])
+    expect(problems("serve: { bodyLimit: 0 }")).toEqual(["serve.bodyLimit: expected a whole number of bytes from 1 to 67108864 (64 MiB)"])
+    expect(problems("serve: { bodyLimit: 100000000 }")).toEqual(["serve.bodyLimit: expected a whole number of bytes from 1 to 67108864 (64 MiB)"])
+    expect(problems("serve: { rateLimit: 0 }")).toEqual(["serve.rateLimit: expected a number greater than 0"])
+    expect(problems("serve: { port: 8787 }")).toEqual(["serve.port: unknown key"])
+    expect(problems("serve: 8787")).toEqual(["serve: expected a mapping with listen, tokenFile, tls, bodyLimit or rateLimit"])
+  })
 })

@@ -1,0 +1,262 @@
+/**
+ * `mitigator serve`: a resident detection server. Flowmon POSTs its detection lines (what
+ * `append` reads on stdin) to /v1/events with a bearer token; each batch is recorded the way
+ * `append` records it (one code path: recordLines), answered only once committed, and its new
+ * blocks applied at once in the background; the reconcile loop of `reconcile --watch` runs in the
+ * same process (preparePass, watchPasses), one pass or immediate apply at a time.
+ * Exit 1: a bad command line or config (no token, plain HTTP off loopback, the port taken);
+ * 130: stopped by SIGTERM or SIGINT.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as http from "node:http"
+import * as https from "node:https"
+import { DEFAULT_LISTEN, formatListen, parseListen } from "../domain/ListenAddress.js"
+import { parseDuration } from "../domain/Duration.js"
+import { LineFramer } from "../domain/LineFramer.js"
+import { parseTimeZone } from "../domain/Time.js"
+import { EventLog, EventLogError } from "../eventlog/EventLog.js"
+import { readRegularFile } from "../platform/RegularFile.js"
+import type { ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import type { PassRecord } from "../reconciler/passRecord.js"
+import { bearerMatcher, MIN_TOKEN_LENGTH } from "../serve/BearerToken.js"
+import { BodyRefused, checkText, readBody } from "../serve/Body.js"
+import { TokenBucket } from "../serve/RateLimit.js"
+import { ServeState } from "../serve/ServeState.js"
+import { readSecretFile } from "../targets/secrets.js"
+import { APPLY_AT_ONCE_MAX, BATCH_LINES, newAppendSummary, recordLines, type AppendSettings } from "./append.js"
+import { applianceRails } from "./appliances.js"
+import { applyNow, applyUsersNow } from "./applyNow.js"
+import { tokenOption } from "./cryptospike.js"
+import { activePolicy } from "./decisions.js"
+import { apiKeyOption } from "./loadmaster.js"
+import { commandLogger, fileFormat, logOptions } from "./logging.js"
+import { preparePass, watchPasses } from "./reconcile.js"
+import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
+
+/** How long an immediate apply may take, and wait for the lease, as `append --apply-timeout`'s default. */
+const APPLY_TIMEOUT_MS = 10_000
+const LOCK_WAIT_MS = 30_000
+
+const listen = Options.text("listen").pipe(
+  Options.withDescription(`HOST:PORT to listen on (else the config's serve.listen; else ${DEFAULT_LISTEN}); plain HTTP only on loopback`),
+  Options.optional
+)
+const tokenFile = Options.text("token-file").pipe(
+  Options.withDescription("file holding the bearer token clients must send (mode 600; else the config's serve.tokenFile)"),
+  Options.optional
+)
+const tlsCert = Options.text("tls-cert").pipe(Options.withDescription("the server's certificate chain (PEM; else serve.tls.cert)"), Options.optional)
+const tlsKey = Options.text("tls-key").pipe(Options.withDescription("the server's private key (PEM, mode 600; else serve.tls.key)"), Options.optional)
+const interval = Options.text("interval").pipe(Options.withDescription("time between reconcile passes (default 60s)"), Options.withDefault("60s"))
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(body, { status, headers: { "cache-control": "no-store", ...headers } })
+
+export const serveCommand = Command.make(
+  "serve",
+  { ...globalOptions, ...logOptions, listen, tokenFile, tlsCert, tlsKey, interval, apiKey: apiKeyOption, csToken: tokenOption },
+  (opts) =>
+    Effect.gen(function* () {
+      const cfg = yield* LoadedConfig
+      const log = yield* EventLog
+      const settingsFile = cfg.serve
+      const usage = (message: string) => new UsageError({ message: `serve: ${message}` })
+
+      // Where, and how: plain HTTP only where nobody else can listen in.
+      const listenText = Option.getOrUndefined(opts.listen) ?? settingsFile?.listen ?? DEFAULT_LISTEN
+      const where = parseListen(listenText)
+      if (!where.ok) return yield* usage(`--listen ${listenText}: ${where.error}`)
+      const certFile = Option.getOrUndefined(opts.tlsCert) ?? besideConfig(cfg, settingsFile?.tls?.cert)
+      const keyFile = Option.getOrUndefined(opts.tlsKey) ?? besideConfig(cfg, settingsFile?.tls?.key)
+      if ((certFile === undefined) !== (keyFile === undefined)) return yield* usage("TLS needs both a certificate and its key (--tls-cert and --tls-key, or serve.tls.cert and serve.tls.key)")
+      if (certFile === undefined && !where.value.loopback) {
+        return yield* usage(
+          `refusing plain HTTP on ${formatListen(where.value)}, which is not a loopback address: the token and the detections would cross the network in clear; give --tls-cert and --tls-key (or serve.tls), or listen on 127.0.0.1`
+        )
+      }
+      const tokenPath = Option.getOrUndefined(opts.tokenFile) ?? besideConfig(cfg, settingsFile?.tokenFile)
+      if (tokenPath === undefined) return yield* usage("no token: give --token-file FILE (a file of mode 600 holding the bearer token clients send), or serve.tokenFile in the config")
+      const token = yield* readSecretFile(tokenPath, "the serve token").pipe(Effect.mapError((e) => usage(e.message)))
+      if (Redacted.value(token).length < MIN_TOKEN_LENGTH) {
+        return yield* usage(`the token in ${tokenPath} is shorter than ${MIN_TOKEN_LENGTH} characters: make a long random one (openssl rand -hex 32 > ${tokenPath})`)
+      }
+      const tls =
+        certFile === undefined || keyFile === undefined
+          ? undefined
+          : {
+              cert: yield* Effect.try({ try: () => readRegularFile(certFile), catch: (e) => usage(`cannot read the TLS certificate ${certFile}: ${e instanceof Error ? e.message : String(e)}`) }),
+              key: Redacted.value(yield* readSecretFile(keyFile, "the serve TLS private key").pipe(Effect.mapError((e) => usage(e.message))))
+            }
+      const every = parseDuration(opts.interval)
+      if (!every.ok) return yield* usage(`--interval ${every.error}`)
+      const zone = parseTimeZone(cfg.timezone ?? "UTC")
+      if (!zone.ok) return yield* usage(zone.error)
+      const bodyLimit = settingsFile?.bodyLimit ?? 1024 * 1024
+      const bucket = new TokenBucket(settingsFile?.rateLimit ?? 50)
+      const authorized = bearerMatcher(token)
+      const logFile = logPath(opts, cfg)
+      const reconciling = cfg.loadmaster !== undefined || cfg.cryptospike !== undefined
+      const state = new ServeState(logFile, Date.now(), reconciling ? every.value : undefined)
+      if (!reconciling) yield* Effect.logWarning("mitigator serve: the config has no `loadmaster` and no `cryptospike` section: detections are recorded and decided, nothing is applied")
+
+      // Resolved once: a block of an appliance's own address is never decided.
+      const deciding = cfg.policy.rules.length > 0
+      const rails = deciding ? yield* applianceRails(cfg) : { rails: [], warnings: [] }
+      for (const warning of rails.warnings) yield* Effect.logWarning(`mitigator serve: ${warning}`)
+      const settings: AppendSettings = {
+        instance: instanceOf(cfg),
+        timeZone: zone.value,
+        format: "auto",
+        logFile: Option.getOrUndefined(opts.logFile),
+        logFormat: fileFormat(opts),
+        policy: activePolicy(cfg.policy, cfg.source),
+        applyAtOnce: APPLY_AT_ONCE_MAX,
+        appliances: Effect.succeed(rails.rails)
+      }
+
+      // One reconcile pass or immediate apply at a time in this process (the lease keeps other
+      // processes out); one batch written at a time.
+      const oneChange = yield* Effect.makeSemaphore(1)
+      const oneBatch = yield* Effect.makeSemaphore(1)
+
+      // The immediate apply: what the committed batches call for waits here; one worker applies it.
+      const pendingAdds = new Map<string, ImmediateAdd>()
+      const pendingUsers = new Set<string>()
+      const wake = yield* Queue.sliding<void>(1)
+      const depth = () => (state.queueDepth = pendingAdds.size + pendingUsers.size)
+      const applyPending = Effect.gen(function* () {
+        yield* Queue.take(wake)
+        const adds = [...pendingAdds.values()].slice(0, cfg.policy.caps.maxAddsPerPass)
+        for (const a of adds) pendingAdds.delete(`${a.target}|${a.cidr}`)
+        const users = new Set(pendingUsers)
+        pendingUsers.clear()
+        if (pendingAdds.size > 0) yield* Queue.offer(wake, undefined)
+        if (adds.length > 0 && cfg.loadmaster !== undefined) {
+          const report = yield* oneChange.withPermits(1)(applyNow(cfg, opts, adds, APPLY_TIMEOUT_MS))
+          if ("done" in report) {
+            state.applied("loadmaster", "applied", report.done.applied)
+            state.applied("loadmaster", "failed", report.done.failed)
+          } else state.applied("loadmaster", "not_done", adds.length)
+        }
+        if (users.size > 0 && cfg.cryptospike !== undefined) {
+          const report = yield* oneChange.withPermits(1)(applyUsersNow(cfg, opts, users, APPLY_TIMEOUT_MS))
+          if ("done" in report) {
+            state.applied("cryptospike", "applied", report.done.applied)
+            state.applied("cryptospike", "failed", report.done.failed)
+          } else state.applied("cryptospike", "not_done", users.size)
+        }
+        depth()
+      }).pipe(Effect.catchAllDefect((defect) => Effect.logError(`mitigator serve: immediate apply failed (a bug; please report it): ${String(defect)}`)))
+
+      /** Records a body's lines, in transactions of BATCH_LINES; done means committed. */
+      const record = (body: Uint8Array) =>
+        oneBatch.withPermits(1)(
+          Effect.gen(function* () {
+            const framer = new LineFramer()
+            const lines = [...framer.push(body), ...framer.end()]
+            const summary = newAppendSummary()
+            for (let at = 0; at < lines.length; at += BATCH_LINES) yield* recordLines(settings, summary, lines.slice(at, at + BATCH_LINES))
+            return summary
+          })
+        )
+
+      const postEvents = (request: HttpServerRequest.HttpServerRequest, from: string) =>
+        Effect.gen(function* () {
+          const wait = bucket.take(performance.now())
+          if (wait > 0) return json(429, { error: "too many requests (serve.rateLimit)" }, { "retry-after": String(Math.ceil(wait)) })
+          if (!authorized(request.headers["authorization"])) {
+            yield* Effect.logWarning(`mitigator serve: POST /v1/events from ${from}: refused, no valid bearer token`)
+            return json(401, { error: "a valid bearer token is required (Authorization: Bearer <token>)" }, { "www-authenticate": 'Bearer realm="mitigator"' })
+          }
+          const body = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), bodyLimit)
+          yield* checkText(body)
+          const summary = yield* record(body)
+          // Committed: counted, answered, and applied without making the client wait.
+          state.lastWriteError = undefined
+          state.events.stored += summary.stored
+          state.events.duplicate += summary.duplicate
+          state.events.rejected += summary.rejected
+          state.warnings += summary.warnings
+          state.decisions += summary.decided
+          if (summary.stored > 0) state.lastStoredAt = Date.now()
+          const counts = { stored: summary.stored, duplicate: summary.duplicate, rejected: summary.rejected, warnings: summary.warnings }
+          yield* (summary.rejected > 0 ? Effect.logWarning : Effect.logInfo)(
+            `mitigator serve: POST /v1/events from ${from}: ${counts.stored} stored, ${counts.duplicate} duplicate, ${counts.rejected} rejected` +
+              (summary.decided > 0 ? `, ${summary.decided} blocks decided` : "") +
+              (summary.firstRejection === undefined ? "" : ` (first: ${summary.firstRejection})`)
+          ).pipe(Effect.annotateLogs({ ...counts, decided: summary.decided }))
+          for (const [key, add] of summary.toApply) if (pendingAdds.size < APPLY_AT_ONCE_MAX) pendingAdds.set(key, add)
+          for (const user of summary.touchedUsers) if (pendingUsers.size < APPLY_AT_ONCE_MAX) pendingUsers.add(user)
+          if (depth() > 0) yield* Queue.offer(wake, undefined)
+          return json(200, counts)
+        }).pipe(
+          Effect.catchTags({
+            BodyRefused: (e: BodyRefused) => Effect.succeed(json(e.status, { error: e.message }, e.status === 413 ? { connection: "close" } : {})),
+            EventLogError: (e: EventLogError) => {
+              state.lastWriteError = e.message
+              return Effect.as(
+                Effect.logError(`mitigator serve: POST /v1/events from ${from}: not recorded: ${e.message}`),
+                json(503, { error: `not recorded, send again later: ${e.message}` }, { "retry-after": "5" })
+              )
+            }
+          })
+        )
+
+      const app = Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const path = request.url.split("?", 1)[0]
+        const from = Option.getOrElse(request.remoteAddress, () => "?")
+        if (path === "/v1/events") {
+          if (request.method !== "POST") return json(405, { error: "POST only" }, { allow: "POST" })
+          const response = yield* postEvents(request, from)
+          state.answered(response.status)
+          return response
+        }
+        if (path === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
+          const health = state.health(Date.now())
+          return json(health.ok ? 200 : 503, { status: health.ok ? "ok" : "unhealthy", reasons: health.reasons, lastPassAt: health.lastPassAt })
+        }
+        if (path === "/metrics" && (request.method === "GET" || request.method === "HEAD")) {
+          return HttpServerResponse.text(state.metrics(Date.now()), { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+        }
+        return json(404, { error: "not found: POST /v1/events, GET /healthz, GET /metrics" })
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.as(Effect.logError(`mitigator serve: unexpected error (a bug; please report it): ${String(cause)}`), json(500, { error: "internal error" }))
+        )
+      )
+
+      const server = yield* Layer.build(
+        NodeHttpServer.layer(() => (tls === undefined ? http.createServer() : (https.createServer({ cert: tls.cert, key: tls.key }) as unknown as http.Server)), {
+          host: where.value.host,
+          port: where.value.port
+        })
+      ).pipe(Effect.mapError((e) => usage(`cannot listen on ${formatListen(where.value)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)))
+      yield* HttpServer.serveEffect(app).pipe(Effect.provide(server))
+      yield* Effect.logInfo(`mitigator serve: listening on ${tls === undefined ? "http" : "https"}://${formatListen(where.value)} (POST /v1/events, GET /healthz, GET /metrics)`)
+      yield* Effect.forkScoped(Effect.forever(applyPending))
+      if (!reconciling) return yield* Effect.never
+      const passOptions = { ...opts, force: false, dryRun: false, concurrency: 4, json: false, metricsFile: Option.none<string>() }
+      const passSettings = { everyMs: every.value, lockWaitMs: LOCK_WAIT_MS, onRecorded: (r: PassRecord) => void (state.lastPass = r) }
+      const pass = yield* preparePass(cfg, log, passOptions, passSettings)
+      return yield* watchPasses(oneChange.withPermits(1)(pass), logFile, { ...passSettings, dryRun: false, metricsFile: Option.none() })
+    }).pipe(Effect.scoped)
+).pipe(
+  Command.withDescription("Receive Flowmon detections over HTTP(S) (POST /v1/events), record and apply them at once, and reconcile in the same process"),
+  Command.provide((opts) => {
+    // serve writes the log: it creates it when it is not there yet.
+    const logger = commandLogger(opts, "stdout", true)
+    return Layer.mergeAll(configuredLog(opts, true), logger)
+  })
+)
