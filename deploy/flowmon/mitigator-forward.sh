@@ -217,7 +217,7 @@ take_lock() {
       have_lock=yes
       return 0
     fi
-    [ -d "$lock" ] || return 1 # not there and cannot be made: the spool is not writable
+    [ -d "$lock" ] || return 2 # not there and cannot be made: the spool is not writable
     _holder=
     [ -r "$lock/pid" ] && IFS= read -r _holder <"$lock/pid"
     if is_number "$_holder"; then
@@ -400,13 +400,17 @@ flush() {
 }
 
 spool_empty=no
-if take_lock; then
-  flush && spool_empty=yes
-elif [ -d "$lock" ]; then
-  log warn "another run has been sending the spool for ${lock_wait}s: these lines wait in the spool"
-else
-  log error "cannot make the spool lock $lock: the spool is not sent"
-fi
+take_lock
+case $? in
+  0) flush && spool_empty=yes ;;
+  1) log warn "another run has been sending the spool for ${lock_wait}s: these lines wait in the spool" ;;
+  *)
+    log error "cannot make the spool lock $lock: the spool is not sent"
+    # No older lines to go first: the new ones are still worth a try.
+    spool_empty=yes
+    for _file in "$spool"/*.events; do [ -e "$_file" ] && spool_empty=no; break; done
+    ;;
+esac
 
 if [ "$pending" = yes ]; then
   if [ "$spool_empty" = yes ] && [ -z "$body" ]; then
