@@ -166,8 +166,8 @@ if [ "$input_complete" = no ]; then
   log error "could not write all of the input to $body: the rest of it is lost (disk full?)"
 fi
 
-# Work files for curl's answer and messages, beside the body.
-work=${body:-${TMPDIR:-/tmp}/mitigator-forward.$name_now}
+# Work files for curl's answer and messages, beside the body (never named .in.*: those are input).
+if [ "$body_in_spool" = yes ]; then work=$spool/.work.$name_now; else work=${TMPDIR:-/tmp}/mitigator-forward-work.$name_now; fi
 cleanup_work() { rm -f "$work.answer" "$work.curl-error"; }
 
 # The new lines cannot be sent: make them a spool file (atomic rename), or say loudly that they
@@ -353,6 +353,7 @@ adopt_orphans() {
   for _orphan in "$spool"/.in.*; do
     [ -f "$_orphan" ] || continue
     _base=${_orphan##*/.in.}
+    case $_base in *.* | */*) continue ;; esac # not a name this script makes
     _pid=${_base#*-}
     _pid=${_pid%%-*}
     _pid=${_pid#"${_pid%%[!0]*}"}
@@ -364,6 +365,14 @@ adopt_orphans() {
     else
       rm -f "$_orphan"
     fi
+  done
+  for _orphan in "$spool"/.work.*; do
+    [ -f "$_orphan" ] || continue
+    _pid=${_orphan##*/.work.}
+    _pid=${_pid#*-}
+    _pid=${_pid%%-*}
+    _pid=${_pid#"${_pid%%[!0]*}"}
+    is_number "$_pid" && [ "$_pid" != "$$" ] && ! alive "$_pid" && rm -f "$_orphan"
   done
 }
 
@@ -400,10 +409,11 @@ flush() {
 }
 
 spool_empty=no
+why_kept="older lines in the spool could not be sent (they go first)"
 take_lock
 case $? in
   0) flush && spool_empty=yes ;;
-  1) log warn "another run has been sending the spool for ${lock_wait}s: these lines wait in the spool" ;;
+  1) why_kept="another run has been sending the spool for ${lock_wait}s" ;;
   *)
     log error "cannot make the spool lock $lock: the spool is not sent"
     # No older lines to go first: the new ones are still worth a try.
@@ -427,7 +437,7 @@ if [ "$pending" = yes ]; then
       keep_body "$(failure)" || true
     fi
   else
-    keep_body "the spool is not empty (older lines go first)" || true
+    keep_body "$why_kept" || true
   fi
 elif [ -n "$body" ]; then
   rm -f "$body" # nothing came in: this run only sent the spool

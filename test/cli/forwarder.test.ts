@@ -7,11 +7,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as crypto from "node:crypto"
 import * as http from "node:http"
+import * as https from "node:https"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { adsLine } from "../support/fixtures.js"
+import { makeCertificate, type TestCertificate } from "../support/certificates.js"
 import { runProcess, tempDir } from "../support/cli.js"
 import { waitFor } from "../support/loadmaster.js"
 import { closedPort } from "../support/ports.js"
@@ -29,11 +32,11 @@ interface Recorded {
 type Answer = 200 | 500 | 413
 
 /** A server that records requests; `answer` sets the status; `hold` keeps the next request waiting until released. */
-const recordingServer = async () => {
+const recordingServer = async (tls?: TestCertificate) => {
   const requests: Array<Recorded> = []
   let status: Answer = 200
   let held: { release: () => void; arrived: boolean } | undefined
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", async () => {
@@ -47,9 +50,11 @@ const recordingServer = async () => {
       res.writeHead(status, { "content-type": "application/json" })
       res.end(status === 200 ? JSON.stringify({ stored: lines, duplicate: 0, rejected: 0, warnings: [] }) : JSON.stringify({ error: `status ${status}` }))
     })
-  })
+  }
+  const server = tls === undefined ? http.createServer(handler) : https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler)
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  const port = (server.address() as net.AddressInfo).port
+  const url = tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`
   return {
     url,
     requests,
@@ -64,8 +69,8 @@ const recordingServer = async () => {
   }
 }
 
-const withServer = async (body: (server: Awaited<ReturnType<typeof recordingServer>>) => Promise<void>) => {
-  const server = await recordingServer()
+const withServer = async (body: (server: Awaited<ReturnType<typeof recordingServer>>) => Promise<void>, tls?: TestCertificate) => {
+  const server = await recordingServer(tls)
   try {
     await body(server)
   } finally {
@@ -217,6 +222,31 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
     })
   })
 
+  it("over HTTPS: trusts the server only through MITIGATOR_CA, and MITIGATOR_PIN must match its public key", async () => {
+    const certificate = makeCertificate("/CN=mitigator.test", "DNS:localhost")
+    const pin = `sha256//${crypto.createHash("sha256").update(crypto.createPublicKey(certificate.keyPem).export({ type: "spki", format: "der" })).digest("base64")}`
+    const otherPin = `sha256//${crypto.createHash("sha256").update("another key").digest("base64")}`
+    await withServer(async (server) => {
+      const a = appliance()
+      const unknown = await a.forward(server.url, lines(1))
+      expect(unknown.code).toBe(0)
+      expect(unknown.stderr).toMatch(/no answer from https:\/\/localhost:\d+\/v1\/events \(curl: \(60\)/)
+      expect(server.requests).toEqual([]) // the token never went to a server it could not check
+
+      const wrongPin = await a.forward(server.url, lines(2), { MITIGATOR_CA: certificate.caFile, MITIGATOR_PIN: otherPin })
+      expect(wrongPin.code).toBe(0)
+      expect(wrongPin.stderr).toMatch(/no answer from .*\(curl: \(90\)/)
+      expect(server.requests).toEqual([])
+      expect(a.spooledText()).toEqual([lines(1), lines(2)])
+
+      const trusted = await a.forward(server.url, lines(3), { MITIGATOR_CA: certificate.caFile, MITIGATOR_PIN: pin })
+      expect(trusted.code, trusted.stderr).toBe(0)
+      expect(server.requests.map((r) => r.body)).toEqual([lines(1), lines(2), lines(3)])
+      expect(server.requests.every((r) => r.headers["authorization"] === `Bearer ${TOKEN}`)).toBe(true)
+      expect(a.spoolEntries()).toEqual([])
+    }, certificate)
+  })
+
   it("refuses to send the token in clear to another host, and to use a token file others can read: the lines are kept", async () => {
     const a = appliance()
     const clear = await a.forward("http://192.0.2.80:8787", lines(1))
@@ -275,6 +305,22 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
     })
   })
 
+  it("the input of a run that was killed (SIGKILL) is delivered by the next run; its work files are cleared away", async () => {
+    const a = appliance()
+    const dead = Number(execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim())
+    const name = `20250101T000000Z-${String(dead).padStart(10, "0")}-0001`
+    fs.mkdirSync(a.spool)
+    fs.writeFileSync(path.join(a.spool, `.in.${name}`), lines(1))
+    fs.writeFileSync(path.join(a.spool, `.work.${name}.answer`), "{}")
+    await withServer(async (server) => {
+      const run = await a.forward(server.url, lines(2))
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stderr).toMatch(/lines left by an interrupted run \(\d+\) kept in .*\.events/)
+      expect(server.requests.map((r) => r.body)).toEqual([lines(1), lines(2)])
+      expect(a.spoolEntries()).toEqual([])
+    })
+  })
+
   it("when the spool cannot be written the lines are still sent (and the broken spool is reported)", async () => {
     await withServer(async (server) => {
       const a = appliance()
@@ -283,7 +329,7 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
       expect(run.code, run.stderr).toBe(0)
       expect(run.stderr).toMatch(/cannot write to the spool/)
       expect(server.requests.map((r) => r.body)).toEqual([lines(1)])
-      expect(fs.readdirSync(a.dir).filter((n) => n.startsWith("mitigator-forward."))).toEqual([]) // no temp files left
+      expect(fs.readdirSync(a.dir).filter((n) => n.startsWith("mitigator-forward"))).toEqual([]) // no temp files left
     })
   })
 
@@ -296,6 +342,6 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
     expect(run.stderr).toMatch(/cannot write to the spool/)
     expect(run.stderr).toMatch(/LOST: no answer from .*the detection lines follow/)
     for (const line of events.trimEnd().split("\n")) expect(run.stderr).toContain(`mitigator-forward: lost: ${line}`)
-    expect(fs.readdirSync(a.dir).filter((n) => n.startsWith("mitigator-forward."))).toEqual([]) // no temp files left
+    expect(fs.readdirSync(a.dir).filter((n) => n.startsWith("mitigator-forward"))).toEqual([]) // no temp files left
   })
 })
