@@ -123,6 +123,19 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
     })
   })
 
+  it("takes its settings as ADS parameters (name/value pairs) too, and refuses a token given as a parameter", async () => {
+    await withServer(async (server) => {
+      const a = appliance()
+      const run = await runProcess("dash", [SCRIPT, "--url", server.url, "token-file", a.tokenFile, "spool", a.spool, "token", "SECRET-IN-ARGV"], {
+        stdin: lines(1)
+      })
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stderr).toMatch(/parameter 'token' refused: secrets do not belong in script parameters/)
+      expect(run.stderr).not.toContain("SECRET-IN-ARGV")
+      expect(server.requests.map((r) => [r.headers["authorization"], r.body])).toEqual([[`Bearer ${TOKEN}`, lines(1)]])
+    })
+  })
+
   it("with no input it sends nothing", async () => {
     await withServer(async (server) => {
       const a = appliance()
