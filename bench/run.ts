@@ -29,14 +29,15 @@ import { fold } from "./steps/fold.js"
 import { growth, type History } from "./steps/growth.js"
 import { appendMemory } from "./steps/appendMemory.js"
 import { ingest } from "./steps/ingest.js"
+import { serve } from "./steps/serve.js"
 
 const quick = process.argv.includes("--quick")
 
 // Quick keeps the shape of every step at sizes CI can afford; the history spans fewer days there
 // because the generator's cost is mostly one transaction per simulated 10 minutes.
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, memoryEvents: 50_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000 }
-  : { coldRuns: 25, ingestEvents: 100_000, memoryEvents: 1_000_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000 }
+  ? { coldRuns: 5, ingestEvents: 20_000, memoryEvents: 50_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000, serveRounds: 5, sustained: { rate: 200, seconds: 5 } }
+  : { coldRuns: 25, ingestEvents: 100_000, memoryEvents: 1_000_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000, serveRounds: 15, sustained: { rate: 1_000, seconds: 60 } }
 
 /** One log of history per size, generated once (the slow part of a full run) and copied per scenario. */
 const histories = async (dir: string) => {
@@ -79,6 +80,7 @@ const main = async () => {
     const foldResult = await fold(dir, path.join(dir, `growth-${largest.events}-noop.db`), settings.foldRuns)
     const loadmasterResult = await converge(dir, settings.convergeBlocks)
     const cryptospikeResult = await cryptospike(dir, settings.userBlocks, settings.activityRows)
+    const serveResult = await serve(dir, settings.serveRounds, settings.sustained)
 
     const results: Results = {
       measuredAt: new Date().toISOString(),
@@ -90,7 +92,8 @@ const main = async () => {
       fold: foldResult,
       growth: { ...growthResult, generation: logs.map((l) => ({ events: l.events, days: settings.historyDays, ms: l.generationMs })) },
       loadmaster: loadmasterResult,
-      cryptospike: cryptospikeResult
+      cryptospike: cryptospikeResult,
+      serve: serveResult
     }
     const markdown = renderMarkdown(results)
     console.log(`\n${markdown}`)

@@ -9,6 +9,7 @@ import type { FoldResult } from "../steps/fold.js"
 import type { GrowthResult } from "../steps/growth.js"
 import type { AppendMemoryResult } from "../steps/appendMemory.js"
 import type { IngestResult } from "../steps/ingest.js"
+import type { ServeResult } from "../steps/serve.js"
 import type { Ratio, Stats } from "./stats.js"
 
 export interface Results {
@@ -22,6 +23,7 @@ export interface Results {
   readonly growth: GrowthResult & { readonly generation: ReadonlyArray<{ readonly events: number; readonly days: number; readonly ms: number }> }
   readonly loadmaster: ConvergeResult
   readonly cryptospike: CryptoSpikeResult
+  readonly serve: ServeResult
 }
 
 const f = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -56,7 +58,11 @@ const mainTable = (r: Results) => {
     `| LoadMaster: reconcile ${f(lm.blocks)} blocks from empty (one run) | ${f(lm.converge.wallMs)} ms, **${f(lm.converge.mutations)} mutations** | | | | = ${f(lm.blocks)} mutations |`,
     `| LoadMaster: again, no-op pass (one run) | ${f(lm.noopPass.wallMs)} ms, ${calls(lm.noopPass.calls)} | | | | 0 mutations |`,
     `| CryptoSpike: resolve and block ${f(cs.users)} users, ${f(cs.activityRows)} activity rows (one run) | ${f(cs.converge.wallMs)} ms, ${calls(cs.converge.calls)} | | | | |`,
-    `| CryptoSpike: again, no-op pass (one run) | ${f(cs.noopPass.wallMs)} ms, ${calls(cs.noopPass.calls)} | | | | 0 access calls |`
+    `| CryptoSpike: again, no-op pass (one run) | ${f(cs.noopPass.wallMs)} ms, ${calls(cs.noopPass.calls)} | | | | 0 access calls |`,
+    `| time to block: per-event \`append\` (baseline; process start → block on the LoadMaster, TLS) | ${cells(r.serve.appendMs)} | | |`,
+    `| time to block through \`serve\` (POST sent → add on the LoadMaster, TLS) | ${cells(r.serve.serveMs, "ms", 1)} | ${times(r.serve.ratio)} | ≤ ${r.serve.ratio.max}× append |`,
+    `| \`serve\` sustained: ${f(r.serve.sustained.rate)} detections/s over HTTP for ${r.serve.sustained.seconds} s (${f(r.serve.sustained.blocked)} blocked): time to block p50 / p99 / max | ${f(r.serve.sustained.p50Ms)} / ${f(r.serve.sustained.p99Ms)} / ${f(r.serve.sustained.maxMs)} ms | | | **${verdict(r.serve.sustained.pass)}** | p99 ≤ 100 ms |`,
+    `| \`serve\` RSS before / after the sustained load | ${f(r.serve.sustained.rssStartMiB, 1)} / ${f(r.serve.sustained.rssEndMiB, 1)} MiB | | | | no growth |`
   ].join("\n")
 }
 
@@ -109,6 +115,8 @@ export const renderSummary = (r: Results) => {
     `| cold start, one-event \`append --defer\` | ${f(r.coldStart.appendMs.median)} ms; ${vs(r.coldStart.ratio, "`node -e 0`")} | ≤ ${r.coldStart.ratio.max}× |`,
     `| ingest ${f(r.ingest.events)} lines through one stdin | ${f(r.ingest.eventsPerSecond.median)} events/s; ${vs(r.ingest.ratio, "its floor")} | ≤ ${r.ingest.ratio.max}× |`,
     `| peak RSS at ${f(largest.events)} events | ${f(g.peakRssAtLargest.mib, 1)} MiB | ≤ ${g.peakRssAtLargest.max} MiB |`,
+    `| time to block through \`serve\` | ${f(r.serve.serveMs.median, 1)} ms; ${vs(r.serve.ratio, "per-event `append`")} | ≤ ${r.serve.ratio.max}× |`,
+    `| \`serve\` at ${f(r.serve.sustained.rate)} detections/s for ${r.serve.sustained.seconds} s: p99 time to block | ${f(r.serve.sustained.p99Ms)} ms: ${verdict(r.serve.sustained.pass)}; RSS ${f(r.serve.sustained.rssStartMiB, 1)} → ${f(r.serve.sustained.rssEndMiB, 1)} MiB | ≤ 100 ms |`,
     "",
     `${r.mode} run of ${r.measuredAt.slice(0, 10)}, ${r.machine.cpus} cores, Node ${r.machine.node}; ratios are to a baseline measured in the same run. All figures: [docs/performance.md](docs/performance.md).`
   ].join("\n")
