@@ -9,7 +9,9 @@
  * - sustained: `rate` detections a second for `seconds`, one POST every 10 ms carrying the
  *   detections due by then, each a new source; the time to block of every detection (POST sent →
  *   its add seen on the emulator, read every few ms from the emulator's request log: that is the
- *   resolution), and the server's RSS (from /proc) at the start and at the end of the load.
+ *   resolution), and the server's RSS (from /proc) at the start and at the end of the load. A
+ *   detection not blocked within 30 s of the end of the load fails the target (`blocked` says how
+ *   many were).
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -214,7 +216,8 @@ export const serve = async (dir: string, rounds: number, sustained: { readonly r
       rssEndMiB,
       pass: seen.size === total && pct(0.99) <= SUSTAINED_P99_TARGET_MS
     }
-    if (seen.size !== total) throw new Error(`serve sustained: ${total - seen.size} of ${total} detections never reached the emulator`)
+    // Those not blocked within 30 s of the end of the load count against the target, not as a crash.
+    if (seen.size !== total) progress(`serve sustained: ${total - seen.size} of ${total} detections did not reach the emulator within 30 s of the end of the load`)
     progress(`serve: sustained ${sustained.rate}/s for ${sustained.seconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; RSS ${rssStartMiB.toFixed(0)} → ${rssEndMiB.toFixed(0)} MiB`)
     return { appendMs, serveMs, ratio: ratio(serveMs, appendMs, SERVE_TARGET), sustained: result }
   } finally {

@@ -63,7 +63,9 @@ export const applyNow = (
   cfg: AppConfig,
   opts: GlobalOptions & { readonly apiKey: Option.Option<string> },
   adds: ReadonlyArray<ImmediateAdd>,
-  timeoutMs: number
+  timeoutMs: number,
+  /** adds in flight at once (`serve`, applying what many requests call for, takes more) */
+  concurrency = 4
 ) =>
   Effect.gen(function* () {
     if (adds.length > cfg.policy.caps.maxAddsPerPass) {
@@ -71,7 +73,7 @@ export const applyNow = (
     }
     const log = yield* EventLog
     const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
-    return yield* applyAtOnce(log, lm, adds, 4, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
+    return yield* applyAtOnce(log, lm, adds, concurrency, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
       holdingLease(logPath(opts, cfg), timeoutMs)
     )
   }).pipe((work) =>

@@ -46,6 +46,8 @@ import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, l
 
 /** How long an immediate apply may take, and wait for the lease, as `append --apply-timeout`'s default. */
 const APPLY_TIMEOUT_MS = 10_000
+/** Adds in flight at once when applying what the requests call for: one round holds many requests' blocks. */
+const SERVE_APPLY_CONCURRENCY = 16
 const LOCK_WAIT_MS = 30_000
 
 const listen = Options.text("listen").pipe(
@@ -143,7 +145,7 @@ export const serveCommand = Command.make(
         pendingUsers.clear()
         if (pendingAdds.size > 0) yield* Queue.offer(wake, undefined)
         if (adds.length > 0 && cfg.loadmaster !== undefined) {
-          const report = yield* oneChange.withPermits(1)(applyNow(cfg, opts, adds, APPLY_TIMEOUT_MS))
+          const report = yield* oneChange.withPermits(1)(applyNow(cfg, opts, adds, APPLY_TIMEOUT_MS, SERVE_APPLY_CONCURRENCY))
           if ("done" in report) {
             state.applied("loadmaster", "applied", report.done.applied)
             state.applied("loadmaster", "failed", report.done.failed)
