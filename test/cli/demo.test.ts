@@ -13,11 +13,26 @@ const section = (out: string, title: string): string => {
 }
 
 describe("mitigator demo", () => {
-  it("blocks on both emulators, rejects the broken line, lifts every block after expiry, and keeps the log verifiable", async () => {
+  it("blocks on both emulators, rejects the broken line, lifts every block after expiry, and keeps the log verifiable; with --stay the tour's commands work against the emulators from the kept directory until Ctrl-C", async () => {
     const home = tempDir()
-    const run = await runCli(["demo", "--keep"], { env: { TMPDIR: home } })
-    const out = run.stdout + run.stderr
-    expect(run.code, out).toBe(0)
+    const demo = startCli(["demo", "--stay"], { env: { TMPDIR: home } })
+    let out = ""
+    try {
+      await waitFor("the demo to finish and stay", () => demo.stdout().includes("keep answering until Ctrl-C") || demo.child.exitCode !== null, 90_000)
+      out = demo.stdout() + demo.stderr()
+      expect(demo.child.exitCode, out).toBeNull()
+      const kept = /Kept (\S+): try/.exec(out)?.[1]
+      expect(kept).toBeDefined()
+      // The config names the log: `--config` is all a newcomer types.
+      const status = await runCli(["status", "--config", "mitigator.yaml"], { cwd: kept! })
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stdout).toContain("no address blocks in force")
+      const plan = await runCli(["plan", "--config", "mitigator.yaml"], { cwd: kept! })
+      expect(plan.code, plan.stdout + plan.stderr).toBe(0)
+    } finally {
+      demo.child.kill("SIGINT")
+      await demo.done
+    }
 
     const append = section(out, "== 1.")
     expect(append).toContain("6 stored, 0 duplicate, 1 rejected")
@@ -53,7 +68,7 @@ describe("mitigator demo", () => {
     expect(section(out, "== 5.")).toMatch(/verify: ok, \d+ events, chain intact/)
     expect(section(out, "== 6.")).toContain("InputRejected  line 7")
 
-    // --keep leaves the log and config behind; the credentials in it never reach the output.
+    // The kept directory holds the log and config; the credentials in it never reach the output.
     const kept = /Kept (\S+): try/.exec(out)?.[1]
     expect(kept).toBeDefined()
     expect(fs.existsSync(path.join(kept!, "demo.db"))).toBe(true)
@@ -62,7 +77,7 @@ describe("mitigator demo", () => {
       expect(value.length).toBeGreaterThan(8)
       expect(out).not.toContain(value)
     }
-  }, 60_000)
+  }, 120_000)
 
   it("leaves nothing behind without --keep", async () => {
     const home = tempDir()
@@ -70,25 +85,4 @@ describe("mitigator demo", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0)
     expect(fs.readdirSync(home)).toEqual([])
   }, 60_000)
-})
-
-describe("mitigator demo --stay", () => {
-  it("keeps the emulators answering after the demo, so the tour's commands work against them from the kept directory; Ctrl-C ends it", async () => {
-    const home = tempDir()
-    const demo = startCli(["demo", "--stay"], { env: { TMPDIR: home } })
-    try {
-      await waitFor("the demo to finish and stay", () => demo.stdout().includes("keep answering until Ctrl-C"), 90_000)
-      const kept = /Kept (\S+): try/.exec(demo.stdout())?.[1]
-      expect(kept).toBeDefined()
-      // The config names the log: `--config` is all a newcomer types.
-      const status = await runCli(["status", "--config", "mitigator.yaml"], { cwd: kept! })
-      expect(status.code, status.stderr).toBe(0)
-      expect(status.stdout).toContain("no address blocks in force")
-      const plan = await runCli(["plan", "--config", "mitigator.yaml"], { cwd: kept! })
-      expect(plan.code, plan.stdout + plan.stderr).toBe(0)
-    } finally {
-      demo.child.kill("SIGINT")
-      await demo.done
-    }
-  }, 120_000)
 })
