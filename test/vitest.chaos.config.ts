@@ -9,6 +9,8 @@ export default defineConfig({
     include: ["test/**/*.trial.test.ts"],
     exclude: ["**/node_modules/**"],
     // A trial runs hundreds of real processes: bounded, but by the work, not by the machine's speed.
-    testTimeout: 900_000
+    testTimeout: 900_000,
+    // Each trial is many processes already.
+    maxWorkers: 2
   }
 })

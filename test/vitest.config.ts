@@ -11,8 +11,9 @@ export default defineConfig({
     globalSetup: ["test/support/buildBundle.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // CLI and concurrency tests start real processes: keep the 2-core machine from thrashing.
-    maxWorkers: 2,
+    // CLI tests mostly wait on real processes they start: a third worker keeps both cores busy
+    // (the long trials, many processes each, keep to two: test/vitest.chaos.config.ts).
+    maxWorkers: 3,
     minWorkers: 1
   }
 })
