@@ -100,17 +100,15 @@ export const applyNow = (
     })
   )
 
-/** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
-export const applyUsersNow = (
-  cfg: AppConfig,
-  opts: GlobalOptions & { readonly csToken: Option.Option<string> },
-  touched: ReadonlySet<string>,
-  timeoutMs: number
-) =>
+/**
+ * A CryptoSpike pass limited to the users behind `only` (`ip|at` keys), connected for someone who
+ * waits (a refused connection is not retried within the call): find them and block them now.
+ */
+export const userBlockPass = (cfg: AppConfig, csToken: Option.Option<string>, only: ReadonlySet<string>) =>
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
-    const cs = yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: false })
+    const cs = yield* liveCryptoSpike(cfg, csToken, { retryRefused: false })
     return yield* reconcileCryptoSpikePass(log, cs, {
       caps: cfg.policy.caps,
       force: false,
@@ -118,9 +116,18 @@ export const applyUsersNow = (
       lookbackMs: settings.lookbackMs,
       graceMs: settings.graceMs,
       repairDrift: settings.repairDrift,
-      only: touched
-    }).pipe(holdingLease(logPath(opts, cfg), timeoutMs))
-  }).pipe((work) =>
+      only
+    })
+  })
+
+/** As `applyNow`, for CryptoSpike: find the users behind this run's addresses and block them now. */
+export const applyUsersNow = (
+  cfg: AppConfig,
+  opts: GlobalOptions & { readonly csToken: Option.Option<string> },
+  touched: ReadonlySet<string>,
+  timeoutMs: number
+) =>
+  userBlockPass(cfg, opts.csToken, touched).pipe(holdingLease(logPath(opts, cfg), timeoutMs), (work) =>
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",

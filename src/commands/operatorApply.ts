@@ -26,10 +26,9 @@ import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaster.js"
-import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { desiredOf, openProjection } from "../projection/desiredState.js"
 import { applianceRails } from "./appliances.js"
-import { liveCryptoSpike } from "./cryptospike.js"
+import { userBlockPass } from "./applyNow.js"
 import { liveLoadMaster } from "./loadmaster.js"
 import { instanceOf, logPath, type GlobalOptions } from "./shared.js"
 
@@ -142,22 +141,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
 /** A block of the user behind `ip` (recorded at `at`) on CryptoSpike: resolved and blocked now. */
 const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: string, at: string) =>
   Effect.gen(function* () {
-    const settings = cfg.cryptospike!
-    const log = yield* EventLog
-    const outcome = yield* underLease(
-      Effect.flatMap(liveCryptoSpike(cfg, opts.csToken, { retryRefused: false }), (cs) =>
-        reconcileCryptoSpikePass(log, cs, {
-          caps: cfg.policy.caps,
-          force: false,
-          dryRun: false,
-          lookbackMs: settings.lookbackMs,
-          graceMs: settings.graceMs,
-          repairDrift: settings.repairDrift,
-          only: new Set([`${ip}|${at}`])
-        })
-      ),
-      logPath(opts, cfg)
-    )
+    const outcome = yield* underLease(userBlockPass(cfg, opts.csToken, new Set([`${ip}|${at}`])), logPath(opts, cfg))
     if (outcome._tag === "Left") return { changes: [], problems: [`CryptoSpike: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r = outcome.right
     if (r.refused !== undefined) {
