@@ -108,6 +108,12 @@ export const newAppendSummary = (): AppendSummary => ({
   clockBehind: undefined
 })
 
+/** Lines to record and the summary their outcome goes to: one stdin batch, or one POST body. */
+export interface LinesToRecord {
+  readonly summary: AppendSummary
+  readonly lines: ReadonlyArray<FramedLine>
+}
+
 /**
  * Records one batch of lines in one transaction (the policy's activation, the events, and the
  * blocks they call for) and adds what happened to `summary`: the one code path from Flowmon
@@ -115,6 +121,14 @@ export const newAppendSummary = (): AppendSummary => ({
  * is committed.
  */
 export const recordLines = (settings: AppendSettings, summary: AppendSummary, lines: ReadonlyArray<FramedLine>) =>
+  recordParts(settings, [{ summary, lines }])
+
+/**
+ * As recordLines for several batches at once, in one transaction, each outcome counted in its
+ * own part's summary: `serve` commits the bodies of the requests that arrived together at once
+ * (one commit, one fsync), and answers each with its own counts.
+ */
+export const recordParts = (settings: AppendSettings, parts: ReadonlyArray<LinesToRecord>) =>
   Effect.gen(function* () {
     const options = settings
     const log = yield* EventLog
@@ -122,6 +136,7 @@ export const recordLines = (settings: AppendSettings, summary: AppendSummary, li
     // What the summary and the log file need of each event, kept small: the payloads
     // themselves are made one chunk at a time while the log writes them.
     let recorded: Array<{
+      part: number
       line: number
       key: string | null
       rejection: string | undefined
@@ -133,17 +148,20 @@ export const recordLines = (settings: AppendSettings, summary: AppendSummary, li
     const events: Iterable<NewEvent> = {
       *[Symbol.iterator]() {
         recorded = [] // a retry of the transaction starts over
-        for (const line of lines) {
-          const event = ingestLine(line, options)
-          if (event === undefined) continue
-          recorded.push({
-            line: line.number,
-            key: event.dedupeKey,
-            rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
-            warnings: event.type === "FlowmonEventReceived" ? event.payload.warnings?.map((w) => w.reason) : undefined,
-            detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
-          })
-          yield event
+        for (let part = 0; part < parts.length; part++) {
+          for (const line of parts[part]!.lines) {
+            const event = ingestLine(line, options)
+            if (event === undefined) continue
+            recorded.push({
+              part,
+              line: line.number,
+              key: event.dedupeKey,
+              rejection: event.type === "InputRejected" ? event.payload.reason : undefined,
+              warnings: event.type === "FlowmonEventReceived" ? event.payload.warnings?.map((w) => w.reason) : undefined,
+              detection: deciding && event.type === "FlowmonEventReceived" ? event.payload : undefined
+            })
+            yield event
+          }
         }
       }
     }
@@ -165,12 +183,20 @@ export const recordLines = (settings: AppendSettings, summary: AppendSummary, li
         return { outcomes, decided, seqs, withheld, allows, clock: tx.clock, skew }
       })
     )
-    summary.decided += decided.length
-    summary.clockBehind ??= skew
-    summary.withheld += withheld.length
-    if (withheld.length > 0) summary.firstWithheld ??= `${withheld[0]!.cause.source}, ${withheld[0]!.protection}`
+    // Which part each stored detection came from: its decisions count there.
+    const partOf = new Map<number, number>()
+    if (parts.length > 1) outcomes.forEach((outcome, i) => outcome._tag === "Stored" && partOf.set(outcome.seq, recorded[i]!.part))
+    const summaryOf = (causeSeq: number): AppendSummary => parts[partOf.get(causeSeq) ?? 0]!.summary
+    for (const { summary } of parts) summary.clockBehind ??= skew
+    for (const w of withheld) {
+      const summary = summaryOf(w.cause.seq)
+      summary.withheld++
+      summary.firstWithheld ??= `${w.cause.source}, ${w.protection}`
+    }
     const applyAtOnce = settings.applyAtOnce ?? APPLY_AT_ONCE_MAX
     decided.forEach((d, i) => {
+      const summary = summaryOf(d.cause.seq)
+      summary.decided++
       if (d.subject.kind !== "ip") {
         const user = `${d.subject.ip}|${d.subject.at}`
         if (summary.touchedUsers.size < applyAtOnce) summary.touchedUsers.add(user)
@@ -191,7 +217,8 @@ export const recordLines = (settings: AppendSettings, summary: AppendSummary, li
       if (settings.logFile !== undefined) logLines.push(formatLogLine(settings.logFormat, { time, ...fields }))
     }
     outcomes.forEach((outcome, i) => {
-      const { line, key, rejection, warnings } = recorded[i]!
+      const { part, line, key, rejection, warnings } = recorded[i]!
+      const summary = parts[part]!.summary
       if (rejection !== undefined) {
         summary.rejected++
         summary.firstRejection ??= `line ${line}: ${rejection}`

@@ -9,12 +9,14 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import { applyAtOnce, type ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import { applyAtOnce, type ImmediateAdd, type ImmediateResult } from "../reconciler/applyAtOnce.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { logPath, type GlobalOptions } from "./shared.js"
+import { logPath, type GlobalOptions, type UsageError } from "./shared.js"
+import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
+import type { LoadMasterAclService, LoadMasterError } from "../targets/LoadMasterAcl.js"
 
 /** Failed applies said one line each, up to this many (the rest are counted; each is in the log). */
 const MAX_FAILURES_SHOWN = 10
@@ -65,14 +67,16 @@ export const applyNow = (
   adds: ReadonlyArray<ImmediateAdd>,
   timeoutMs: number,
   /** adds in flight at once (`serve`, applying what many requests call for, takes more) */
-  concurrency = 4
+  concurrency = 4,
+  /** the client to use (`serve` keeps one, with its connections, from one apply to the next); else one is made */
+  client?: Effect.Effect<LoadMasterAclService, LoadMasterError | UsageError>
 ) =>
   Effect.gen(function* () {
     if (adds.length > cfg.policy.caps.maxAddsPerPass) {
       return yield* Effect.fail({ message: `${adds.length} additions exceed maxAddsPerPass (${cfg.policy.caps.maxAddsPerPass})` })
     }
     const log = yield* EventLog
-    const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
+    const lm = yield* (client ?? liveLoadMaster(cfg, opts.apiKey, { retryRefused: false }))
     return yield* applyAtOnce(log, lm, adds, concurrency, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
       holdingLease(logPath(opts, cfg), timeoutMs)
     )
@@ -80,35 +84,43 @@ export const applyNow = (
     withinDeadline(work, {
       timeoutMs,
       target: "loadmaster",
-        notDone: (message) => `mitigator append: blocks not applied now (${message}): ${listed(adds.map((a) => `${a.target} ${a.cidr}`))}; the next reconcile applies them`,
-      done: (r) => {
-        const present =
-          (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
-          (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
-          (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
-        if (r.failed === 0) return Effect.logInfo(`mitigator append: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
-        // One line per failed add (where, what, why), then the count.
-        const shown = r.failures.slice(0, MAX_FAILURES_SHOWN)
-        return Effect.zipRight(
-          Effect.forEach(shown, (f) => Effect.logWarning(`mitigator append: not applied: ${f.target} ${f.cidr}: ${f.message}; the next reconcile retries`)),
-          Effect.logWarning(
-            `mitigator append: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries` +
-              (r.failures.length > shown.length ? ` (${r.failures.length - shown.length} more failures not shown: replay --events)` : "")
-          )
-        )
-      }
+      notDone: (message) => `mitigator append: blocks not applied now (${message}): ${listed(adds.map((a) => `${a.target} ${a.cidr}`))}; the next reconcile applies them`,
+      done: (r) => logImmediateResult("mitigator append", r)
     })
   )
+
+/** What an immediate apply did, said: one line, and one per failed add (the first few). */
+export const logImmediateResult = (who: string, r: ImmediateResult) => {
+  const present =
+    (r.present > 0 ? `; ${r.present} already on the list (the next reconcile decides whose)` : "") +
+    (r.ours > 0 ? `; ${r.ours} already mitigator's` : "") +
+    (r.deferred > 0 ? `; ${r.deferred} left to the next reconcile (lifted, re-decided or held by someone else since)` : "")
+  if (r.failed === 0) return Effect.logInfo(`${who}: applied at once: ${r.applied} change(s) on the LoadMaster${present}`)
+  // One line per failed add (where, what, why), then the count.
+  const shown = r.failures.slice(0, MAX_FAILURES_SHOWN)
+  return Effect.zipRight(
+    Effect.forEach(shown, (f) => Effect.logWarning(`${who}: not applied: ${f.target} ${f.cidr}: ${f.message}; the next reconcile retries`)),
+    Effect.logWarning(
+      `${who}: applied ${r.applied}, ${r.failed} failed${present}; the next reconcile retries` +
+        (r.failures.length > shown.length ? ` (${r.failures.length - shown.length} more failures not shown: replay --events)` : "")
+    )
+  )
+}
 
 /**
  * A CryptoSpike pass limited to the users behind `only` (`ip|at` keys), connected for someone who
  * waits (a refused connection is not retried within the call): find them and block them now.
  */
-export const userBlockPass = (cfg: AppConfig, csToken: Option.Option<string>, only: ReadonlySet<string>) =>
+export const userBlockPass = (
+  cfg: AppConfig,
+  csToken: Option.Option<string>,
+  only: ReadonlySet<string>,
+  client?: Effect.Effect<CryptoSpikeUsersService, CryptoSpikeError | UsageError>
+) =>
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
-    const cs = yield* liveCryptoSpike(cfg, csToken, { retryRefused: false })
+    const cs = yield* (client ?? liveCryptoSpike(cfg, csToken, { retryRefused: false }))
     return yield* reconcileCryptoSpikePass(log, cs, {
       caps: cfg.policy.caps,
       force: false,
@@ -125,9 +137,11 @@ export const applyUsersNow = (
   cfg: AppConfig,
   opts: GlobalOptions & { readonly csToken: Option.Option<string> },
   touched: ReadonlySet<string>,
-  timeoutMs: number
+  timeoutMs: number,
+  /** as applyNow's */
+  client?: Effect.Effect<CryptoSpikeUsersService, CryptoSpikeError | UsageError>
 ) =>
-  userBlockPass(cfg, opts.csToken, touched).pipe(holdingLease(logPath(opts, cfg), timeoutMs), (work) =>
+  userBlockPass(cfg, opts.csToken, touched, client).pipe(holdingLease(logPath(opts, cfg), timeoutMs), (work) =>
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",

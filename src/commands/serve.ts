@@ -14,32 +14,37 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
 import * as http from "node:http"
 import * as https from "node:https"
 import { DEFAULT_LISTEN, formatListen, parseListen } from "../domain/ListenAddress.js"
 import { parseDuration } from "../domain/Duration.js"
-import { LineFramer } from "../domain/LineFramer.js"
+import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
 import { parseTimeZone } from "../domain/Time.js"
 import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { readRegularFile } from "../platform/RegularFile.js"
-import type { ImmediateAdd } from "../reconciler/applyAtOnce.js"
+import { immediateResult } from "../reconciler/applyAtOnce.js"
+import { holdingLease } from "../reconciler/lock.js"
+import { applySession, PendingAdds, type SessionSettings } from "../serve/ApplySession.js"
 import type { PassRecord } from "../reconciler/passRecord.js"
 import { bearerMatcher, MIN_TOKEN_LENGTH } from "../serve/BearerToken.js"
 import { BodyRefused, checkText, readBody } from "../serve/Body.js"
 import { TokenBucket } from "../serve/RateLimit.js"
 import { ServeState } from "../serve/ServeState.js"
 import { readSecretFile } from "../targets/secrets.js"
-import { APPLY_AT_ONCE_MAX, BATCH_LINES, newAppendSummary, recordLines, type AppendSettings } from "./append.js"
+import { APPLY_AT_ONCE_MAX, BATCH_LINES, newAppendSummary, recordLines, recordParts, type AppendSettings, type AppendSummary } from "./append.js"
 import { applianceRails } from "./appliances.js"
-import { applyNow, applyUsersNow } from "./applyNow.js"
-import { tokenOption } from "./cryptospike.js"
+import { applyUsersNow, logImmediateResult } from "./applyNow.js"
+import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { activePolicy } from "./decisions.js"
-import { apiKeyOption } from "./loadmaster.js"
+import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { preparePass, watchPasses } from "./reconcile.js"
 import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
@@ -49,6 +54,11 @@ const APPLY_TIMEOUT_MS = 10_000
 /** Adds in flight at once when applying what the requests call for: one round holds many requests' blocks. */
 const SERVE_APPLY_CONCURRENCY = 16
 const LOCK_WAIT_MS = 30_000
+/** The immediate apply's outcomes are recorded together this often (one transaction for many adds). */
+const FLUSH_EVERY_MS = 10
+/** A session of the immediate apply gives the lease back after this long without work, or after SESSION_MAX_MS. */
+const SESSION_IDLE_MS = 50
+const SESSION_MAX_MS = 5_000
 
 const listen = Options.text("listen").pipe(
   Options.withDescription(`HOST:PORT to listen on (else the config's serve.listen; else ${DEFAULT_LISTEN}); plain HTTP only on loopback`),
@@ -128,50 +138,134 @@ export const serveCommand = Command.make(
       }
 
       // One reconcile pass or immediate apply at a time in this process (the lease keeps other
-      // processes out); one batch written at a time.
+      // processes out).
       const oneChange = yield* Effect.makeSemaphore(1)
-      const oneBatch = yield* Effect.makeSemaphore(1)
+      const serveScope = yield* Effect.scope
 
-      // The immediate apply: what the committed batches call for waits here; one worker applies it.
-      const pendingAdds = new Map<string, ImmediateAdd>()
+      // The appliances' clients live from one immediate apply to the next, with their open
+      // connections (a pinned certificate costs a handshake to fetch): made at the first apply,
+      // made anew after an apply that did not all succeed (a rotated key, a new certificate).
+      const kept = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) => {
+        let client: A | undefined
+        return {
+          get: Effect.suspend(() =>
+            client !== undefined ? Effect.succeed(client) : Effect.tap(Scope.extend(make, serveScope), (made) => Effect.sync(() => void (client = made)))
+          ),
+          drop: () => void (client = undefined)
+        }
+      }
+      const lmClient = kept(liveLoadMaster(cfg, opts.apiKey, { retryRefused: false }))
+      const csClient = kept(liveCryptoSpike(cfg, opts.csToken, { retryRefused: false }))
+
+      // The immediate apply: what the committed batches call for waits here. The LoadMaster's
+      // adds go out as they come (ApplySession), the users behind addresses to CryptoSpike in
+      // rounds; each holds the lease, one at a time in this process with the reconcile passes.
+      const wakeAdds = yield* Queue.sliding<void>(1)
+      const pendingAdds = new PendingAdds(APPLY_AT_ONCE_MAX, wakeAdds)
+      const wakeUsers = yield* Queue.sliding<void>(1)
       const pendingUsers = new Set<string>()
-      const wake = yield* Queue.sliding<void>(1)
       const depth = () => (state.queueDepth = pendingAdds.size + pendingUsers.size)
-      const applyPending = Effect.gen(function* () {
-        yield* Queue.take(wake)
-        const adds = [...pendingAdds.values()].slice(0, cfg.policy.caps.maxAddsPerPass)
-        for (const a of adds) pendingAdds.delete(`${a.target}|${a.cidr}`)
+      const sessionSettings: SessionSettings = {
+        concurrency: SERVE_APPLY_CONCURRENCY,
+        takeMax: cfg.policy.caps.maxAddsPerPass,
+        flushEveryMs: FLUSH_EVERY_MS,
+        idleMs: SESSION_IDLE_MS,
+        maxMs: SESSION_MAX_MS,
+        onOutcomes: (outcomes, recorded) => {
+          const r = immediateResult(outcomes, 0, 0)
+          state.applied("loadmaster", "applied", r.applied)
+          state.applied("loadmaster", "present", r.present)
+          state.applied("loadmaster", "failed", r.failed)
+          if (!recorded) state.applied("loadmaster", "not_recorded", outcomes.length)
+          depth()
+        }
+      }
+      const applyAdds = Effect.gen(function* () {
+        yield* Queue.take(wakeAdds)
+        if (pendingAdds.size === 0 || cfg.loadmaster === undefined) return
+        const session = Effect.flatMap(lmClient.get, (lm) => applySession(log, lm, pendingAdds, sessionSettings)).pipe(
+          holdingLease(logFile, APPLY_TIMEOUT_MS),
+          Effect.scoped,
+          Effect.either
+        )
+        const outcome = yield* oneChange.withPermits(1)(session)
+        if (outcome._tag === "Right") {
+          if (outcome.right.failed > 0) lmClient.drop()
+          return yield* logImmediateResult("mitigator serve", outcome.right)
+        }
+        // No lease, no client: what waits is left to the next reconcile pass.
+        lmClient.drop()
+        const left = pendingAdds.take(pendingAdds.size)
+        state.applied("loadmaster", "not_done", left.length)
+        depth()
+        yield* Effect.logWarning(`mitigator serve: blocks not applied now (${outcome.left.message}): ${left.length} left to the next reconcile`)
+      }).pipe(Effect.catchAllDefect((defect) => Effect.logError(`mitigator serve: immediate apply failed (a bug; please report it): ${String(defect)}`)))
+
+      const applyUsers = Effect.gen(function* () {
+        yield* Queue.take(wakeUsers)
+        if (pendingUsers.size === 0 || cfg.cryptospike === undefined) return
         const users = new Set(pendingUsers)
         pendingUsers.clear()
-        if (pendingAdds.size > 0) yield* Queue.offer(wake, undefined)
-        if (adds.length > 0 && cfg.loadmaster !== undefined) {
-          const report = yield* oneChange.withPermits(1)(applyNow(cfg, opts, adds, APPLY_TIMEOUT_MS, SERVE_APPLY_CONCURRENCY))
-          if ("done" in report) {
-            state.applied("loadmaster", "applied", report.done.applied)
-            state.applied("loadmaster", "failed", report.done.failed)
-          } else state.applied("loadmaster", "not_done", adds.length)
-        }
-        if (users.size > 0 && cfg.cryptospike !== undefined) {
-          const report = yield* oneChange.withPermits(1)(applyUsersNow(cfg, opts, users, APPLY_TIMEOUT_MS))
-          if ("done" in report) {
-            state.applied("cryptospike", "applied", report.done.applied)
-            state.applied("cryptospike", "failed", report.done.failed)
-          } else state.applied("cryptospike", "not_done", users.size)
-        }
+        const report = yield* oneChange.withPermits(1)(applyUsersNow(cfg, opts, users, APPLY_TIMEOUT_MS, csClient.get))
+        if ("done" in report) {
+          state.applied("cryptospike", "applied", report.done.applied)
+          state.applied("cryptospike", "failed", report.done.failed)
+        } else state.applied("cryptospike", "not_done", users.size)
+        if (!("done" in report) || report.done.failed > 0) csClient.drop()
         depth()
       }).pipe(Effect.catchAllDefect((defect) => Effect.logError(`mitigator serve: immediate apply failed (a bug; please report it): ${String(defect)}`)))
 
-      /** Records a body's lines, in transactions of BATCH_LINES; done means committed. */
-      const record = (body: Uint8Array) =>
-        oneBatch.withPermits(1)(
-          Effect.gen(function* () {
-            const framer = new LineFramer()
-            const lines = [...framer.push(body), ...framer.end()]
-            const summary = newAppendSummary()
-            for (let at = 0; at < lines.length; at += BATCH_LINES) yield* recordLines(settings, summary, lines.slice(at, at + BATCH_LINES))
-            return summary
-          })
+      // Group commit: the bodies of the requests that arrived while a transaction was being
+      // written go into the next one together (one commit, one fsync, one head file for all),
+      // each answered with its own counts. A body of more than BATCH_LINES lines is written on
+      // its own, in transactions of BATCH_LINES (answered once the last is committed).
+      interface Job {
+        readonly lines: ReadonlyArray<FramedLine>
+        readonly summary: AppendSummary
+        readonly done: Deferred.Deferred<AppendSummary, EventLogError>
+      }
+      const jobs = yield* Queue.unbounded<Job>()
+      const settle = (group: ReadonlyArray<Job>, exit: Exit.Exit<unknown, EventLogError>) =>
+        Effect.forEach(group, (job) => Deferred.done(job.done, Exit.as(exit, job.summary)), { discard: true })
+      const writeTaken = (waiting: Array<Job>) =>
+        Effect.gen(function* () {
+          while (waiting.length > 0) {
+            const first = waiting.shift()!
+            if (first.lines.length > BATCH_LINES) {
+              const chunks = Effect.forEach(
+                Array.from({ length: Math.ceil(first.lines.length / BATCH_LINES) }, (_, i) => first.lines.slice(i * BATCH_LINES, (i + 1) * BATCH_LINES)),
+                (chunk) => recordLines(settings, first.summary, chunk),
+                { discard: true }
+              )
+              yield* settle([first], yield* Effect.exit(chunks))
+              continue
+            }
+            const group = [first]
+            let lines = first.lines.length
+            while (waiting.length > 0 && lines + waiting[0]!.lines.length <= BATCH_LINES) {
+              lines += waiting[0]!.lines.length
+              group.push(waiting.shift()!)
+            }
+            yield* settle(group, yield* Effect.exit(recordParts(settings, group)))
+          }
+        }).pipe(
+          Effect.catchAllDefect((defect) => Effect.logError(`mitigator serve: writing to the log failed (a bug; please report it): ${String(defect)}`))
         )
+
+      const writeJobs = Effect.flatMap(Queue.takeBetween(jobs, 1, Number.MAX_SAFE_INTEGER), (taken) =>
+        // A batch being written is finished, also when serve is told to stop.
+        Effect.uninterruptible(writeTaken([...taken]))
+      )
+
+      /** Records a body's lines; done means committed. */
+      const record = (body: Uint8Array) =>
+        Effect.gen(function* () {
+          const framer = new LineFramer()
+          const lines = [...framer.push(body), ...framer.end()]
+          const done = yield* Deferred.make<AppendSummary, EventLogError>()
+          yield* Queue.offer(jobs, { lines, summary: newAppendSummary(), done })
+          return yield* Deferred.await(done)
+        })
 
       const postEvents = (request: HttpServerRequest.HttpServerRequest, from: string) =>
         Effect.gen(function* () {
@@ -198,9 +292,11 @@ export const serveCommand = Command.make(
               (summary.decided > 0 ? `, ${summary.decided} blocks decided` : "") +
               (summary.firstRejection === undefined ? "" : ` (first: ${summary.firstRejection})`)
           ).pipe(Effect.annotateLogs({ ...counts, decided: summary.decided }))
-          for (const [key, add] of summary.toApply) if (pendingAdds.size < APPLY_AT_ONCE_MAX) pendingAdds.set(key, add)
+          for (const [key, add] of summary.toApply) pendingAdds.offer(key, add)
           for (const user of summary.touchedUsers) if (pendingUsers.size < APPLY_AT_ONCE_MAX) pendingUsers.add(user)
-          if (depth() > 0) yield* Queue.offer(wake, undefined)
+          depth()
+          if (summary.toApply.size > 0) yield* Queue.offer(wakeAdds, undefined)
+          if (summary.touchedUsers.size > 0) yield* Queue.offer(wakeUsers, undefined)
           return json(200, counts)
         }).pipe(
           Effect.catchTags({
@@ -247,7 +343,9 @@ export const serveCommand = Command.make(
       ).pipe(Effect.mapError((e) => usage(`cannot listen on ${formatListen(where.value)}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`)))
       yield* HttpServer.serveEffect(app).pipe(Effect.provide(server))
       yield* Effect.logInfo(`mitigator serve: listening on ${tls === undefined ? "http" : "https"}://${formatListen(where.value)} (POST /v1/events, GET /healthz, GET /metrics)`)
-      yield* Effect.forkScoped(Effect.forever(applyPending))
+      yield* Effect.forkScoped(Effect.forever(writeJobs))
+      yield* Effect.forkScoped(Effect.forever(applyAdds))
+      yield* Effect.forkScoped(Effect.forever(applyUsers))
       if (!reconciling) return yield* Effect.never
       const passOptions = { ...opts, force: false, dryRun: false, concurrency: 4, json: false, metricsFile: Option.none<string>() }
       const passSettings = { everyMs: every.value, lockWaitMs: LOCK_WAIT_MS, onRecorded: (r: PassRecord) => void (state.lastPass = r) }

@@ -55,6 +55,8 @@ export interface ReadPage {
   readonly limit: number
   /** "projection": only PROJECTION_EVENT_TYPES (default: every event) */
   readonly only?: "projection"
+  /** only events of these types (with `only`, of both); rows of other types are skipped unread */
+  readonly types?: ReadonlyArray<string>
 }
 
 /**
@@ -62,7 +64,7 @@ export interface ReadPage {
  * a time). A fold reads and checks every row of the range whatever `only` says: the chain links
  * consecutive rows, so a row it does not hand over is still checked.
  */
-export type FoldRange = Omit<ReadPage, "limit"> & {
+export type FoldRange = Omit<ReadPage, "limit" | "types"> & {
   /**
    * The hash of the row at `afterSeq`, already checked (a checkpoint's, checked against the row;
    * the end of an earlier fold): the chain goes on from it. Without it, the row's stored hash.

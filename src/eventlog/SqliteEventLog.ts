@@ -578,13 +578,11 @@ const make = (options: SqliteEventLogOptions) =>
     // a page stops at the first row recorded later.
     const read: EventLogService["read"] = (page) =>
       withBusyRetry(
-        page.only === "projection"
-          ? sql<EventRow>`
-              SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-              WHERE seq > ${page.afterSeq ?? 0} AND ${projectionTypes} ORDER BY seq LIMIT ${page.limit}`
-          : sql<EventRow>`
-              SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-              WHERE seq > ${page.afterSeq ?? 0} ORDER BY seq LIMIT ${page.limit}`,
+        sql<EventRow>`
+          SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+          WHERE seq > ${page.afterSeq ?? 0}${page.only === "projection" ? sql` AND ${projectionTypes}` : sql``}${
+            page.types === undefined ? sql`` : sql` AND type IN ${sql.in(page.types)}`
+          } ORDER BY seq LIMIT ${page.limit}`,
         "read",
         "reading the event log"
       ).pipe(

@@ -41,7 +41,13 @@ export interface ImmediateResult {
 
 const alreadyThere = (e: LoadMasterError): boolean => e.reason === "rejected" && /already exist/i.test(e.message)
 
-/** More events recorded since the decisions than this, and nothing is applied at once (reconcile sees it all). */
+/**
+ * What can lift or re-decide a block recorded after its decision: only these are read (a busy
+ * log records thousands of detections and decisions while an apply waits its turn).
+ */
+const LIFTING_TYPES = ["UnblockRequested", "AllowRequested", "PolicyActivated"]
+
+/** More such events recorded since the decisions than this, and nothing is applied at once (reconcile sees it all). */
 const SINCE_LIMIT = 10_000
 
 /**
@@ -49,10 +55,10 @@ const SINCE_LIMIT = 10_000
  * since the decisions (while this waited for the lock) leaves the adds it touches to reconcile;
  * an entry the ledger says mitigator holds already, or someone else holds now, is not added again.
  */
-const stillToApply = (log: EventLogService, adds: ReadonlyArray<ImmediateAdd>, now: string) =>
+export const stillToApply = (log: EventLogService, adds: ReadonlyArray<ImmediateAdd>, now: string) =>
   Effect.gen(function* () {
     const first = Math.min(...adds.map((a) => a.causeSeq))
-    const since = yield* log.read({ afterSeq: first, limit: SINCE_LIMIT, only: "projection" })
+    const since = yield* log.read({ afterSeq: first, limit: SINCE_LIMIT, types: LIFTING_TYPES })
     if (since.length === SINCE_LIMIT || since.some((e) => e.type === "PolicyActivated")) return { adds: [], ours: 0, deferred: adds.length }
     const lifted = (add: ImmediateAdd) =>
       since.some((e) => {
@@ -78,47 +84,51 @@ const stillToApply = (log: EventLogService, adds: ReadonlyArray<ImmediateAdd>, n
     return { adds: toMake, ours, deferred }
   })
 
+/** The add of one block, and what it comes to as an event: mitigator's entry, already there, or a failure. */
+export const addOne = (lm: LoadMasterAclService, add: ImmediateAdd): Effect.Effect<NewEvent> =>
+  lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, add.comment).pipe(
+    Effect.match({
+      onSuccess: (sent): NewEvent => ({
+        type: "TargetChanged",
+        dedupeKey: null,
+        payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment: add.comment, causeSeq: add.causeSeq }
+      }),
+      onFailure: (e): NewEvent =>
+        alreadyThere(e)
+          ? {
+              type: "TargetChangeFailed",
+              dedupeKey: null,
+              payload: {
+                target: add.target,
+                cidr: add.cidr,
+                op: "add",
+                errorClass: "rejected",
+                reason: "exists",
+                message: `${add.cidr} is already on ${add.target}: the next reconcile decides whose it is`
+              }
+            }
+          : failure(add.target, add.cidr, "add", e)
+    })
+  )
+
+/** What a set of adds came to, from their events. */
+export const immediateResult = (outcomes: ReadonlyArray<NewEvent>, ours: number, deferred: number): ImmediateResult => {
+  const failures = outcomes.flatMap((e) => (e.type === "TargetChangeFailed" && e.payload.reason !== "exists" ? [e.payload] : []))
+  return {
+    ours,
+    deferred,
+    applied: outcomes.filter((e) => e.type === "TargetChanged").length,
+    present: outcomes.filter((e) => e.type === "TargetChangeFailed" && e.payload.reason === "exists").length,
+    failed: failures.length,
+    problems: [...new Set(failures.map((f) => `${f.target} add: ${f.message}`))],
+    failures: failures.map((f) => ({ target: f.target, cidr: f.cidr ?? "", message: f.message }))
+  }
+}
+
 export const applyAtOnce = (log: EventLogService, lm: LoadMasterAclService, requested: ReadonlyArray<ImmediateAdd>, concurrency: number, now: string) =>
   Effect.gen(function* () {
     const { adds, ours, deferred } = requested.length === 0 ? { adds: [], ours: 0, deferred: 0 } : yield* stillToApply(log, requested, now)
-    const outcomes = yield* Effect.forEach(
-      adds,
-      (add) =>
-        lm.add(scopeOfTarget(add.target) as AclScope, add.cidr, add.comment).pipe(
-          Effect.match({
-            onSuccess: (sent): NewEvent => ({
-              type: "TargetChanged",
-              dedupeKey: null,
-              payload: { target: add.target, cidr: add.cidr, op: "add", listed: sent, comment: add.comment, causeSeq: add.causeSeq }
-            }),
-            onFailure: (e): NewEvent =>
-              alreadyThere(e)
-                ? {
-                    type: "TargetChangeFailed",
-                    dedupeKey: null,
-                    payload: {
-                      target: add.target,
-                      cidr: add.cidr,
-                      op: "add",
-                      errorClass: "rejected",
-                      reason: "exists",
-                      message: `${add.cidr} is already on ${add.target}: the next reconcile decides whose it is`
-                    }
-                  }
-                : failure(add.target, add.cidr, "add", e)
-          })
-        ),
-      { concurrency }
-    )
+    const outcomes = yield* Effect.forEach(adds, (add) => addOne(lm, add), { concurrency })
     if (outcomes.length > 0) yield* log.append(outcomes)
-    const failures = outcomes.flatMap((e) => (e.type === "TargetChangeFailed" && e.payload.reason !== "exists" ? [e.payload] : []))
-    return {
-      ours,
-      deferred,
-      applied: outcomes.filter((e) => e.type === "TargetChanged").length,
-      present: outcomes.filter((e) => e.type === "TargetChangeFailed" && e.payload.reason === "exists").length,
-      failed: failures.length,
-      problems: [...new Set(failures.map((f) => `${f.target} add: ${f.message}`))],
-      failures: failures.map((f) => ({ target: f.target, cidr: f.cidr ?? "", message: f.message }))
-    } satisfies ImmediateResult
+    return immediateResult(outcomes, ours, deferred)
   })

@@ -7,7 +7,8 @@ import * as path from "node:path"
 import { renderMetrics } from "../reconciler/metrics.js"
 import type { PassRecord } from "../reconciler/passRecord.js"
 
-export type ApplyResult = "applied" | "failed" | "not_done"
+/** applied: mitigator added it; present: it was there already; not_done: left to the next pass; not_recorded: applied, its outcome not written to the log */
+export type ApplyResult = "applied" | "present" | "failed" | "not_done" | "not_recorded"
 
 export class ServeState {
   readonly events = { stored: 0, duplicate: 0, rejected: 0 }
@@ -84,7 +85,7 @@ export class ServeState {
       {
         name: "mitigator_serve_applies_total",
         type: "counter",
-        help: "Changes of the immediate apply, by target and result (not_done: left to the next pass).",
+        help: "Changes of the immediate apply, by target and result (present: already on the list; not_done: left to the next pass; not_recorded: made, but its outcome not written to the log).",
         samples: [...this.applies.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, n]) => {
           const [target, result] = key.split("|")
           return [`{target="${target}",result="${result}"}`, n]
