@@ -14,7 +14,7 @@ import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { logPath, type GlobalOptions } from "./shared.js"
+import { localStatePath, type GlobalOptions } from "./shared.js"
 
 /** Failed applies said one line each, up to this many (the rest are counted; each is in the log). */
 const MAX_FAILURES_SHOWN = 10
@@ -74,7 +74,7 @@ export const applyNow = (
     const log = yield* EventLog
     const lm = yield* liveLoadMaster(cfg, opts.apiKey, { retryRefused: false })
     return yield* applyAtOnce(log, lm, adds, concurrency, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
-      holdingLease(logPath(opts, cfg), timeoutMs)
+      holdingLease(localStatePath(opts, cfg), timeoutMs)
     )
   }).pipe((work) =>
     withinDeadline(work, {
@@ -127,7 +127,7 @@ export const applyUsersNow = (
   touched: ReadonlySet<string>,
   timeoutMs: number
 ) =>
-  userBlockPass(cfg, opts.csToken, touched).pipe(holdingLease(logPath(opts, cfg), timeoutMs), (work) =>
+  userBlockPass(cfg, opts.csToken, touched).pipe(holdingLease(localStatePath(opts, cfg), timeoutMs), (work) =>
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",

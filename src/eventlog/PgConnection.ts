@@ -21,6 +21,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import { passwordFromPassFile } from "./PgPassFile.js"
 import { isPostgresUrl, redactedUrl } from "./PgUrl.js"
 
 export { isPostgresUrl, redactedUrl }
@@ -126,7 +128,12 @@ const makePool = (target: PgTarget) =>
       port: endpoint.port,
       database: endpoint.database,
       ...(endpoint.user === undefined ? {} : { user: endpoint.user }),
-      ...(password === undefined ? {} : { password: Redacted.value(password) }),
+      // Without a file: PGPASSWORD (pg reads it), else PGPASSFILE / ~/.pgpass, read here.
+      ...(password !== undefined
+        ? { password: Redacted.value(password) }
+        : process.env["PGPASSWORD"] === undefined
+          ? { password: async () => passwordFromPassFile({ host: endpoint.host, port: endpoint.port, database: endpoint.database, user: endpoint.user ?? process.env["PGUSER"] ?? os.userInfo().username }) ?? "" }
+          : {}),
       ssl: endpoint.ssl,
       options: SESSION_OPTIONS,
       application_name: target.applicationName ?? "mitigator",
@@ -159,7 +166,7 @@ export const describeConnectError = (url: string, cause: unknown): string => {
   const hint =
     code === "28P01" || /password authentication failed/.test(message)
       ? ": wrong password (databasePasswordFile, PGPASSFILE / ~/.pgpass or PGPASSWORD)"
-      : /client password must be a string|no password/i.test(message)
+      : /client password must be a (non-empty )?string|no password/i.test(message)
         ? ": no password found (set databasePasswordFile in the config, or PGPASSFILE / ~/.pgpass, or PGPASSWORD)"
         : code === "3D000"
           ? ": that database does not exist (create it, owned by the role mitigator connects as)"

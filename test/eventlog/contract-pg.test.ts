@@ -1,6 +1,6 @@
 /** The event log contract (contract.ts) on PostgreSQL: a throwaway server for the file, a database per log. */
 import * as PgEventLog from "../../src/eventlog/PgEventLog.js"
-import { usePostgres } from "../support/postgres.js"
+import { usePostgres } from "../support/usePostgres.js"
 import { eventLogContract } from "./contract.js"
 
 const server = usePostgres()

@@ -2,7 +2,8 @@
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { PG_ROLE, pgBinDir, usePostgres, type PgDatabase } from "../support/postgres.js"
+import { PG_ROLE, pgBinDir, type PgDatabase } from "../support/postgres.js"
+import { usePostgres } from "../support/usePostgres.js"
 
 const server = usePostgres()
 

@@ -9,14 +9,13 @@
  *
  * Run as root, the server runs as the `postgres` system user (initdb refuses root); as anyone
  * else, as that user. Missing binaries FAIL the test with what to install: never skipped.
- * One server per test file (start it in beforeAll: `usePostgres()`), a database per test.
+ * One server per test file (usePostgres.ts), a database per test; free of vitest, so a bench can start one too.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll } from "vitest"
 import { closedPort } from "./ports.js"
 
 export const PG_ROLE = "mitigator"
@@ -163,17 +162,4 @@ export const startPostgres = async (): Promise<PgServer> => {
   }
 
   return { port, dir, password, createDatabase, admin, stop }
-}
-
-/** One server for the test file: started before its first test, stopped after its last. */
-export const usePostgres = (): (() => PgServer) => {
-  let server: PgServer | undefined
-  beforeAll(async () => {
-    server = await startPostgres()
-  }, 120_000)
-  afterAll(() => server?.stop())
-  return () => {
-    if (server === undefined) throw new Error("the PostgreSQL server did not start (see beforeAll)")
-    return server
-  }
 }
