@@ -6,8 +6,7 @@ import * as Effect from "effect/Effect"
  * - payload is TEXT, not jsonb: the canonical JSON exactly as hashed (jsonb would reformat it);
  *   the indexes read it through `payload::jsonb`.
  * - events_head, one row: the seq, hash and time of the newest row, moved in the same statement
- *   as the rows it covers. Writers lock it (FOR UPDATE) to extend the chain one at a time, and
- *   it plays the part of SQLite's head file: a log cut off at its end, or rewritten, no longer
+ *   as the rows it covers (writers take turns under an advisory lock, see PgEventLog.ts); it plays the part of SQLite's head file: a log cut off at its end, or rewritten, no longer
  *   meets it.
  * - triggers refuse UPDATE and DELETE of events (plpgsql, built in: no extension).
  * Nothing here needs a superuser: the role that owns the database runs it.
