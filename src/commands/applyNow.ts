@@ -14,7 +14,7 @@ import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { logPath, type GlobalOptions, type UsageError } from "./shared.js"
+import { localStatePath, type GlobalOptions, type UsageError } from "./shared.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import type { LoadMasterAclService, LoadMasterError } from "../targets/LoadMasterAcl.js"
 
@@ -78,7 +78,7 @@ export const applyNow = (
     const log = yield* EventLog
     const lm = yield* (client ?? liveLoadMaster(cfg, opts.apiKey, { retryRefused: false }))
     return yield* applyAtOnce(log, lm, adds, concurrency, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
-      holdingLease(logPath(opts, cfg), timeoutMs)
+      holdingLease(localStatePath(opts, cfg), timeoutMs)
     )
   }).pipe((work) =>
     withinDeadline(work, {
@@ -141,7 +141,7 @@ export const applyUsersNow = (
   /** as applyNow's */
   client?: Effect.Effect<CryptoSpikeUsersService, CryptoSpikeError | UsageError>
 ) =>
-  userBlockPass(cfg, opts.csToken, touched, client).pipe(holdingLease(logPath(opts, cfg), timeoutMs), (work) =>
+  userBlockPass(cfg, opts.csToken, touched, client).pipe(holdingLease(localStatePath(opts, cfg), timeoutMs), (work) =>
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",

@@ -19,7 +19,7 @@ import { loadMasterChecks } from "./doctor/loadMasterChecks.js"
 import { logChecks } from "./doctor/logChecks.js"
 import { apiKeyOption } from "./loadmaster.js"
 import { commandLogger } from "./logging.js"
-import { ExitCode, globalOptions, logPath, type GlobalOptions } from "./shared.js"
+import { besideConfig, ExitCode, globalOptions, logPath, type GlobalOptions } from "./shared.js"
 
 const json = Options.boolean("json").pipe(
   Options.withDescription("one JSON object: { ok, checks: [{ name, status: pass|warn|fail, detail, fix?, note? }] }, in a stable order; the same exit code")
@@ -48,7 +48,7 @@ export const doctorCommand = Command.make("doctor", { ...globalOptions, apiKey: 
     } else {
       const cfg = loaded.right
       checks.push(pass("config", cfg.source === null ? "no config file: built-in defaults (nothing is decided or blocked)" : `config ${cfg.source} is valid`))
-      checks.push(...(yield* logChecks(logPath(opts, cfg), user, logConfiguredBy(opts, cfg))))
+      checks.push(...(yield* logChecks(logPath(opts, cfg), user, logConfiguredBy(opts, cfg), besideConfig(cfg, cfg.databasePasswordFile))))
       if (cfg.loadmaster === undefined && cfg.cryptospike === undefined) {
         checks.push(
           fail(

@@ -17,10 +17,9 @@ import { importLegacyRows, LEGACY_SOURCE } from "../domain/LegacyImport.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { timeLeft } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { readLmTimeoutRows } from "../legacy/lmTimeoutDb.js"
 import { actor, actorOf } from "./operator.js"
-import { ExitCode, globalOptions, LoadedConfig, logPath } from "./shared.js"
+import { ExitCode, globalOptions, LoadedConfig, logLayer, logPath } from "./shared.js"
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(
   Args.withDescription("lm-timeout.py's database (on Flowmon: /home/flowmon/lm-mitigation/lm-block.db)")
@@ -47,7 +46,7 @@ const lmTimeoutCommand = Command.make("lm-timeout", { ...globalOptions, file, dr
             const events = run(tx.clock)
             return Effect.map(tx.append(events), (stored) => ({ recordedAt: tx.clock, events, stored }))
           })
-        ).pipe(Effect.provide(SqliteEventLog.layer({ filename: logPath(opts, cfg), create: true })))
+        ).pipe(Effect.provide(logLayer(logPath(opts, cfg), cfg, { create: true })))
 
     const lines: string[] = [`mitigator import: ${database}: ${rows.length} row(s) from ${LEGACY_SOURCE}`]
     const perTarget = new Map<string, number>()

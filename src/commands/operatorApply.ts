@@ -30,7 +30,7 @@ import { desiredOf, openProjection } from "../projection/desiredState.js"
 import { applianceRails } from "./appliances.js"
 import { userBlockPass } from "./applyNow.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { instanceOf, logPath, type GlobalOptions } from "./shared.js"
+import { instanceOf, localStatePath, type GlobalOptions } from "./shared.js"
 
 /** How long to wait for the lease (another reconcile's pass); without it, the next reconcile applies the request. */
 export const OPERATOR_APPLY_TIMEOUT_MS = 10_000
@@ -121,7 +121,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
           subject
         })
       }),
-      logPath(opts, cfg)
+      localStatePath(opts, cfg)
     )
     if (outcome._tag === "Left") return { changes: [], problems: [`the LoadMaster: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r: PassResult = outcome.right
@@ -141,7 +141,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
 /** A block of the user behind `ip` (recorded at `at`) on CryptoSpike: resolved and blocked now. */
 const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: string, at: string) =>
   Effect.gen(function* () {
-    const outcome = yield* underLease(userBlockPass(cfg, opts.csToken, new Set([`${ip}|${at}`])), logPath(opts, cfg))
+    const outcome = yield* underLease(userBlockPass(cfg, opts.csToken, new Set([`${ip}|${at}`])), localStatePath(opts, cfg))
     if (outcome._tag === "Left") return { changes: [], problems: [`CryptoSpike: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r = outcome.right
     if (r.refused !== undefined) {

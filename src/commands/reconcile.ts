@@ -33,7 +33,7 @@ import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { applianceRails } from "./appliances.js"
 import { openProjection } from "../projection/desiredState.js"
-import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, logPath, UsageError, type GlobalOptions } from "./shared.js"
+import { awaitedLog, configuredLog, ExitCode, globalOptions, instanceOf, LoadedConfig, localStatePath, UsageError, type GlobalOptions } from "./shared.js"
 
 const force = Options.boolean("force").pipe(Options.withDescription("apply a plan even when it exceeds the caps"))
 const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("observe and plan, change nothing"))
@@ -144,7 +144,7 @@ export const preparePass = (cfg: AppConfig, log: EventLogService, opts: PassOpti
     for (const warning of appliances?.warnings ?? []) yield* Effect.logWarning(`mitigator reconcile: ${warning}`)
     const cs = cfg.cryptospike === undefined ? undefined : yield* liveCryptoSpike(cfg, opts.csToken, { retryRefused: true })
     const csSettings = cfg.cryptospike
-    const logFile = logPath(opts, cfg)
+    const logFile = localStatePath(opts, cfg)
     // One pass over each configured target; converged only when every one is.
     // The lock is held for one pass at a time, not for the life of --watch: append's immediate
     // apply takes it between passes, and waits for the end of a pass at most.
@@ -289,7 +289,7 @@ export const reconcileCommand = Command.make(
       const lockWait = parseDuration(opts.lockWait)
       if (!lockWait.ok) return yield* new UsageError({ message: `--lock-wait ${lockWait.error}` })
       const pass = yield* preparePass(cfg, log, opts, { everyMs: every.value, lockWaitMs: lockWait.value })
-      const logFile = logPath(opts, cfg)
+      const logFile = localStatePath(opts, cfg)
       if (!opts.watch) {
         const { converged } = yield* pass
         if (!opts.dryRun && !converged) return yield* new ExitCode({ code: 1 })

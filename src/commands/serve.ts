@@ -47,7 +47,7 @@ import { activePolicy } from "./decisions.js"
 import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
 import { commandLogger, fileFormat, logOptions } from "./logging.js"
 import { preparePass, watchPasses } from "./reconcile.js"
-import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, localStatePath, logPath, UsageError } from "./shared.js"
 
 /** How long an immediate apply may take, and wait for the lease, as `append --apply-timeout`'s default. */
 const APPLY_TIMEOUT_MS = 10_000
@@ -117,9 +117,9 @@ export const serveCommand = Command.make(
       const bodyLimit = settingsFile?.bodyLimit ?? 1024 * 1024
       const bucket = new TokenBucket(settingsFile?.rateLimit ?? 50)
       const authorized = bearerMatcher(token)
-      const logFile = logPath(opts, cfg)
+      const logFile = localStatePath(opts, cfg)
       const reconciling = cfg.loadmaster !== undefined || cfg.cryptospike !== undefined
-      const state = new ServeState(logFile, Date.now(), reconciling ? every.value : undefined)
+      const state = new ServeState(logFile, Date.now(), reconciling ? every.value : undefined, logFile === logPath(opts, cfg))
       if (!reconciling) yield* Effect.logWarning("mitigator serve: the config has no `loadmaster` and no `cryptospike` section: detections are recorded and decided, nothing is applied")
 
       // Resolved once: a block of an appliance's own address is never decided.

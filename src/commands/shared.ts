@@ -11,6 +11,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { loadConfig, type AppConfig, type TlsSettings } from "../config/loadConfig.js"
+import type { EventLog, EventLogError } from "../eventlog/EventLog.js"
+import { isPostgresUrl } from "../eventlog/PgUrl.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
 import { resolveSecret, type SecretSources } from "../targets/secrets.js"
 
@@ -65,12 +67,52 @@ export const credential = (sources: SecretSources) =>
 /** This mitigator's instance name, as `append` resolves it: env MITIGATOR_INSTANCE, else the config's `instance`, else the host name. */
 export const instanceOf = (cfg: AppConfig): string => process.env["MITIGATOR_INSTANCE"] || cfg.instance || os.hostname()
 
+/** The log: a file path, or a postgres:// URL (taken as it is, never resolved beside the config). */
 export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
-  Option.getOrElse(opts.db, () => besideConfig(cfg, cfg.database) ?? "./mitigator.db")
+  Option.getOrElse(opts.db, () =>
+    cfg.database !== undefined && isPostgresUrl(cfg.database) ? cfg.database : (besideConfig(cfg, cfg.database) ?? "./mitigator.db")
+  )
 
-/** Beside an existing log given by --db / MITIGATOR_DB (never beside a log that is not there). */
+/**
+ * Where this host keeps its local files about the log (the reconcile lease, the last pass's
+ * record): beside the SQLite log; for a log on PostgreSQL, `mitigator-postgres-<database>` beside
+ * the config file (else in the working directory). Until the lease lives in the database, only
+ * the processes of one host are kept from reconciling at once.
+ */
+export const localStatePath = (opts: GlobalOptions, cfg: AppConfig): string => {
+  const log = logPath(opts, cfg)
+  if (!isPostgresUrl(log)) return log
+  let database = "log"
+  try {
+    database = decodeURIComponent(new URL(log).pathname.replace(/^\//, "")) || "log"
+  } catch {
+    // refused with its reason when the log is opened
+  }
+  const dir = cfg.source === null ? process.cwd() : path.dirname(cfg.source)
+  return path.join(dir, `mitigator-postgres-${database.replace(/[^A-Za-z0-9_.-]/g, "_")}`)
+}
+
+/** Beside an existing log file given by --db / MITIGATOR_DB (never beside a log that is not there, nor beside a URL). */
 const configCacheFile = (opts: GlobalOptions): string | undefined =>
-  Option.match(opts.db, { onNone: () => undefined, onSome: (db) => (fs.existsSync(db) ? `${db}.config-cache.json` : undefined) })
+  Option.match(opts.db, { onNone: () => undefined, onSome: (db) => (!isPostgresUrl(db) && fs.existsSync(db) ? `${db}.config-cache.json` : undefined) })
+
+/**
+ * The log's layer: on PostgreSQL for a postgres:// URL (its modules loaded only then: a SQLite
+ * `append`, started once per detection, never loads `pg`), else the SQLite file.
+ */
+export const logLayer = (
+  target: string,
+  cfg: AppConfig,
+  options: { readonly create: boolean; readonly checkHead?: boolean }
+): Layer.Layer<EventLog, EventLogError> =>
+  isPostgresUrl(target)
+    ? Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("../eventlog/PgEventLog.js")),
+          (PgEventLog) => PgEventLog.layer({ url: target, passwordFile: besideConfig(cfg, cfg.databasePasswordFile), ...options })
+        )
+      )
+    : SqliteEventLog.layer({ filename: target, ...options })
 
 /**
  * The config, then the event log it points at: an invalid config stops the command before
@@ -80,7 +122,7 @@ const configCacheFile = (opts: GlobalOptions): string | undefined =>
 export const configuredLog = (opts: GlobalOptions, create: boolean, log: { readonly checkHead?: boolean } = {}) =>
   Layer.unwrapEffect(
     Effect.map(loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts)), (cfg) =>
-      Layer.merge(SqliteEventLog.layer({ filename: logPath(opts, cfg), create, ...log }), Layer.succeed(LoadedConfig, cfg))
+      Layer.merge(logLayer(logPath(opts, cfg), cfg, { create, ...log }), Layer.succeed(LoadedConfig, cfg))
     )
   )
 
@@ -94,6 +136,8 @@ export const awaitedLog = (opts: GlobalOptions) =>
     Effect.gen(function* () {
       const cfg = yield* loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts))
       const file = logPath(opts, cfg)
+      // On PostgreSQL the schema is made on open: there is nothing to wait for.
+      if (isPostgresUrl(file)) return Layer.merge(logLayer(file, cfg, { create: true }), Layer.succeed(LoadedConfig, cfg))
       if (!fs.existsSync(file)) {
         yield* Effect.logWarning(`mitigator reconcile: no event log at ${file} yet: waiting for the first append to create it`)
         yield* Effect.sleep("1 second").pipe(Effect.repeat({ until: () => fs.existsSync(file) }))

@@ -19,7 +19,7 @@ import { formatDuration } from "../domain/Duration.js"
 import { ttyProgress } from "../platform/Progress.js"
 import { readPassRecord, type PassRecord } from "../reconciler/passRecord.js"
 import { clockBehind, clockBehindWarning } from "./clockSkew.js"
-import { configuredLog, globalOptions, LoadedConfig, logPath } from "./shared.js"
+import { configuredLog, globalOptions, LoadedConfig, localStatePath } from "./shared.js"
 
 /** How long ago, in whole seconds, minutes, hours or days (a person reads it). */
 const ago = (fromIso: string, now: string): string => {
@@ -62,7 +62,7 @@ export const statusCommand = Command.make("status", { ...globalOptions, json, ..
     const behind = clockBehind(now, newest)
     if (behind !== undefined) yield* Console.error(`mitigator status: ${clockBehindWarning(behind)}`)
     // The pass record is not part of the log: --json stays the log's desired state, byte-stable.
-    const reconciled = lastReconcile(readPassRecord(logPath(opts, cfg)), now)
+    const reconciled = lastReconcile(readPassRecord(localStatePath(opts, cfg)), now)
     if (!opts.json) yield* Console.log(reconciled.line)
     if (reconciled.warning !== undefined && (cfg.loadmaster !== undefined || cfg.cryptospike !== undefined)) {
       yield* Console.error(`mitigator status: warning: ${reconciled.warning}`)

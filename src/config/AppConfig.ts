@@ -28,6 +28,8 @@ export interface AppConfig {
   /** absolute path of the file read; null when none */
   readonly source: string | null
   readonly database: string | undefined
+  /** the PostgreSQL password's file (a postgres:// database), as written in the file */
+  readonly databasePasswordFile?: string | undefined
   readonly instance: string | undefined
   readonly timezone: string | undefined
   readonly loadmaster: LoadMasterSettings | undefined

@@ -642,8 +642,10 @@ const Serve = Schema.transform(ServeFile, ServeSettings, {
 
 /** The whole file: every key optional (command-line options and defaults fill the rest). */
 export const ConfigFile = Schema.Struct({
-  /** path of the SQLite event log (or a URL later) */
+  /** path of the SQLite event log, or a postgres:// URL (without a password) */
   database: Schema.optionalWith(Text, { exact: true }),
+  /** a file whose first line is the PostgreSQL role's password (with a postgres:// database) */
+  databasePasswordFile: Schema.optionalWith(FilePath, { exact: true }),
   /** names this Flowmon appliance in dedupe keys */
   instance: Schema.optionalWith(Instance, { exact: true }),
   /** zone of the timestamps Flowmon writes */
@@ -652,7 +654,7 @@ export const ConfigFile = Schema.Struct({
   cryptospike: Schema.optionalWith(CryptoSpike, { exact: true }),
   policy: Schema.optionalWith(PolicySection, { exact: true }),
   serve: Schema.optionalWith(Serve, { exact: true })
-}).annotations(mapping("expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy, serve)"))
+}).annotations(mapping("expected a mapping of config keys (database, databasePasswordFile, instance, timezone, loadmaster, cryptospike, policy, serve)"))
 export type ConfigFile = typeof ConfigFile.Type
 
 /** A problem with the file's content: where (`policy.rules[2].ttl`, "" for the whole file) and what. */

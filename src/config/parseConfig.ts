@@ -77,6 +77,7 @@ const offsetOf = (doc: Document, path: ReadonlyArray<PropertyKey>): number => {
 const toAppConfig = (source: string, file: ConfigFile): AppConfig => ({
   source,
   database: file.database,
+  ...(file.databasePasswordFile === undefined ? {} : { databasePasswordFile: file.databasePasswordFile }),
   instance: file.instance,
   timezone: file.timezone,
   loadmaster: file.loadmaster,

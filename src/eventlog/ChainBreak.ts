@@ -34,11 +34,11 @@ export const alteredCheckpoint = (seq: number, boundSeq: number): ChainBreak => 
 })
 
 /** The refusal: names the first bad seq and what to do; nothing is acted on. */
-export const tampered = (filename: string, problem: ChainBreak): EventLogError =>
+export const tampered = (filename: string, problem: ChainBreak, evidence = "the log and its .head file"): EventLogError =>
   new EventLogError({
     reason: "tampered",
     message:
       `the event log ${filename} fails its hash-chain check at seq ${problem.seq}: ${problem.reason}. ` +
-      "mitigator refuses to act on it (nothing recorded, nothing sent to an appliance): keep a copy of the log " +
-      "and its .head file for the audit and run `mitigator verify`"
+      `mitigator refuses to act on it (nothing recorded, nothing sent to an appliance): keep a copy of ${evidence} ` +
+      "for the audit and run `mitigator verify`"
   })

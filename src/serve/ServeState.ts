@@ -28,7 +28,9 @@ export class ServeState {
     readonly logFile: string,
     readonly startedAt: number,
     /** the reconcile interval; undefined when there is nothing to reconcile */
-    readonly intervalMs: number | undefined
+    readonly intervalMs: number | undefined,
+    /** a SQLite log file whose writability health checks; false for a log on PostgreSQL (its failed writes show in lastWriteError) */
+    readonly logIsFile = true
   ) {}
 
   answered(status: number): void {
@@ -44,7 +46,7 @@ export class ServeState {
   /** 200 when the log can be written and passes come as often as they should; else 503 and why. */
   health(nowMs: number): { readonly ok: boolean; readonly reasons: ReadonlyArray<string>; readonly lastPassAt: string | null } {
     const reasons: string[] = []
-    try {
+    if (this.logIsFile) try {
       fs.accessSync(this.logFile, fs.constants.W_OK)
       // SQLite writes its journal beside the log.
       fs.accessSync(path.dirname(this.logFile), fs.constants.W_OK)

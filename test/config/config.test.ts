@@ -467,7 +467,7 @@ policy:
 
   it("names the expected kind when a section has the wrong shape", () => {
     expect(problems("- database\n")).toEqual([
-      "expected a mapping of config keys (database, instance, timezone, loadmaster, cryptospike, policy, serve)"
+      "expected a mapping of config keys (database, databasePasswordFile, instance, timezone, loadmaster, cryptospike, policy, serve)"
     ])
     expect(problems("loadmaster: https://lm.example\npolicy: { rules: { name: r } }\n")).toEqual([
       "loadmaster: expected a mapping with url, apiKeyFile, api, addressForm, rateLimit or tls",

@@ -7,8 +7,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { EventLog } from "../../eventlog/EventLog.js"
+import * as Layer from "effect/Layer"
+import { EventLog, type EventLogError } from "../../eventlog/EventLog.js"
 import { headFileOf, readHeadFile } from "../../eventlog/HeadFile.js"
+import { isPostgresUrl } from "../../eventlog/PgUrl.js"
 import * as SqliteEventLog from "../../eventlog/SqliteEventLog.js"
 import { fail, pass, warn, type Check } from "./Check.js"
 
@@ -63,11 +65,23 @@ const notYetChecks = (file: string, whoAmI: string, configured: string, now: num
   return [pass("log", `no event log yet at ${file}: will be created at the first append`), clock]
 }
 
-export const logChecks = (file: string, whoAmI: string, configured: string) =>
+/**
+ * @param passwordFile the PostgreSQL password's file (a postgres:// log), resolved
+ */
+export const logChecks = (file: string, whoAmI: string, configured: string, passwordFile?: string) =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    if (!fs.existsSync(file)) return notYetChecks(file, whoAmI, configured, now)
     const checks: Check[] = []
+    if (isPostgresUrl(file)) {
+      // No files to check: the database answers for itself (a missing log is made by the first append).
+      const layer = Layer.unwrapEffect(
+        Effect.map(Effect.promise(() => import("../../eventlog/PgEventLog.js")), (PgEventLog) =>
+          PgEventLog.layer({ url: file, passwordFile, create: false, checkHead: false })
+        )
+      )
+      return yield* openedChecks(file, configured, now, checks, layer)
+    }
+    if (!fs.existsSync(file)) return notYetChecks(file, whoAmI, configured, now)
     const dir = path.dirname(path.resolve(file))
     // SQLite writes its journal beside the file: both must be writable.
     const denied = [file, dir].flatMap((target) => {
@@ -83,6 +97,12 @@ export const logChecks = (file: string, whoAmI: string, configured: string) =>
         ? pass("log", `event log ${file} is writable`)
         : fail("log", `event log ${file} is not writable by this user (${whoAmI}): ${denied.join(", ")}`, `give the user that runs mitigator read and write access to ${file} and write access to ${dir}`)
     )
+    return yield* openedChecks(file, configured, now, checks, SqliteEventLog.layer({ filename: file, create: false, checkHead: false }))
+  })
+
+/** What the opened log says: its schema, its chain, and this clock against its newest event. */
+const openedChecks = (file: string, configured: string, now: number, checks: Check[], layer: Layer.Layer<EventLog, EventLogError>) =>
+  Effect.gen(function* () {
     const opened = yield* Effect.either(
       Effect.gen(function* () {
         const log = yield* EventLog
@@ -90,7 +110,7 @@ export const logChecks = (file: string, whoAmI: string, configured: string) =>
         const newest = verified._tag === "Intact" && verified.head !== null ? (yield* log.read({ afterSeq: verified.head.seq - 1, limit: 1 }))[0] : undefined
         return { verified, newest }
         // Not refused when the head file disagrees: verify reports it below, as a failed check.
-      }).pipe(Effect.provide(SqliteEventLog.layer({ filename: file, create: false, checkHead: false })))
+      }).pipe(Effect.provide(layer))
     )
     if (opened._tag === "Left") {
       const newer = opened.left.reason === "schema" && /newer than this mitigator knows/.test(opened.left.message)
