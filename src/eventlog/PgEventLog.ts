@@ -443,6 +443,7 @@ const make = (options: PgEventLogOptions) =>
         sql<EventRow>`
           SELECT ${sql.literal(COLUMNS)} FROM events
           WHERE seq > ${page.afterSeq ?? 0} ${page.only === "projection" ? sql`AND ${projectionTypes}` : sql``}
+          ${page.types === undefined ? sql`` : sql`AND type IN ${sql.in(page.types)}`}
           ORDER BY seq LIMIT ${page.limit}`,
         "read",
         "reading the event log"

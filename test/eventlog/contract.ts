@@ -187,6 +187,23 @@ export const eventLogContract = (backend: Backend): void => {
         expect(projection.end.checked).toBe(3)
       })
 
+      it("reads only the events of the types asked for, after a seq (what can lift a block since its decision)", async () => {
+        const log = await backend.freshLog()
+        const page = await run(log, (l) =>
+          Effect.gen(function* () {
+            yield* l.append([
+              rejected(1),
+              { type: "UnblockRequested", payload: { cidr: "192.0.2.1/32", target: null } as never, dedupeKey: null },
+              rejected(3),
+              { type: "AllowRequested", payload: { cidr: "192.0.2.0/24", until: null } as never, dedupeKey: null },
+              { type: "PolicyActivated", payload: { n: 1 } as never, dedupeKey: null }
+            ])
+            return yield* l.read({ afterSeq: 2, limit: 10, types: ["UnblockRequested", "AllowRequested"] })
+          })
+        )
+        expect(page.map((e) => [e.seq, e.type])).toStrictEqual([[4, "AllowRequested"]])
+      })
+
       it("folds a log many batches long in order, each row once, and goes on from where an earlier fold ended", async () => {
         const log = await backend.freshLog()
         const { first, rest } = await run(
