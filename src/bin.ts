@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { cli } from "./Cli.js"
+import { stopGraceMs } from "./platform/StopGrace.js"
 
 // `mitigator replay --events | head` closes stdout early: that is not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -26,15 +27,14 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
  * SIGTERM and SIGINT interrupt the program (runMain, below), and interruption ends a command
  * quickly wherever it waits on something interruptible. What does not let go (a finalizer stuck on
  * a peer that never answers) is cut short here, so that any command ends within a second of the
- * signal, with exit 130. That is safe for the log: every write is one SQLite transaction, which a
+ * signal (`serve`, which finishes its pass first, within 2 s: StopGrace.ts), with exit 130. That is safe for the log: every write is one SQLite transaction, which a
  * process that ends is committed or not, never half; the reconcile lease is released on exit
  * (src/reconciler/lock.ts). A second signal ends the process at once (Node's default).
  */
-const STOP_GRACE_MS = 800
 const stopSoon = () => {
   process.off("SIGTERM", stopSoon)
   process.off("SIGINT", stopSoon)
-  setTimeout(() => process.exit(130), STOP_GRACE_MS).unref()
+  setTimeout(() => process.exit(130), stopGraceMs()).unref()
 }
 process.on("SIGTERM", stopSoon)
 process.on("SIGINT", stopSoon)

@@ -16,7 +16,9 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -30,6 +32,7 @@ import { LineFramer, type FramedLine } from "../domain/LineFramer.js"
 import { parseTimeZone } from "../domain/Time.js"
 import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { readRegularFile } from "../platform/RegularFile.js"
+import { allowStopGrace } from "../platform/StopGrace.js"
 import { immediateResult } from "../reconciler/applyAtOnce.js"
 import { holdingLease } from "../reconciler/lock.js"
 import { applySession, PendingAdds, type SessionSettings } from "../serve/ApplySession.js"
@@ -59,6 +62,27 @@ const FLUSH_EVERY_MS = 10
 /** A session of the immediate apply gives the lease back after this long without work, or after SESSION_MAX_MS. */
 const SESSION_IDLE_MS = 50
 const SESSION_MAX_MS = 5_000
+/** After SIGTERM, the pass or apply in flight may finish for this long; the process ends by STOP_GRACE_MS. */
+const FINISH_GRACE_MS = 1_400
+const STOP_GRACE_MS = 1_900
+
+/**
+ * Runs `work` to its end even when serve is told to stop meanwhile (up to FINISH_GRACE_MS, then it
+ * is interrupted): a pass or an apply in flight finishes, and records what it did. It runs in a
+ * fiber of its own, so it can still be interrupted from within (a lost lease stops it at once).
+ */
+const finishing = <A, E, R>(work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.forkDaemon(work), (fiber) =>
+    Fiber.join(fiber).pipe(
+      Effect.onInterrupt(() =>
+        Fiber.await(fiber).pipe(
+          Effect.timeout(FINISH_GRACE_MS),
+          Effect.catchAll(() => Fiber.interrupt(fiber)),
+          Effect.asVoid
+        )
+      )
+    )
+  )
 
 const listen = Options.text("listen").pipe(
   Options.withDescription(`HOST:PORT to listen on (else the config's serve.listen; else ${DEFAULT_LISTEN}); plain HTTP only on loopback`),
@@ -81,6 +105,7 @@ export const serveCommand = Command.make(
   (opts) =>
     Effect.gen(function* () {
       const cfg = yield* LoadedConfig
+      allowStopGrace(STOP_GRACE_MS)
       const log = yield* EventLog
       const settingsFile = cfg.serve
       const usage = (message: string) => new UsageError({ message: `serve: ${message}` })
@@ -140,7 +165,10 @@ export const serveCommand = Command.make(
       // One reconcile pass or immediate apply at a time in this process (the lease keeps other
       // processes out).
       const oneChange = yield* Effect.makeSemaphore(1)
-      const serveScope = yield* Effect.scope
+      // The clients' own scope, made before the workers are forked: closed after they have
+      // ended (finalizers run last-in first-out), so an apply finishing after SIGTERM still has
+      // its connections.
+      const clientScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
 
       // The appliances' clients live from one immediate apply to the next, with their open
       // connections (a pinned certificate costs a handshake to fetch): made at the first apply,
@@ -149,7 +177,7 @@ export const serveCommand = Command.make(
         let client: A | undefined
         return {
           get: Effect.suspend(() =>
-            client !== undefined ? Effect.succeed(client) : Effect.tap(Scope.extend(make, serveScope), (made) => Effect.sync(() => void (client = made)))
+            client !== undefined ? Effect.succeed(client) : Effect.tap(Scope.extend(make, clientScope), (made) => Effect.sync(() => void (client = made)))
           ),
           drop: () => void (client = undefined)
         }
@@ -188,7 +216,7 @@ export const serveCommand = Command.make(
           Effect.scoped,
           Effect.either
         )
-        const outcome = yield* oneChange.withPermits(1)(session)
+        const outcome = yield* finishing(oneChange.withPermits(1)(session))
         if (outcome._tag === "Right") {
           if (outcome.right.failed > 0) lmClient.drop()
           return yield* logImmediateResult("mitigator serve", outcome.right)
@@ -206,7 +234,7 @@ export const serveCommand = Command.make(
         if (pendingUsers.size === 0 || cfg.cryptospike === undefined) return
         const users = new Set(pendingUsers)
         pendingUsers.clear()
-        const report = yield* oneChange.withPermits(1)(applyUsersNow(cfg, opts, users, APPLY_TIMEOUT_MS, csClient.get))
+        const report = yield* finishing(oneChange.withPermits(1)(applyUsersNow(cfg, opts, users, APPLY_TIMEOUT_MS, csClient.get)))
         if ("done" in report) {
           state.applied("cryptospike", "applied", report.done.applied)
           state.applied("cryptospike", "failed", report.done.failed)
@@ -350,7 +378,7 @@ export const serveCommand = Command.make(
       const passOptions = { ...opts, force: false, dryRun: false, concurrency: 4, json: false, metricsFile: Option.none<string>() }
       const passSettings = { everyMs: every.value, lockWaitMs: LOCK_WAIT_MS, onRecorded: (r: PassRecord) => void (state.lastPass = r) }
       const pass = yield* preparePass(cfg, log, passOptions, passSettings)
-      return yield* watchPasses(oneChange.withPermits(1)(pass), logFile, { ...passSettings, dryRun: false, metricsFile: Option.none() })
+      return yield* watchPasses(finishing(oneChange.withPermits(1)(pass)), logFile, { ...passSettings, dryRun: false, metricsFile: Option.none() })
     }).pipe(Effect.scoped)
 ).pipe(
   Command.withDescription("Receive Flowmon detections over HTTP(S) (POST /v1/events), record and apply them at once, and reconcile in the same process"),

@@ -98,9 +98,9 @@ export const startCli = (args: ReadonlyArray<string>, options: Omit<RunOptions, 
 }
 
 /** Polls `check` every 50 ms until it holds or `timeoutMs` passes (then fails naming `what`). */
-export const waitFor = async (what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> => {
+export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
