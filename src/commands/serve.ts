@@ -58,7 +58,10 @@ const APPLY_TIMEOUT_MS = 10_000
 const SERVE_APPLY_CONCURRENCY = 16
 const LOCK_WAIT_MS = 30_000
 /** The immediate apply's outcomes are recorded together this often (one transaction for many adds). */
-const FLUSH_EVERY_MS = 10
+const FLUSH_EVERY_MS = 50
+/** How often serve's log writes its head file (SqliteEventLogOptions.headEveryMs). */
+const HEAD_EVERY_MS = 250
+const WAL_CHECKPOINT_PAGES = 1000
 /** A session of the immediate apply gives the lease back after this long without work, or after SESSION_MAX_MS. */
 const SESSION_IDLE_MS = 50
 const SESSION_MAX_MS = 5_000
@@ -385,6 +388,8 @@ export const serveCommand = Command.make(
   Command.provide((opts) => {
     // serve writes the log: it creates it when it is not there yet.
     const logger = commandLogger(opts, "stdout", true)
-    return Layer.mergeAll(configuredLog(opts, true), logger)
+    // Hundreds of commits a second under load: the head file follows every HEAD_EVERY_MS, and
+    // the WAL is checkpointed in smaller steps (each runs in the commit of some request).
+    return Layer.mergeAll(configuredLog(opts, true, { headEveryMs: HEAD_EVERY_MS, walAutocheckpointPages: WAL_CHECKPOINT_PAGES }), logger)
   })
 )

@@ -100,10 +100,13 @@ const configCacheFile = (opts: GlobalOptions): string | undefined =>
  * The log's layer: on PostgreSQL for a postgres:// URL (its modules loaded only then: a SQLite
  * `append`, started once per detection, never loads `pg`), else the SQLite file.
  */
+/** How a command wants its log opened (SQLite's options; the PostgreSQL log reads checkHead only). */
+export type LogTuning = Pick<SqliteEventLog.SqliteEventLogOptions, "checkHead" | "headEveryMs" | "walAutocheckpointPages">
+
 export const logLayer = (
   target: string,
   cfg: AppConfig,
-  options: { readonly create: boolean; readonly checkHead?: boolean }
+  options: { readonly create: boolean } & LogTuning
 ): Layer.Layer<EventLog, EventLogError> =>
   isPostgresUrl(target)
     ? Layer.unwrapEffect(
@@ -119,7 +122,7 @@ export const logLayer = (
  * anything is opened. When the log's path is known up front (--db, MITIGATOR_DB), the validated
  * config is cached beside it: Flowmon starts `append` once per detection.
  */
-export const configuredLog = (opts: GlobalOptions, create: boolean, log: { readonly checkHead?: boolean } = {}) =>
+export const configuredLog = (opts: GlobalOptions, create: boolean, log: LogTuning = {}) =>
   Layer.unwrapEffect(
     Effect.map(loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts)), (cfg) =>
       Layer.merge(logLayer(logPath(opts, cfg), cfg, { create, ...log }), Layer.succeed(LoadedConfig, cfg))

@@ -48,6 +48,19 @@ export interface SqliteEventLogOptions {
    * (default true). `verify` and `doctor` turn it off: they report what they find instead.
    */
   readonly checkHead?: boolean
+  /**
+   * Write the head file at most this often (default 0: after every commit that adds rows). A head
+   * file behind the log is allowed (it proves the log holds at least that much), so a process
+   * that commits hundreds of times a second (`serve`) need not fsync it each time; the newest
+   * head is written when the log is closed.
+   */
+  readonly headEveryMs?: number
+  /**
+   * Checkpoint the WAL once it holds this many pages (SQLite's default 1000, 16 MiB here): a
+   * checkpoint runs in the commit that crosses it, so a process that must answer within
+   * milliseconds (`serve`) takes smaller ones more often.
+   */
+  readonly walAutocheckpointPages?: number
 }
 
 const BUSY_TIMEOUT_MS = 5000
@@ -271,6 +284,7 @@ const make = (options: SqliteEventLogOptions) =>
         yield* sql.unsafe("PRAGMA page_size = 16384")
         yield* sql.unsafe("PRAGMA journal_mode = WAL")
         yield* sql.unsafe("PRAGMA synchronous = FULL")
+        if (options.walAutocheckpointPages !== undefined) yield* sql.unsafe(`PRAGMA wal_autocheckpoint = ${options.walAutocheckpointPages}`)
       }),
       "open",
       `cannot open the event log ${options.filename}`
@@ -549,6 +563,21 @@ const make = (options: SqliteEventLogOptions) =>
       )
     )
 
+    // When the head file was last written, by the monotonic clock; whether a commit since has not moved it.
+    let headWrittenAt = Number.NEGATIVE_INFINITY
+    let headBehind = false
+    const publishHeadSoon = Effect.suspend(() => {
+      const now = performance.now()
+      if (now - headWrittenAt < (options.headEveryMs ?? 0)) {
+        headBehind = true
+        return Effect.void
+      }
+      headWrittenAt = now
+      headBehind = false
+      return publishHead
+    })
+    yield* Effect.addFinalizer(() => Effect.suspend(() => (headBehind ? publishHead : Effect.void)))
+
     const transaction: EventLogService["transaction"] = (use) =>
       Effect.gen(function* () {
         let appended = false
@@ -568,7 +597,7 @@ const make = (options: SqliteEventLogOptions) =>
             )
           )
         )
-        if (appended) yield* publishHead
+        if (appended) yield* publishHeadSoon
         return result
       })
 

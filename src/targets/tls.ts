@@ -164,7 +164,10 @@ export const inspectCertificate = (url: URL, settings: TlsSettings, timeoutMs: n
         } satisfies CertificateInspection)
   })
 
-/** Agent options for `url` under `settings` (plain http needs none). */
+/**
+ * Agent options for `url` under `settings` (plain http needs none). A CA or a pin comes as one
+ * secure context for every connection: given as `ca`, Node parses it again for each new one.
+ */
 export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number) =>
   Effect.gen(function* () {
     if (url.protocol !== "https:") return {} as https.AgentOptions
@@ -180,7 +183,7 @@ export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number)
         })
       }
       // Trust exactly this certificate; the pin stands in for the host-name check.
-      return { ca: toPem(peer.der), checkServerIdentity: () => undefined } as https.AgentOptions
+      return { secureContext: tls.createSecureContext({ ca: toPem(peer.der) }), checkServerIdentity: () => undefined } as https.AgentOptions
     }
     const serverName = settings.serverName
     // Another name than the URL's host: sent as SNI (a DNS name) and checked instead of the host.
@@ -188,6 +191,6 @@ export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number)
       serverName === undefined
         ? {}
         : { servername: sniOf(serverName) ?? "", checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(serverName, cert) }
-    if (settings.ca !== undefined) return { ca: yield* readCa(settings.ca), ...naming } as https.AgentOptions
+    if (settings.ca !== undefined) return { secureContext: tls.createSecureContext({ ca: yield* readCa(settings.ca) }), ...naming } as https.AgentOptions
     return naming
   })

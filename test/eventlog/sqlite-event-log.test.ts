@@ -868,3 +868,22 @@ describe("two connections on one file", () => {
     60_000
   )
 })
+
+describe("a head file written at most every headEveryMs (serve)", () => {
+  it.effect("stays behind the log while commits come faster, and catches up when the log is closed", () =>
+    Effect.gen(function* () {
+      const filename = freshDb()
+      // Given a log that writes its head file at most once an hour
+      const whileOpen = yield* Effect.flatMap(EventLog, (log) =>
+        Effect.gen(function* () {
+          for (const i of [1, 2, 3]) yield* log.append([rejected(i)])
+          return yield* log.verify
+        })
+      ).pipe(Effect.provide(SqliteEventLog.layer({ filename, create: true, headEveryMs: 3_600_000 })))
+      // Then the head file names the first commit's head (behind the log, which is allowed)
+      expect(whileOpen).toMatchObject({ _tag: "Intact", count: 3, headFile: 1 })
+      // And once the log is closed it names the last
+      expect(yield* withLog(filename, (log) => log.verify)).toMatchObject({ _tag: "Intact", count: 3, headFile: 3 })
+    })
+  )
+})
