@@ -23,7 +23,7 @@ import { besideConfig, config, logLayer, UsageError } from "./shared.js"
 
 const from = Options.text("from").pipe(Options.withDescription("the log to copy: a SQLite file or a postgres:// URL (read only)"))
 const to = Options.text("to").pipe(Options.withDescription("where to copy it: a new SQLite file, or an empty PostgreSQL database (postgres:// URL)"))
-const batch = Options.integer("batch").pipe(Options.withDescription("rows per transaction on the target (default 5000)"), Options.withDefault(5000))
+const batch = Options.integer("batch").pipe(Options.withDescription("rows per transaction on the target (default 1000)"), Options.withDefault(1000))
 const json = Options.boolean("json").pipe(Options.withDescription("the summary as one JSON object"))
 
 /** One end of the copy: its EventLog (opened as every command opens it) and its LogCopy, closed with the scope. */
