@@ -7,7 +7,8 @@
  * Steps (bench/steps/): cold start vs `node -e 0`; ingest vs a plain better-sqlite3 floor; the
  * peak RSS of one stdin of many detections from distinct sources; growth
  * (time to block, no-op reconcile, status at logs of several sizes); the fold of the largest log,
- * first and from a checkpoint, vs a floor; LoadMaster and CryptoSpike at scale.
+ * first and from a checkpoint, vs a floor; LoadMaster and CryptoSpike at scale; the log on a
+ * durable local PostgreSQL beside SQLite (ingest, time to block, three concurrent appenders).
  *
  * Full runs write bench/results.json, the whole table between the bench markers in docs/performance.md and a summary between the bench-summary markers in README.md;
  * --quick (CI's smoke run, smaller sizes, ~2 minutes) writes bench/tmp/results-quick.json only.
@@ -29,6 +30,7 @@ import { fold } from "./steps/fold.js"
 import { growth, type History } from "./steps/growth.js"
 import { appendMemory } from "./steps/appendMemory.js"
 import { ingest } from "./steps/ingest.js"
+import { FULL as POSTGRES_FULL, QUICK as POSTGRES_QUICK, postgres } from "./steps/postgres.js"
 import { serve } from "./steps/serve.js"
 
 const quick = process.argv.includes("--quick")
@@ -81,6 +83,7 @@ const main = async () => {
     const loadmasterResult = await converge(dir, settings.convergeBlocks)
     const cryptospikeResult = await cryptospike(dir, settings.userBlocks, settings.activityRows)
     const serveResult = await serve(dir, settings.serveRounds, settings.sustained)
+    const postgresResult = await postgres(dir, quick ? POSTGRES_QUICK : POSTGRES_FULL)
 
     const results: Results = {
       measuredAt: new Date().toISOString(),
@@ -93,7 +96,8 @@ const main = async () => {
       growth: { ...growthResult, generation: logs.map((l) => ({ events: l.events, days: settings.historyDays, ms: l.generationMs })) },
       loadmaster: loadmasterResult,
       cryptospike: cryptospikeResult,
-      serve: serveResult
+      serve: serveResult,
+      postgres: postgresResult
     }
     const markdown = renderMarkdown(results)
     console.log(`\n${markdown}`)

@@ -34,6 +34,7 @@ const commands = {
   allow: () => import("./commands/operator.js").then((m) => m.allowCommand),
   import: () => import("./commands/import.js").then((m) => m.importCommand),
   verify: () => import("./commands/verify.js").then((m) => m.verifyCommand),
+  "copy-log": () => import("./commands/copyLog.js").then((m) => m.copyLogCommand),
   demo: () => import("./commands/demo.js").then((m) => m.demoCommand),
   doctor: () => import("./commands/doctor.js").then((m) => m.doctorCommand),
   emulate: () => import("./commands/emulators.js").then((m) => m.emulateCommand)

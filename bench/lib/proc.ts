@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly stdout?: boolean
   /** exit codes that count as success (default [0]) */
   readonly okCodes?: ReadonlyArray<number>
+  /** added to the environment (PGPASSFILE for a log on PostgreSQL) */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 const hook = path.join(root, "bench", "lib", "rssHook.cjs")
@@ -75,7 +77,7 @@ export const runProcess = (argv: ReadonlyArray<string>, options: RunOptions = {}
     if (options.rss === true && rssDir === undefined) throw new Error("setScratch first")
     const rssPrefix = options.rss === true ? path.join(rssDir!, `rss-${process.pid}-${++rssCounter}`) : undefined
     const started = process.hrtime.bigint()
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", options.stdout === true ? "pipe" : "ignore", "pipe"], env: childEnv(rssPrefix) })
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", options.stdout === true ? "pipe" : "ignore", "pipe"], env: { ...childEnv(rssPrefix), ...options.env } })
     let stderr = ""
     let stdout = ""
     child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()))

@@ -9,6 +9,7 @@ import type { FoldResult } from "../steps/fold.js"
 import type { GrowthResult } from "../steps/growth.js"
 import type { AppendMemoryResult } from "../steps/appendMemory.js"
 import type { IngestResult } from "../steps/ingest.js"
+import type { PostgresResult } from "../steps/postgres.js"
 import type { ServeResult } from "../steps/serve.js"
 import type { Ratio, Stats } from "./stats.js"
 
@@ -24,6 +25,7 @@ export interface Results {
   readonly loadmaster: ConvergeResult
   readonly cryptospike: CryptoSpikeResult
   readonly serve: ServeResult
+  readonly postgres: PostgresResult
 }
 
 const f = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -90,6 +92,19 @@ const growthTable = (g: GrowthResult) => {
   ].join("\n")
 }
 
+/** The log on PostgreSQL beside SQLite, measured in the same run (informative: no target). */
+const postgresTable = (p: PostgresResult) => {
+  const vs = (x: number) => `${f(x, 2)}×`
+  const c = p.concurrentAppends
+  return [
+    `| the log on PostgreSQL ${p.server.version.split(" ")[0]} (local, fsync on) vs SQLite (synchronous=FULL) | SQLite: median (min–max) | PostgreSQL: median (min–max) | PostgreSQL / SQLite |`,
+    "|---|---|---|---|",
+    `| ingest ${f(p.ingest.events)} lines, \`append --defer\`, one stdin | ${spread(p.ingest.sqliteMs)}, ${f(p.ingest.eventsPerSecond.sqlite)} events/s | ${spread(p.ingest.postgresMs)}, ${f(p.ingest.eventsPerSecond.postgres)} events/s | ${vs(p.ingest.postgresVsSqlite)} |`,
+    `| time to block: \`append\` of one detection, process start → entry on the LoadMaster (TLS) | ${spread(p.timeToBlock.sqliteMs)} | ${spread(p.timeToBlock.postgresMs)} | ${vs(p.timeToBlock.postgresVsSqlite)} |`,
+    `| ${c.writers} concurrent appenders, ${f(c.appendsEach)} single-event transactions each: all together | ${spread(c.sqliteEventsPerSecond, "events/s")} | ${spread(c.postgresEventsPerSecond, "events/s")} | ${vs(c.postgresVsSqlite)} |`
+  ].join("\n")
+}
+
 export const renderMarkdown = (r: Results) => {
   const runs = `cold start over ${r.coldStart.nodeMs.runs} rounds, ingest ${r.ingest.mitigatorMs.runs}, fold ${r.fold.firstFoldMs.runs}, growth ${r.growth.sizes[0]!.timeToBlockMs.runs}`
   const note =
@@ -97,7 +112,7 @@ export const renderMarkdown = (r: Results) => {
     `each round runs the compared commands one after the other (order alternating), the first round uncounted. ` +
     `Growth figures are steady state: the median of the counted rounds after a warm-up round that may save the projection's checkpoint; ` +
     `the first-fold row above is the cold case. Targets are informative (the bench asserts only that the work was done).`
-  return `${mainTable(r)}\n\n${growthTable(r.growth)}\n\n${note}`
+  return `${mainTable(r)}\n\n${growthTable(r.growth)}\n\n${postgresTable(r.postgres)}\n\n${note}`
 }
 
 /** The handful of figures the README shows (the whole table is in docs/performance.md). */
@@ -116,6 +131,7 @@ export const renderSummary = (r: Results) => {
     `| ingest ${f(r.ingest.events)} lines through one stdin | ${f(r.ingest.eventsPerSecond.median)} events/s; ${vs(r.ingest.ratio, "its floor")} | ≤ ${r.ingest.ratio.max}× |`,
     `| peak RSS at ${f(largest.events)} events | ${f(g.peakRssAtLargest.mib, 1)} MiB | ≤ ${g.peakRssAtLargest.max} MiB |`,
     `| time to block through \`serve\` | ${f(r.serve.serveMs.median, 1)} ms; ${vs(r.serve.ratio, "per-event `append`")} | ≤ ${r.serve.ratio.max}× |`,
+    `| the log on PostgreSQL (local, fsync on) vs SQLite: time to block / ingest / 3 concurrent appenders | ${f(r.postgres.timeToBlock.postgresMs.median)} vs ${f(r.postgres.timeToBlock.sqliteMs.median)} ms / ${f(r.postgres.ingest.eventsPerSecond.postgres)} vs ${f(r.postgres.ingest.eventsPerSecond.sqlite)} events/s / ${f(r.postgres.concurrentAppends.postgresEventsPerSecond.median)} vs ${f(r.postgres.concurrentAppends.sqliteEventsPerSecond.median)} events/s | |`,
     `| \`serve\` at ${f(r.serve.sustained.rate)} detections/s for ${r.serve.sustained.seconds} s: p99 time to block | ${f(r.serve.sustained.p99Ms)} ms: ${verdict(r.serve.sustained.pass)}; RSS ${f(r.serve.sustained.rssStartMiB, 1)} → ${f(r.serve.sustained.rssEndMiB, 1)} MiB | ≤ 100 ms |`,
     "",
     `${r.mode} run of ${r.measuredAt.slice(0, 10)}, ${r.machine.cpus} cores, Node ${r.machine.node}; ratios are to a baseline measured in the same run. All figures: [docs/performance.md](docs/performance.md).`

@@ -60,7 +60,7 @@ export interface PgEventLogOptions extends PgTarget {
  */
 const HEAD_LOCK_DEFAULT: "row" | "advisory" = "advisory"
 /** pg_advisory_xact_lock key of the head ("mitigator head"): any constant of mitigator's own. */
-const HEAD_LOCK_KEY = 0x6d686561
+export const HEAD_LOCK_KEY = 0x6d686561
 
 const CHECKPOINT_BUCKET = 100_000
 const CHECKPOINTS_KEPT = 3

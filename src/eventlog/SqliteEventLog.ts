@@ -131,7 +131,7 @@ const withBusyRetry = <A, R>(effect: Effect.Effect<A, SqlError, R>, reason: Even
 // A fixed statement text per chunk size, so it is prepared once and reused from the cache
 // (building it through the template compiler cost more than the insert itself).
 const insertStatements = new Map<number, string>()
-const insertStatement = (rows: number): string => {
+export const insertStatement = (rows: number): string => {
   let text = insertStatements.get(rows)
   if (text === undefined) {
     text = `INSERT INTO events (seq, recorded_at, type, payload, dedupe_key, hash) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`
@@ -141,7 +141,7 @@ const insertStatement = (rows: number): string => {
 }
 
 /** A transaction that starts with BEGIN IMMEDIATE (see the module comment). */
-const immediateTransaction = (sql: SqlClient.SqlClient) =>
+export const immediateTransaction = (sql: SqlClient.SqlClient) =>
   SqlClient.makeWithTransaction({
     transactionTag: SqlClient.TransactionConnection,
     spanAttributes: [],

@@ -50,6 +50,8 @@ const METAVARS: Record<string, string> = {
   "--state": "FILE",
   "--cert-out": "FILE",
   "--seed": "FILE",
+  "--from": "DB",
+  "--to": "DB",
   "--instance": "NAME",
   "--actor": "NAME",
   "--timezone": "ZONE",

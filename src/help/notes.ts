@@ -182,6 +182,18 @@ export const NOTES: Readonly<Record<string, CommandNotes>> = {
       [1, "broken: names the first altered, removed, reordered or cut-off row (or no log there)"]
     ]
   },
+  "copy-log": {
+    summary: "Copy a whole event log with its hash chain (SQLite ↔ PostgreSQL) into an empty one",
+    examples: [
+      [`mitigator copy-log --from /data/mitigator/mitigator.db --to postgres://mitigator@db.example/mitigator --config ${CONFIG}`, "move the log to PostgreSQL (the password from the config's databasePasswordFile)"],
+      ["PGPASSFILE=~/.pgpass mitigator copy-log --from postgres://mitigator@db.example/mitigator --to /backup/mitigator.db", "back to a SQLite file"],
+      ["mitigator copy-log --from old.db --to new.db --json", "a plain copy, the summary as JSON"]
+    ],
+    exitCodes: [
+      [0, "copied; both logs verified and ending at the same seq and hash"],
+      [1, "nothing or not all copied: the source is broken, the target is not empty, the copy does not verify, a log could not be opened, or a bad command line or config"]
+    ]
+  },
   demo: {
     summary: "The whole loop on embedded emulators, in a temporary directory",
     examples: [

@@ -89,7 +89,15 @@ const writePrivate = (file: string, text: string): void => {
   fs.chmodSync(file, 0o600)
 }
 
-export const startPostgres = async (): Promise<PgServer> => {
+export interface StartOptions {
+  /**
+   * Durable as a production server is (fsync, synchronous_commit and full-page writes on, the
+   * defaults): what the bench compares with SQLite's synchronous=FULL. The tests turn them off.
+   */
+  readonly durable?: boolean
+}
+
+export const startPostgres = async (options: StartOptions = {}): Promise<PgServer> => {
   const bin = pgBinDir()
   const user = serverUser()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mitigator-pg-"))
@@ -117,7 +125,8 @@ export const startPostgres = async (): Promise<PgServer> => {
       "local all postgres trust\nhost all postgres 127.0.0.1/32 reject\nhost all all 127.0.0.1/32 scram-sha-256\n"
     )
     // Durability is not what these tests are about (the crash trials restart it on purpose).
-    const settings = ["-c listen_addresses=127.0.0.1", `-k ${dir}`, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=200"]
+    const volatile = options.durable === true ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    const settings = ["-c listen_addresses=127.0.0.1", `-k ${dir}`, ...volatile, "-c max_connections=200"]
     for (let attempt = 0; ; attempt++) {
       port = await closedPort()
       try {

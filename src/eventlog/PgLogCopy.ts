@@ -1,0 +1,140 @@
+/**
+ * LogCopy (LogCopy.ts) on a PostgreSQL log, on a pool of its own beside the EventLog's. Opened
+ * after PgEventLog.layer, which creates and migrates the schema. Each imported batch is one
+ * transaction under the head lock writers take (the advisory lock, and the head row FOR UPDATE,
+ * so it waits for either kind of writer): it checks the log still ends where the copy left it,
+ * then inserts the rows and moves the head row in one statement, as appends do.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { EventLogError } from "./EventLog.js"
+import { endAfter, importProblem, type LogCopyService, type RawEvent } from "./LogCopy.js"
+import { makePgClient, redactedUrl, type PgTarget } from "./PgConnection.js"
+import { HEAD_LOCK_KEY } from "./PgEventLog.js"
+
+type Row = { seq: number; recorded_at: string; type: string; payload: string; dedupe_key: string | null; hash: string }
+
+const toRaw = (row: Row): RawEvent => ({
+  seq: Number(row.seq),
+  recordedAt: row.recorded_at,
+  type: row.type,
+  payloadJson: row.payload,
+  dedupeKey: row.dedupe_key,
+  hash: row.hash
+})
+
+const describe = (e: unknown): string => {
+  const cause = e instanceof SqlError ? e.cause : e
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const code = (cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? `${message} (${code})` : message
+}
+
+export const make = (target: PgTarget): Effect.Effect<LogCopyService, EventLogError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const label = redactedUrl(target.url)
+    const failed = (reason: EventLogError["reason"], what: string) => (e: unknown) =>
+      e instanceof EventLogError ? e : new EventLogError({ reason, message: `${what} (${label}): ${describe(e)}`, cause: e })
+    const sql = yield* makePgClient({ ...target, applicationName: "mitigator copy-log", maxConnections: 2 }).pipe(
+      Effect.mapError((e) => new EventLogError({ reason: "open", message: e.message, cause: e }))
+    )
+
+    /** BEGIN … COMMIT on one connection; a failed COMMIT (a defect in @effect/sql) is an error like any other. */
+    const inTransaction = <A, E>(effect: Effect.Effect<A, E>, what: string) =>
+      SqlClient.makeWithTransaction({
+        transactionTag: SqlClient.TransactionConnection,
+        spanAttributes: [],
+        acquireConnection: Effect.flatMap(Scope.make(), (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)),
+        begin: (conn) => conn.executeUnprepared("BEGIN", [], undefined),
+        savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
+        commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined).pipe(Effect.tapError(() => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)))),
+        rollback: (conn) => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)),
+        rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
+      })(effect).pipe(
+        Effect.mapError(failed("write", what)),
+        Effect.catchSomeDefect((defect) => (defect instanceof SqlError ? Option.some(Effect.fail(failed("write", what)(defect))) : Option.none()))
+      )
+
+    const contents: LogCopyService["contents"] = sql<{ events: number; checkpoints: number }>`
+      SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM checkpoints) AS checkpoints`.pipe(
+      Effect.map((found) => ({ events: Number(found[0]?.events ?? 0), checkpoints: Number(found[0]?.checkpoints ?? 0) })),
+      Effect.mapError(failed("read", "reading the event log"))
+    )
+
+    const rows: LogCopyService["rows"] = (afterSeq, throughSeq, limit) =>
+      sql<Row>`
+        SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+        WHERE seq > ${afterSeq} AND seq <= ${throughSeq} ORDER BY seq LIMIT ${limit}`.pipe(
+        Effect.map((found) => found.map(toRaw)),
+        Effect.mapError(failed("read", "reading the event log"))
+      )
+
+    const checkpointKeys: LogCopyService["checkpointKeys"] = (throughSeq) =>
+      sql<{ version: string; seq: number }>`SELECT version, seq FROM checkpoints WHERE seq <= ${throughSeq} ORDER BY seq, version`.pipe(
+        Effect.map((found) => found.map((k) => ({ version: k.version, seq: Number(k.seq) }))),
+        Effect.mapError(failed("read", "reading the checkpoints"))
+      )
+
+    const checkpoint: LogCopyService["checkpoint"] = (version, seq) =>
+      sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
+        SELECT version, seq, recorded_at, event_hash, state FROM checkpoints WHERE version = ${version} AND seq = ${seq}`.pipe(
+        Effect.map((found) => {
+          const c = found[0]
+          return c === undefined ? undefined : { version: c.version, seq: Number(c.seq), recordedAt: c.recorded_at, eventHash: c.event_hash, state: c.state }
+        }),
+        Effect.mapError(failed("read", "reading the checkpoints"))
+      )
+
+    const refuse = (message: string) =>
+      Effect.fail(new EventLogError({ reason: "write", message: `importing into the event log ${label}: ${message}; nothing of this batch was written` }))
+
+    const importRows: LogCopyService["importRows"] = (after, batch) =>
+      inTransaction(
+        Effect.gen(function* () {
+          // Both ways writers take turns at the head (PgEventLog.ts HEAD_LOCK_DEFAULT), in the order they take them.
+          yield* sql`SELECT pg_advisory_xact_lock(${HEAD_LOCK_KEY})`
+          const head = (yield* sql<{ seq: number; hash: string }>`SELECT seq, hash FROM events_head FOR UPDATE`)[0]
+          const newest = Number((yield* sql<{ seq: number | null }>`SELECT max(seq) AS seq FROM events`)[0]?.seq ?? 0)
+          if (head === undefined) return yield* refuse("its head row (table events_head) is missing")
+          if (Number(head.seq) !== after.seq || newest !== after.seq || (after.seq !== 0 && head.hash !== after.hash)) {
+            return yield* refuse(`it ends at seq ${newest}, not where the copy left it (seq ${after.seq}): something else wrote to it`)
+          }
+          const problem = importProblem(after, batch)
+          if (problem !== undefined) return yield* refuse(problem)
+          const end = endAfter(after, batch)
+          if (batch.length === 0) return end
+          // The rows and the head row in one statement, as an append moves them.
+          yield* sql.unsafe(
+            `WITH stored AS (
+               INSERT INTO events (seq, recorded_at, type, payload, dedupe_key, hash)
+               SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]))
+             UPDATE events_head SET seq = $7, hash = $8, recorded_at = $9`,
+            [
+              batch.map((r) => r.seq),
+              batch.map((r) => r.recordedAt),
+              batch.map((r) => r.type),
+              batch.map((r) => r.payloadJson),
+              batch.map((r) => r.dedupeKey),
+              batch.map((r) => r.hash),
+              end.seq,
+              end.hash,
+              end.recordedAt
+            ]
+          )
+          return end
+        }),
+        "importing into the event log"
+      )
+
+    const importCheckpoint: LogCopyService["importCheckpoint"] = (c) =>
+      inTransaction(
+        sql`INSERT INTO checkpoints (version, seq, recorded_at, event_hash, state) VALUES (${c.version}, ${c.seq}, ${c.recordedAt}, ${c.eventHash}, ${c.state})`,
+        "importing a checkpoint"
+      ).pipe(Effect.asVoid)
+
+    return { contents, rows, checkpointKeys, checkpoint, importRows, importCheckpoint } satisfies LogCopyService
+  }).pipe(Effect.provide(Reactivity.layer))
