@@ -21,6 +21,9 @@
 #   MITIGATOR_CONNECT_TIMEOUT  connect-timeout  seconds to connect (default 3)
 #   MITIGATOR_FLUSH_BUDGET     flush-budget     seconds spent sending the spool per run (default 20)
 #   MITIGATOR_LOCK_WAIT        lock-wait        seconds to wait for another run's flush (default 15)
+#   MITIGATOR_INSTANCE         instance         this appliance's name in the log (default: the host
+#                                               name): ADS numbers its events per appliance, so
+#                                               appliances that post to one serve must differ here
 #
 # What it does: the new lines are first written to a hidden file in the spool. Then, holding
 # the spool lock, it sends the spooled files oldest first (one POST each) and then the new
@@ -53,6 +56,7 @@ timeout=${MITIGATOR_TIMEOUT:-10}
 connect_timeout=${MITIGATOR_CONNECT_TIMEOUT:-3}
 flush_budget=${MITIGATOR_FLUSH_BUDGET:-20}
 lock_wait=${MITIGATOR_LOCK_WAIT:-15}
+instance=${MITIGATOR_INSTANCE:-$(hostname 2>/dev/null || uname -n)}
 if [ -n "${MITIGATOR_LOG_FILE:-}" ]; then
   log_file=$MITIGATOR_LOG_FILE
 elif [ -d /data/components/apps/log ] && [ -w /data/components/apps/log ]; then
@@ -83,10 +87,11 @@ while [ $# -gt 0 ]; do
     connect-timeout) connect_timeout=$value ;;
     flush-budget) flush_budget=$value ;;
     lock-wait) lock_wait=$value ;;
+    instance) instance=$value ;;
     token | api-key | apikey | key | password)
       warnings="${warnings}parameter '$name' refused: secrets do not belong in script parameters (ADS shows them, ps lists them); use token-file
 " ;;
-    *) warnings="${warnings}unknown parameter '$name': ignored (known: url, token-file, spool, ca, pin, log-file, timeout, connect-timeout, flush-budget, lock-wait)
+    *) warnings="${warnings}unknown parameter '$name': ignored (known: url, token-file, spool, ca, pin, log-file, timeout, connect-timeout, flush-budget, lock-wait, instance)
 " ;;
   esac
 done
@@ -274,6 +279,9 @@ endpoint=${url%/}/v1/events
 for n in "$timeout" "$connect_timeout" "$flush_budget" "$lock_wait"; do
   is_number "$n" || problem="timeouts are whole seconds (got '$n')"
 done
+case $instance in
+  '' | *[!A-Za-z0-9._-]*) problem="MITIGATOR_INSTANCE (parameter instance) '$instance' is not a name of letters, digits, dots, hyphens and underscores" ;;
+esac
 
 token=
 if [ -z "$problem" ]; then
@@ -319,6 +327,7 @@ post() {
     --output "$work.answer" --write-out '%{http_code}'
   if [ -n "$ca" ]; then set -- "$@" --cacert "$ca"; fi
   if [ -n "$pin" ]; then set -- "$@" --pinnedpubkey "$pin"; fi
+  if [ -n "$instance" ]; then set -- "$@" --header "Mitigator-Instance: $instance"; fi
   rm -f "$work.answer"
   # printf is a shell builtin: the token goes down the pipe, never into an argument list.
   status=$(printf 'header = "Authorization: Bearer %s"\n' "$token" | curl "$@" "$endpoint" 2>"$work.curl-error")

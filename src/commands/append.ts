@@ -86,7 +86,7 @@ export interface AppendSummary {
 }
 
 // Host names (the default) fit: up to 253 letters, digits, dots and hyphens.
-const INSTANCE = /^[A-Za-z0-9._-]{1,253}$/
+export const INSTANCE = /^[A-Za-z0-9._-]{1,253}$/
 
 /** A bad option value fails argument parsing, before any layer (the log file) is built. */
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -112,6 +112,8 @@ export const newAppendSummary = (): AppendSummary => ({
 export interface LinesToRecord {
   readonly summary: AppendSummary
   readonly lines: ReadonlyArray<FramedLine>
+  /** the instance these lines come from, when not the settings' (serve: the appliance that posted them) */
+  readonly instance?: string
 }
 
 /**
@@ -149,8 +151,10 @@ export const recordParts = (settings: AppendSettings, parts: ReadonlyArray<Lines
       *[Symbol.iterator]() {
         recorded = [] // a retry of the transaction starts over
         for (let part = 0; part < parts.length; part++) {
+          const instance = parts[part]!.instance
+          const ingest = instance === undefined ? options : { ...options, instance }
           for (const line of parts[part]!.lines) {
-            const event = ingestLine(line, options)
+            const event = ingestLine(line, ingest)
             if (event === undefined) continue
             recorded.push({
               part,

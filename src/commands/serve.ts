@@ -42,7 +42,7 @@ import { BodyRefused, checkText, readBody } from "../serve/Body.js"
 import { TokenBucket } from "../serve/RateLimit.js"
 import { ServeState } from "../serve/ServeState.js"
 import { readSecretFile } from "../targets/secrets.js"
-import { APPLY_AT_ONCE_MAX, BATCH_LINES, newAppendSummary, recordLines, recordParts, type AppendSettings, type AppendSummary } from "./append.js"
+import { APPLY_AT_ONCE_MAX, BATCH_LINES, INSTANCE, newAppendSummary, recordParts, type AppendSettings, type AppendSummary, type LinesToRecord } from "./append.js"
 import { applianceRails } from "./appliances.js"
 import { applyUsersNow, logImmediateResult } from "./applyNow.js"
 import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
@@ -57,6 +57,8 @@ const APPLY_TIMEOUT_MS = 10_000
 /** Adds in flight at once when applying what the requests call for: one round holds many requests' blocks. */
 const SERVE_APPLY_CONCURRENCY = 16
 const LOCK_WAIT_MS = 30_000
+/** The header that names the appliance a POST comes from (the forwarder sends its MITIGATOR_INSTANCE). */
+const INSTANCE_HEADER = "mitigator-instance"
 /** The immediate apply's outcomes are recorded together this often (one transaction for many adds). */
 const FLUSH_EVERY_MS = 50
 /** How often serve's log writes its head file (SqliteEventLogOptions.headEveryMs). */
@@ -250,9 +252,7 @@ export const serveCommand = Command.make(
       // written go into the next one together (one commit, one fsync, one head file for all),
       // each answered with its own counts. A body of more than BATCH_LINES lines is written on
       // its own, in transactions of BATCH_LINES (answered once the last is committed).
-      interface Job {
-        readonly lines: ReadonlyArray<FramedLine>
-        readonly summary: AppendSummary
+      interface Job extends LinesToRecord {
         readonly done: Deferred.Deferred<AppendSummary, EventLogError>
       }
       const jobs = yield* Queue.unbounded<Job>()
@@ -265,7 +265,7 @@ export const serveCommand = Command.make(
             if (first.lines.length > BATCH_LINES) {
               const chunks = Effect.forEach(
                 Array.from({ length: Math.ceil(first.lines.length / BATCH_LINES) }, (_, i) => first.lines.slice(i * BATCH_LINES, (i + 1) * BATCH_LINES)),
-                (chunk) => recordLines(settings, first.summary, chunk),
+                (chunk) => recordParts(settings, [{ ...first, lines: chunk }]),
                 { discard: true }
               )
               yield* settle([first], yield* Effect.exit(chunks))
@@ -289,12 +289,12 @@ export const serveCommand = Command.make(
       )
 
       /** Records a body's lines; done means committed. */
-      const record = (body: Uint8Array) =>
+      const record = (body: Uint8Array, instance: string | undefined) =>
         Effect.gen(function* () {
           const framer = new LineFramer()
           const lines = [...framer.push(body), ...framer.end()]
           const done = yield* Deferred.make<AppendSummary, EventLogError>()
-          yield* Queue.offer(jobs, { lines, summary: newAppendSummary(), done })
+          yield* Queue.offer(jobs, { lines, summary: newAppendSummary(), done, ...(instance === undefined ? {} : { instance }) })
           return yield* Deferred.await(done)
         })
 
@@ -306,9 +306,15 @@ export const serveCommand = Command.make(
             yield* Effect.logWarning(`mitigator serve: POST /v1/events from ${from}: refused, no valid bearer token`)
             return json(401, { error: "a valid bearer token is required (Authorization: Bearer <token>)" }, { "www-authenticate": 'Bearer realm="mitigator"' })
           }
+          // Which appliance posts (ADS numbers its events per appliance): its name goes into the
+          // dedupe keys, as `append --instance` does; without it, this serve's instance.
+          const instance = request.headers[INSTANCE_HEADER]
+          if (instance !== undefined && !INSTANCE.test(instance)) {
+            return json(400, { error: `${INSTANCE_HEADER}: expected a name of up to 253 letters, digits, dots, hyphens and underscores` })
+          }
           const body = yield* readBody(NodeHttpServerRequest.toIncomingMessage(request), bodyLimit)
           yield* checkText(body)
-          const summary = yield* record(body)
+          const summary = yield* record(body, instance)
           // Committed: counted, answered, and applied without making the client wait.
           state.lastWriteError = undefined
           state.events.stored += summary.stored

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import * as https from "node:https"
@@ -120,6 +121,21 @@ describe("mitigator-forward.sh (ADS custom script: sh + curl to mitigator serve)
       expect(request!.body).toBe(events)
       expect(a.spoolEntries()).toEqual([])
       expect(fs.readFileSync(a.logFile, "utf8")).toMatch(/level=info msg="delivered 2 new line\(s\): \{\\"stored\\":2/)
+    })
+  })
+
+  it("names its appliance to serve (Mitigator-Instance): MITIGATOR_INSTANCE, else the host name; a name that is not one keeps the lines", async () => {
+    await withServer(async (server) => {
+      const a = appliance()
+      expect((await a.forward(server.url, lines(1), { MITIGATOR_INSTANCE: "fm-north" })).code).toBe(0)
+      expect((await a.forward(server.url, lines(2))).code).toBe(0)
+      expect(server.requests.map((r) => r.headers["mitigator-instance"])).toEqual(["fm-north", os.hostname()])
+      // Given a name with a space, nothing is sent and the lines wait in the spool
+      const bad = await a.forward(server.url, lines(3), { MITIGATOR_INSTANCE: "fm north" })
+      expect(bad.code).toBe(0)
+      expect(bad.stderr).toContain("MITIGATOR_INSTANCE (parameter instance) 'fm north' is not a name")
+      expect(server.requests).toHaveLength(2)
+      expect(a.spooledText()).toEqual([lines(3)])
     })
   })
 

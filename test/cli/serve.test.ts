@@ -245,6 +245,31 @@ describe("mitigator serve", () => {
     })
   }, 120_000)
 
+  it("keeps apart the detections of appliances that number their events alike (Mitigator-Instance), and refuses a bad name", async () => {
+    await withEmulator(async (emulator) => {
+      const w = serveWorkspace(emulator)
+      try {
+        const { url } = await w.start(["--interval", "1h"])
+        const from = (instance: string | undefined, line: string) =>
+          fetch(`${url}/v1/events`, { method: "POST", body: `${line}\n`, headers: { authorization: `Bearer ${TOKEN}`, ...(instance === undefined ? {} : { "mitigator-instance": instance }) } })
+        // Given two appliances whose event 9001 is a different detection
+        expect(await (await from("fm-north", adsLine(9001, "198.18.50.1"))).json()).toEqual({ stored: 1, duplicate: 0, rejected: 0, warnings: 0 })
+        expect(await (await from("fm-south", adsLine(9001, "198.18.50.2"))).json()).toEqual({ stored: 1, duplicate: 0, rejected: 0, warnings: 0 })
+        // When one sends its event again, it is a duplicate of its own
+        expect(await (await from("fm-south", adsLine(9001, "198.18.50.2"))).json()).toEqual({ stored: 0, duplicate: 1, rejected: 0, warnings: 0 })
+        const received = (await w.events()).filter((e) => e.type === "FlowmonEventReceived").map((e) => [e.payload.instance, e.payload.source])
+        expect(received).toEqual([["fm-north", "198.18.50.1"], ["fm-south", "198.18.50.2"]])
+        // And a name that is not one is refused, nothing recorded
+        const bad = await from("fm north", adsLine(9002, "198.18.50.3"))
+        expect(bad.status).toBe(400)
+        expect(JSON.stringify(await bad.json())).toContain("mitigator-instance")
+        expect((await w.events()).filter((e) => e.type === "FlowmonEventReceived")).toHaveLength(2)
+      } finally {
+        await w.stopAll()
+      }
+    })
+  }, 120_000)
+
   it("on SIGTERM, finishes the adds in flight and records them before it ends (130)", async () => {
     await withEmulator(async (emulator) => {
       const w = serveWorkspace(emulator)
