@@ -38,8 +38,8 @@ const quick = process.argv.includes("--quick")
 // Quick keeps the shape of every step at sizes CI can afford; the history spans fewer days there
 // because the generator's cost is mostly one transaction per simulated 10 minutes.
 const settings = quick
-  ? { coldRuns: 5, ingestEvents: 20_000, memoryEvents: 50_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000, serveRounds: 5, sustained: { rate: 200, seconds: 5 } }
-  : { coldRuns: 25, ingestEvents: 100_000, memoryEvents: 1_000_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000, serveRounds: 15, sustained: { rate: 1_000, seconds: 60 } }
+  ? { coldRuns: 5, ingestEvents: 20_000, memoryEvents: 50_000, ingestRuns: 2, growthSizes: [0, 10_000, 50_000], historyDays: 3, growthRuns: 3, foldRuns: 2, convergeBlocks: 1_000, userBlocks: 100, activityRows: 20_000, serveRounds: 5, sustained: { rate: 200, lowerRate: 50, seconds: 5 } }
+  : { coldRuns: 25, ingestEvents: 100_000, memoryEvents: 1_000_000, ingestRuns: 5, growthSizes: [0, 100_000, 1_000_000], historyDays: 30, growthRuns: 5, foldRuns: 5, convergeBlocks: 10_000, userBlocks: 1_000, activityRows: 200_000, serveRounds: 15, sustained: { rate: 1_000, lowerRate: 100, seconds: 60 } }
 
 /** One log of history per size, generated once (the slow part of a full run) and copied per scenario. */
 const histories = async (dir: string) => {
