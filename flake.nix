@@ -11,7 +11,7 @@
       devShells = forAll (pkgs: {
         default = pkgs.mkShell {
           # python3, gcc and make: better-sqlite3 is compiled by node-gyp when no prebuilt binary is reachable.
-          packages = [ pkgs.nodejs_20 pkgs.python3 pkgs.gcc pkgs.gnumake pkgs.sqlite ];
+          packages = [ pkgs.nodejs_20 pkgs.python3 pkgs.gcc pkgs.gnumake pkgs.sqlite pkgs.postgresql pkgs.dash pkgs.curl pkgs.openssl pkgs.util-linux ];
         };
       });
     };
