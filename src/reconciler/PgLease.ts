@@ -45,8 +45,15 @@ const RECHECK_EVERY_MS = 1_000
 /** How often a waiting taker tries again. */
 const TAKE_EVERY_MS = 200
 
+/** Who holds a lease: its host and pid (for messages and LeaseTakenOver), and an id of its own. */
+export interface Holder {
+  readonly host: string
+  readonly pid: number
+  readonly holder: string
+}
+
 /** This process as a holder: host/pid and a random part (a pid is reused; a process is not). */
-const me = { host: os.hostname(), pid: process.pid, holder: `${os.hostname()}/${process.pid}/${randomBytes(6).toString("hex")}` }
+const thisProcess: Holder = { host: os.hostname(), pid: process.pid, holder: `${os.hostname()}/${process.pid}/${randomBytes(6).toString("hex")}` }
 
 type LeaseRow = {
   readonly fencing_token: number
@@ -79,6 +86,8 @@ export interface PgLeaseOptions {
   readonly name?: string
   /** what messages call the database (the URL, redacted) */
   readonly label: string
+  /** who takes it (default: this process; tests play several holders in one) */
+  readonly holder?: Holder
 }
 
 /**
@@ -87,6 +96,7 @@ export interface PgLeaseOptions {
  */
 export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): ReconcileLeaseService => {
   const name = options.name ?? RECONCILE_LEASE
+  const me = options.holder ?? thisProcess
   const where = `the reconcile lease row ${name} (table reconcile_lease in ${options.label})`
   const leaseId = `postgresql:reconcile_lease/${name}`
 
@@ -198,7 +208,9 @@ export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): 
         const now = rows[0]
         if (now === undefined) return "its row is gone"
         if (Number(now.fencing_token) !== fence.token || now.holder !== me.holder) {
-          return `it is ${heldBy(now)}'s now (fencing token ${now.fencing_token}, ours was ${fence.token})`
+          return now.holder === null
+            ? `it was released behind this holder's back (fencing token ${now.fencing_token}; this pass's was ${fence.token})`
+            : `another holder took it over (${heldBy(now)}, fencing token ${now.fencing_token}; this pass's was ${fence.token})`
         }
         confirm(at, Number(now.remaining_ms ?? 0))
         return undefined
