@@ -208,9 +208,9 @@ export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): 
         const now = rows[0]
         if (now === undefined) return "its row is gone"
         if (Number(now.fencing_token) !== fence.token || now.holder !== me.holder) {
-          return now.holder === null
-            ? `it was released behind this holder's back (fencing token ${now.fencing_token}; this pass's was ${fence.token})`
-            : `another holder took it over (${heldBy(now)}, fencing token ${now.fencing_token}; this pass's was ${fence.token})`
+          if (Number(now.fencing_token) === fence.token) return `it was released behind this holder's back (fencing token ${fence.token})`
+          const by = now.holder === null ? `${heldBy({ ...now, holder: "" })}, which has released it since` : heldBy(now)
+          return `another holder took it over (${by}; fencing token ${now.fencing_token}, this pass's was ${fence.token})`
         }
         confirm(at, Number(now.remaining_ms ?? 0))
         return undefined

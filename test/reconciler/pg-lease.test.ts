@@ -171,7 +171,7 @@ describe("the reconcile lease row on PostgreSQL", () => {
     )
     expect(failed.message).toMatch(/fencing token 1 is stale \(the lease's is 2: another holder took it over\)/)
     expect((seen.guarded as LockError).reason).toBe("lease-lost")
-    expect((seen.guarded as LockError).message).toMatch(/another holder took it over \(pid 202 on host-b, fencing token 4; this pass's was 3\)/)
+    expect((seen.guarded as LockError).message).toMatch(/another holder took it over \(pid 202 on host-b; fencing token 4, this pass's was 3\)/)
     expect(seen.changed).toBe(1)
     // Only what was recorded while the token was current.
     expect(seen.rows.map((e) => (e.payload as { cidr: string; fence: number }).cidr)).toStrictEqual(["192.0.2.1/32"])
@@ -194,6 +194,6 @@ describe("the reconcile lease row on PostgreSQL", () => {
       )
     )
     expect(lost.reason).toBe("lease-lost")
-    expect(lost.message).toMatch(/the reconcile lease row reconcile .* was lost while this pass ran: another holder took it over \(pid 202 on host-b, fencing token 2; this pass's was 1\)/)
+    expect(lost.message).toMatch(/the reconcile lease row reconcile .* was lost while this pass ran: another holder took it over \(pid 202 on host-b; fencing token 2, this pass's was 1\)/)
   })
 })
