@@ -2,6 +2,7 @@
  * One reconciler at a time on a log in PostgreSQL, with real processes on one LoadMaster emulator:
  * - two `reconcile --watch` take turns (passes never overlap: every block added once, no failure,
  *   the fencing tokens of the recorded changes never go back);
+ * - `serve` (applying POSTed detections at once) and `reconcile --watch` take turns the same way;
  * - the holder killed mid-pass (SIGKILL): the other takes the lease over once it expired and
  *   converges;
  * - the holder paused past its lease (SIGSTOP), the other takes over and converges; woken up
@@ -10,11 +11,15 @@
  * - PostgreSQL restarted during appends (every acknowledged append is in the log) and during a
  *   pass (the pass fails with a clear error, the next one converges).
  */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import type { LoadMasterEmulatorHandle } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
 import { describe, expect, it } from "vitest"
 import { jsonLines, runCli, type RunResult } from "../support/cli.js"
 import { adsLine } from "../support/fixtures.js"
 import { lmWorkspace, startCli, waitFor, withEmulator, type RunningCli } from "../support/loadmaster.js"
+import { closedPort } from "../support/ports.js"
 import { usePostgres } from "../support/usePostgres.js"
 
 const server = usePostgres()
@@ -162,6 +167,49 @@ describe("two reconcile --watch on one log in PostgreSQL", () => {
       expectListedOnce(pg.listed(), pg.addresses(0, 40))
       const events = await pg.events()
       expect(events.filter((e) => e.type === "TargetChangeFailed")).toStrictEqual([])
+    }), 600_000)
+})
+
+describe("serve and reconcile --watch on one log in PostgreSQL", () => {
+  it("take turns: what serve applies at once and what the passes apply is each added once, nothing fails, the tokens never go back", () =>
+    withEmulator(async (emulator) => {
+      const pg = await pgWorkspace(emulator)
+      emulator.setFaults({ latencyMs: 40 })
+      const token = `serve-${randomBytes(24).toString("hex")}`
+      const tokenFile = path.join(pg.ws.dir, "serve.token")
+      fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 })
+      fs.chmodSync(tokenFile, 0o600)
+      const port = await closedPort()
+      const serve = startCli(["serve", "--config", pg.ws.config, "--listen", `127.0.0.1:${port}`, "--token-file", tokenFile, "--interval", "2s"], pg.options)
+      const watcher = pg.watch()
+      try {
+        await waitFor("serve to listen", () => serve.stdout().includes("listening on") || serve.child.exitCode !== null, LONG)
+        expect(output(serve)).toContain(`listening on http://127.0.0.1:${port}`)
+        // Detections POSTed to serve (applied at once) and appended elsewhere (left to the passes), interleaved.
+        for (let round = 0; round < 6; round++) {
+          const from = round * 20
+          const body = Array.from({ length: 10 }, (_, i) => adsLine(from + i, `10.77.${Math.floor((from + i) / 250)}.${((from + i) % 250) + 1}`)).join("\n") + "\n"
+          const posted = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: "POST", body, headers: { authorization: `Bearer ${token}` } })
+          expect(posted.status, await posted.text()).toBe(200)
+          expect((await pg.append(from + 10, 10)).code).toBe(0)
+        }
+        await waitFor("every block on the LoadMaster", () => pg.listed().length >= 120, LONG)
+        await waitFor("a pass to converge after that", () => /converged/.test(watcher.stdout()), LONG)
+      } finally {
+        await stop(serve, watcher)
+      }
+      expect(output(serve) + output(watcher)).not.toContain(token)
+      expectListedOnce(pg.listed(), pg.addresses(0, 120))
+      const events = await pg.events()
+      expect(events.filter((e) => e.type === "TargetChangeFailed"), "no change failed (two at once would add the same block twice)").toStrictEqual([])
+      const added = events.filter((e) => e.type === "TargetChanged" && e.payload.op === "add")
+      expect(new Set(added.map((e) => e.payload.cidr)).size).toBe(added.length)
+      expect(added.length).toBe(120)
+      const fences = added.map((e) => e.payload.fence as number)
+      expect(fences.every((f) => Number.isInteger(f) && f > 0)).toBe(true)
+      expect(fences, "one holder after the other").toStrictEqual([...fences].sort((a, b) => a - b))
+      // The changes were made over many turns of the lease (serve's immediate applies, its passes, the watcher's).
+      expect(new Set(fences).size).toBeGreaterThan(1)
     }), 600_000)
 })
 
