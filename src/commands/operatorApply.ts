@@ -78,7 +78,8 @@ const passable = (e: unknown): boolean => {
     case "LockError":
       return error.reason !== "io"
     case "EventLogError":
-      return error.reason === "busy"
+      // fenced: the lease was taken over while this apply ran (PostgreSQL): as lease-lost
+      return error.reason === "busy" || error.reason === "fenced"
     default:
       return false
   }
