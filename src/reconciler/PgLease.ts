@@ -155,11 +155,14 @@ export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): 
       }
       confirm(sentAt, Number(row.remaining_ms ?? 0))
 
-      const lose = (why: string) =>
+      const stop = (what: string) =>
         Effect.gen(function* () {
-          const message = `${where} was lost while this pass ran: ${why}; the pass stopped here, so that two passes never change the appliances at once (the next pass takes the lease anew)`
+          const message = `${where} ${what}; the pass stopped here, so that two passes never change the appliances at once (the next pass takes the lease anew)`
           if (yield* Deferred.fail(lost, new LockError({ reason: "lease-lost", message }))) yield* Effect.logError(`mitigator: ${message}`)
         })
+      const lose = (why: string) => stop(`was lost while this pass ran: ${why}`)
+      /** PostgreSQL did not answer: the lease may have been taken meanwhile, nobody can tell. */
+      const unconfirmed = (why: string) => stop(`could not be confirmed as this holder's while this pass ran: ${why}`)
 
       // The release: only our own lease (never one taken from us since). Best effort: a lease
       // left behind expires.
@@ -230,8 +233,10 @@ export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): 
                 fresh()
                   ? Effect.void
                   : check.pipe(
-                      Effect.catchAll((e) => Effect.succeed(`it could not be checked (${sqlMessage(e)})`)),
-                      Effect.flatMap((why) => (why === undefined ? Effect.void : Effect.zipRight(lose(why), Effect.never)))
+                      Effect.matchEffect({
+                        onFailure: (e) => Effect.zipRight(unconfirmed(`PostgreSQL did not answer (${sqlMessage(e)})`), Effect.never),
+                        onSuccess: (why) => (why === undefined ? Effect.void : Effect.zipRight(lose(why), Effect.never))
+                      })
                     )
               )
             )
@@ -263,7 +268,7 @@ export const makePgLease = (sql: SqlClient.SqlClient, options: PgLeaseOptions): 
               continue
             }
             if (performance.now() >= confirmedUntil) {
-              return yield* lose(`it could not be renewed before it expired (${sqlMessage(renewed.left)})`)
+              return yield* unconfirmed(`it could not be renewed before it would expire (PostgreSQL: ${sqlMessage(renewed.left)})`)
             }
             wait = Math.min(1_000, renewEveryMs)
           }
