@@ -11,10 +11,10 @@ import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { applyAtOnce, type ImmediateAdd, type ImmediateResult } from "../reconciler/applyAtOnce.js"
 import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
-import { holdingLease } from "../reconciler/lock.js"
+import { holdingReconcileLease } from "../reconciler/Lease.js"
 import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { localStatePath, type GlobalOptions, type UsageError } from "./shared.js"
+import type { GlobalOptions, UsageError } from "./shared.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
 import type { LoadMasterAclService, LoadMasterError } from "../targets/LoadMasterAcl.js"
 
@@ -78,7 +78,7 @@ export const applyNow = (
     const log = yield* EventLog
     const lm = yield* (client ?? liveLoadMaster(cfg, opts.apiKey, { retryRefused: false }))
     return yield* applyAtOnce(log, lm, adds, concurrency, new Date(yield* Clock.currentTimeMillis).toISOString()).pipe(
-      holdingLease(localStatePath(opts, cfg), timeoutMs)
+      holdingReconcileLease(timeoutMs)
     )
   }).pipe((work) =>
     withinDeadline(work, {
@@ -141,7 +141,7 @@ export const applyUsersNow = (
   /** as applyNow's */
   client?: Effect.Effect<CryptoSpikeUsersService, CryptoSpikeError | UsageError>
 ) =>
-  userBlockPass(cfg, opts.csToken, touched, client).pipe(holdingLease(localStatePath(opts, cfg), timeoutMs), (work) =>
+  userBlockPass(cfg, opts.csToken, touched, client).pipe(holdingReconcileLease(timeoutMs), (work) =>
     withinDeadline(work, {
       timeoutMs,
       target: "cryptospike",

@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig, CryptoSpikeSettings } from "../config/loadConfig.js"
+import { fencedCryptoSpike } from "../reconciler/fenced.js"
 import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
@@ -31,7 +32,8 @@ export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use, like the LoadMaster client.
     const { makeLiveCryptoSpike } = yield* Effect.promise(() => import("../targets/cryptospike/LiveCryptoSpike.js"))
-    return yield* makeLiveCryptoSpike({
+    // Each change asks the reconcile lease it runs under first (fenced.ts).
+    return fencedCryptoSpike(yield* makeLiveCryptoSpike({
       url: settings.url,
       auth: { kind: "token", token },
       tls,
@@ -39,5 +41,5 @@ export const liveCryptoSpike = (cfg: AppConfig, tokenFlag: Option.Option<string>
       // CryptoSpike documents no limit; 50 calls/s keeps long paging runs from hammering it.
       rateLimit: 50,
       retryRefused: calls.retryRefused
-    })
+    }))
   })

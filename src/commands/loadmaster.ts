@@ -3,6 +3,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig, LoadMasterSettings } from "../config/loadConfig.js"
+import { fencedLoadMaster } from "../reconciler/fenced.js"
 import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
@@ -35,5 +36,8 @@ export const liveLoadMaster = (cfg: AppConfig, apiKeyFlag: Option.Option<string>
     const tls = tlsBesideConfig(cfg, settings.tls)
     // Loaded on use: the HTTP client stack is not needed by the commands that do not talk to it.
     const { makeLiveLoadMaster } = yield* Effect.promise(() => import("../targets/loadmaster/LiveLoadMaster.js"))
-    return yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, addressForm: settings.addressForm, rateLimit: settings.rateLimit, tls, retryRefused: calls.retryRefused })
+    // Each change asks the reconcile lease it runs under first (fenced.ts).
+    return fencedLoadMaster(
+      yield* makeLiveLoadMaster({ url: settings.url, apiKey, api: settings.api, addressForm: settings.addressForm, rateLimit: settings.rateLimit, tls, retryRefused: calls.retryRefused })
+    )
   })

@@ -24,13 +24,13 @@ import * as Effect from "effect/Effect"
 import type { Cidr } from "../domain/Cidr.js"
 import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import { holdingLease } from "../reconciler/lock.js"
+import { holdingReconcileLease } from "../reconciler/Lease.js"
 import { reconcilePass, type PassResult } from "../reconciler/reconcileLoadMaster.js"
 import { desiredOf, openProjection } from "../projection/desiredState.js"
 import { applianceRails } from "./appliances.js"
 import { userBlockPass } from "./applyNow.js"
 import { liveLoadMaster } from "./loadmaster.js"
-import { instanceOf, localStatePath, type GlobalOptions } from "./shared.js"
+import { instanceOf, type GlobalOptions } from "./shared.js"
 
 /** How long to wait for the lease (another reconcile's pass); without it, the next reconcile applies the request. */
 export const OPERATOR_APPLY_TIMEOUT_MS = 10_000
@@ -78,7 +78,8 @@ const passable = (e: unknown): boolean => {
     case "LockError":
       return error.reason !== "io"
     case "EventLogError":
-      return error.reason === "busy"
+      // fenced: the lease was taken over while this apply ran (PostgreSQL): as lease-lost
+      return error.reason === "busy" || error.reason === "fenced"
     default:
       return false
   }
@@ -88,9 +89,9 @@ const passable = (e: unknown): boolean => {
  * Under the lease, waited for up to the deadline; the pass itself runs to its end. An error the
  * next reconcile can get past is returned (Left), any other fails.
  */
-const underLease = <A, E extends { readonly message: string }, R>(work: Effect.Effect<A, E, R>, dbPath: string) =>
+const underLease = <A, E extends { readonly message: string }, R>(work: Effect.Effect<A, E, R>) =>
   work.pipe(
-    holdingLease(dbPath, OPERATOR_APPLY_TIMEOUT_MS),
+    holdingReconcileLease(OPERATOR_APPLY_TIMEOUT_MS),
     Effect.scoped,
     Effect.either,
     Effect.flatMap((outcome) => (outcome._tag === "Left" && !passable(outcome.left) ? Effect.fail(outcome.left) : Effect.succeed(outcome)))
@@ -120,8 +121,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
           protect: rails,
           subject
         })
-      }),
-      localStatePath(opts, cfg)
+      })
     )
     if (outcome._tag === "Left") return { changes: [], problems: [`the LoadMaster: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r: PassResult = outcome.right
@@ -141,7 +141,7 @@ const onLoadMaster = (cfg: AppConfig, opts: OperatorApplyOptions, subject: { rea
 /** A block of the user behind `ip` (recorded at `at`) on CryptoSpike: resolved and blocked now. */
 const userOnCryptoSpike = (cfg: AppConfig, opts: OperatorApplyOptions, ip: string, at: string) =>
   Effect.gen(function* () {
-    const outcome = yield* underLease(userBlockPass(cfg, opts.csToken, new Set([`${ip}|${at}`])), localStatePath(opts, cfg))
+    const outcome = yield* underLease(userBlockPass(cfg, opts.csToken, new Set([`${ip}|${at}`])))
     if (outcome._tag === "Left") return { changes: [], problems: [`CryptoSpike: ${outcome.left.message}`], retried: true } satisfies PartOutcome
     const r = outcome.right
     if (r.refused !== undefined) {

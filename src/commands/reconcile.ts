@@ -20,7 +20,7 @@ import { formatSpan, parseDuration, timeLeft } from "../domain/Duration.js"
 import { GLOBAL_SCOPE } from "../targets/LoadMasterAcl.js"
 import { EventLog, EventLogError, type EventLogService } from "../eventlog/EventLog.js"
 import type { AppConfig } from "../config/loadConfig.js"
-import { holdingLease } from "../reconciler/lock.js"
+import { holdingReconcileLease, leaseTtlFor } from "../reconciler/Lease.js"
 import { renderMetrics } from "../reconciler/metrics.js"
 import { watchDelayMs } from "../reconciler/watchDelay.js"
 import { nextPassRecord, passRecordFile, readPassRecord, writePassRecord, type PassRecord, type TargetFigures } from "../reconciler/passRecord.js"
@@ -232,7 +232,7 @@ export const preparePass = (cfg: AppConfig, log: EventLogService, opts: PassOpti
         yield* recordPass(logFile, opts.metricsFile, { startedAt, endedAt, converged, intervalMs: settings.everyMs, targets }, settings.onRecorded)
       }
       return { converged, outage }
-    }).pipe(holdingLease(logFile, settings.lockWaitMs), Effect.scoped)
+    }).pipe(holdingReconcileLease(settings.lockWaitMs, { ttlMs: leaseTtlFor(settings.everyMs) }), Effect.scoped)
   })
 
 /**

@@ -34,7 +34,7 @@ import { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { readRegularFile } from "../platform/RegularFile.js"
 import { allowStopGrace } from "../platform/StopGrace.js"
 import { immediateResult } from "../reconciler/applyAtOnce.js"
-import { holdingLease } from "../reconciler/lock.js"
+import { holdingReconcileLease } from "../reconciler/Lease.js"
 import { applySession, PendingAdds, type SessionSettings } from "../serve/ApplySession.js"
 import type { PassRecord } from "../reconciler/passRecord.js"
 import { bearerMatcher, MIN_TOKEN_LENGTH } from "../serve/BearerToken.js"
@@ -218,7 +218,7 @@ export const serveCommand = Command.make(
         yield* Queue.take(wakeAdds)
         if (pendingAdds.size === 0 || cfg.loadmaster === undefined) return
         const session = Effect.flatMap(lmClient.get, (lm) => applySession(log, lm, pendingAdds, sessionSettings)).pipe(
-          holdingLease(logFile, APPLY_TIMEOUT_MS),
+          holdingReconcileLease(APPLY_TIMEOUT_MS),
           Effect.scoped,
           Effect.either
         )

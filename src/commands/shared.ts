@@ -14,6 +14,7 @@ import { loadConfig, type AppConfig, type TlsSettings } from "../config/loadConf
 import type { EventLog, EventLogError } from "../eventlog/EventLog.js"
 import { isPostgresUrl } from "../eventlog/PgUrl.js"
 import * as SqliteEventLog from "../eventlog/SqliteEventLog.js"
+import { fileLease, ReconcileLease } from "../reconciler/Lease.js"
 import { resolveSecret, type SecretSources } from "../targets/secrets.js"
 
 /** Bad arguments or environment: the command did not run. */
@@ -74,10 +75,10 @@ export const logPath = (opts: GlobalOptions, cfg: AppConfig): string =>
   )
 
 /**
- * Where this host keeps its local files about the log (the reconcile lease, the last pass's
- * record): beside the SQLite log; for a log on PostgreSQL, `mitigator-postgres-<database>` beside
- * the config file (else in the working directory). Until the lease lives in the database, only
- * the processes of one host are kept from reconciling at once.
+ * Where this host keeps its local files about the log: beside the SQLite log (its reconcile lease
+ * file, the last pass's record); for a log on PostgreSQL, `mitigator-postgres-<database>` beside
+ * the config file (else in the working directory), for the last pass's record only (what `status`
+ * on this host shows): the lease of a log on PostgreSQL is a row in its database (leaseLayer).
  */
 export const localStatePath = (opts: GlobalOptions, cfg: AppConfig): string => {
   const log = logPath(opts, cfg)
@@ -118,6 +119,22 @@ export const logLayer = (
     : SqliteEventLog.layer({ filename: target, ...options })
 
 /**
+ * The reconcile lease of the log at `target` (Lease.ts): a row in the database of a log on
+ * PostgreSQL (every host takes turns; PgLease.ts, connected on the first take), else the lease
+ * file beside the SQLite log.
+ */
+export const leaseLayer = (target: string, opts: GlobalOptions, cfg: AppConfig): Layer.Layer<ReconcileLease> =>
+  isPostgresUrl(target)
+    ? Layer.scoped(
+        ReconcileLease,
+        Effect.flatMap(
+          Effect.promise(() => import("../reconciler/PgLease.js")),
+          (PgLease) => PgLease.pgLease({ url: target, passwordFile: besideConfig(cfg, cfg.databasePasswordFile) })
+        )
+      )
+    : Layer.succeed(ReconcileLease, fileLease(localStatePath(opts, cfg)))
+
+/**
  * The config, then the event log it points at: an invalid config stops the command before
  * anything is opened. When the log's path is known up front (--db, MITIGATOR_DB), the validated
  * config is cached beside it: Flowmon starts `append` once per detection.
@@ -125,7 +142,7 @@ export const logLayer = (
 export const configuredLog = (opts: GlobalOptions, create: boolean, log: LogTuning = {}) =>
   Layer.unwrapEffect(
     Effect.map(loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts)), (cfg) =>
-      Layer.merge(logLayer(logPath(opts, cfg), cfg, { create, ...log }), Layer.succeed(LoadedConfig, cfg))
+      Layer.mergeAll(logLayer(logPath(opts, cfg), cfg, { create, ...log }), leaseLayer(logPath(opts, cfg), opts, cfg), Layer.succeed(LoadedConfig, cfg))
     )
   )
 
@@ -140,11 +157,11 @@ export const awaitedLog = (opts: GlobalOptions) =>
       const cfg = yield* loadConfig(Option.getOrUndefined(opts.config), configCacheFile(opts))
       const file = logPath(opts, cfg)
       // On PostgreSQL the schema is made on open: there is nothing to wait for.
-      if (isPostgresUrl(file)) return Layer.merge(logLayer(file, cfg, { create: true }), Layer.succeed(LoadedConfig, cfg))
+      if (isPostgresUrl(file)) return Layer.mergeAll(logLayer(file, cfg, { create: true }), leaseLayer(file, opts, cfg), Layer.succeed(LoadedConfig, cfg))
       if (!fs.existsSync(file)) {
         yield* Effect.logWarning(`mitigator reconcile: no event log at ${file} yet: waiting for the first append to create it`)
         yield* Effect.sleep("1 second").pipe(Effect.repeat({ until: () => fs.existsSync(file) }))
       }
-      return Layer.merge(SqliteEventLog.layer({ filename: file, create: false }), Layer.succeed(LoadedConfig, cfg))
+      return Layer.mergeAll(SqliteEventLog.layer({ filename: file, create: false }), leaseLayer(file, opts, cfg), Layer.succeed(LoadedConfig, cfg))
     })
   )

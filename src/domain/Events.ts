@@ -268,7 +268,9 @@ export const UserBlockChanged = Schema.Struct({
   op: Schema.Literal("block", "unblock"),
   comment: Schema.String,
   /** the decision or operator block behind it (block), when known */
-  causeSeq: Schema.NullOr(Schema.Number)
+  causeSeq: Schema.NullOr(Schema.Number),
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type UserBlockChanged = typeof UserBlockChanged.Type
 
@@ -279,7 +281,9 @@ export type UserBlockChanged = typeof UserBlockChanged.Type
  */
 export const UserBlockLifted = Schema.Struct({
   userId: Schema.String,
-  repair: Schema.Boolean
+  repair: Schema.Boolean,
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type UserBlockLifted = typeof UserBlockLifted.Type
 
@@ -293,7 +297,9 @@ export const TargetChanged = Schema.Struct({
   listed: Schema.String,
   comment: Schema.String,
   /** the event the block was for (add), when known */
-  causeSeq: Schema.NullOr(Schema.Number)
+  causeSeq: Schema.NullOr(Schema.Number),
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type TargetChanged = typeof TargetChanged.Type
 
@@ -304,7 +310,9 @@ export const TargetChangeFailed = Schema.Struct({
   op: Schema.Literal("add", "remove", "list"),
   errorClass: Schema.Literal("transient", "auth", "rejected"),
   reason: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type TargetChangeFailed = typeof TargetChangeFailed.Type
 
@@ -323,7 +331,9 @@ export const DriftObserved = Schema.Struct({
   /** the comment as listed (adopted entries): what removing it later checks it against */
   comment: Schema.optionalWith(Schema.String, { exact: true }),
   /** whether reconcile puts it back (LoadMaster: always, while the block is desired) */
-  repair: Schema.Boolean
+  repair: Schema.Boolean,
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type DriftObserved = typeof DriftObserved.Type
 
@@ -342,7 +352,9 @@ export const OwnershipLost = Schema.Struct({
   /** who holds it now, as far as the target says ("someone else" when it does not say) */
   holder: Schema.String,
   /** the comment the target lists now (made safe and cut short) */
-  comment: Schema.String
+  comment: Schema.String,
+  /** the reconcile lease's fencing token the change was made under (a log on PostgreSQL; absent otherwise and in older logs) */
+  fence: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type OwnershipLost = typeof OwnershipLost.Type
 
@@ -380,7 +392,7 @@ export type ClockSkewObserved = typeof ClockSkewObserved.Type
  * so that a takeover is never silent.
  */
 export const LeaseTakenOver = Schema.Struct({
-  /** the lease file (beside the event log's real path) */
+  /** the lease file (beside the event log's real path), or the lease row of a log on PostgreSQL (`postgresql:reconcile_lease/<name>`) */
   lease: Schema.String,
   reason: Schema.Literal("owner-gone", "pid-reused", "rebooted", "expired", "unreadable"),
   /** the holder as the lease named it; null when it could not be read */
@@ -395,7 +407,9 @@ export const LeaseTakenOver = Schema.Struct({
   ),
   /** the process that took it over */
   pid: Schema.Number,
-  host: Schema.String
+  host: Schema.String,
+  /** the fencing token it took the lease with (a lease row on PostgreSQL); the changes it makes carry it as `fence` */
+  fencingToken: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export type LeaseTakenOver = typeof LeaseTakenOver.Type
 
@@ -415,6 +429,17 @@ export const CheckpointSaved = Schema.Struct({
   stateSha256: Schema.String
 })
 export type CheckpointSaved = typeof CheckpointSaved.Type
+
+/**
+ * The changes a lease holder records: under a lease row on PostgreSQL each carries the holder's
+ * fencing token (`fence`), stamped by the log in the transaction that checks the token is still
+ * the holder's.
+ */
+export const FENCED_EVENT_TYPES: ReadonlySet<string> = new Set(["TargetChanged", "TargetChangeFailed", "DriftObserved", "OwnershipLost", "UserBlockChanged", "UserBlockLifted"])
+
+/** `event` with the fencing token it is recorded under (only the FENCED_EVENT_TYPES carry one). */
+export const withFence = <E extends NewEvent>(event: E, token: number): E =>
+  FENCED_EVENT_TYPES.has(event.type) ? ({ ...event, payload: { ...event.payload, fence: token } } as E) : event
 
 export const checkpointDedupeKey = (version: string, seq: number): string => `checkpoint:${version}:${seq}`
 

@@ -11,7 +11,8 @@ import type { NewEvent } from "../domain/Events.js"
 
 export class EventLogError extends Data.TaggedError("EventLogError")<{
   /** tampered: the hash chain or the head file shows rows altered, removed or cut off (see ChainBreak.ts) */
-  readonly reason: "missing" | "open" | "schema" | "busy" | "write" | "read" | "tampered"
+  /** fenced: a write under a reconcile lease whose fencing token is no longer the lease's (PgEventLog.ts): refused */
+  readonly reason: "missing" | "open" | "schema" | "busy" | "write" | "read" | "tampered" | "fenced"
   readonly message: string
   readonly cause?: unknown
 }> {}

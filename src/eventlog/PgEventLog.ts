@@ -28,7 +28,8 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { canonicalJson } from "../domain/CanonicalJson.js"
-import { checkpointDedupeKey, type NewEvent } from "../domain/Events.js"
+import { checkpointDedupeKey, withFence, type NewEvent } from "../domain/Events.js"
+import { HeldLease, type HeldLeaseService } from "../reconciler/Lease.js"
 import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
 import { alteredCheckpoint, alteredRow, missingRow, tampered as tamperedLog, type ChainBreak } from "./ChainBreak.js"
 import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
@@ -275,11 +276,28 @@ const make = (options: PgEventLogOptions) =>
     )
     if (options.checkHead !== false) yield* checkHead
 
-    /** The transaction's view: its own seq, hash and dedupe bookkeeping, shared by every append in it. */
-    const openTransaction = Effect.gen(function* () {
+    /**
+     * The transaction's view: its own seq, hash and dedupe bookkeeping, shared by every append in
+     * it. Written by the holder of a reconcile lease row (`held`, see PgLease.ts): refused unless
+     * its fencing token is still the lease's, and its changes carry the token.
+     */
+    const openTransaction = (held: HeldLeaseService | undefined) => Effect.gen(function* () {
       // The head lock first: every statement after it (READ COMMITTED) sees what the writer
       // before committed. See HEAD_LOCK_DEFAULT for the two ways, measured.
       if (headLock === "advisory") yield* sql`SELECT pg_advisory_xact_lock(${HEAD_LOCK_KEY})`
+      const fence = held?.fence
+      if (held !== undefined && fence !== undefined) {
+        // One primary-key lookup. A takeover commits its new token before the new holder writes
+        // anything: a paused holder that wakes up after it finds its token stale here, and what
+        // it would record is refused (its pass stops: lease-lost).
+        const lease = yield* sql<{ fencing_token: number }>`SELECT fencing_token FROM reconcile_lease WHERE name = ${fence.lease}`
+        const current = lease[0] === undefined ? undefined : Number(lease[0].fencing_token)
+        if (current !== fence.token) {
+          const why = `the log refused to record this pass's outcomes: its fencing token ${fence.token} is stale (the lease's is ${current ?? "gone"}: another holder took it over)`
+          yield* held.lose(why)
+          return yield* new EventLogError({ reason: "fenced", message: `${why}; nothing of it was recorded` })
+        }
+      }
       const headRows =
         headLock === "row"
           ? yield* sql<{ seq: number; hash: string }>`SELECT seq, hash FROM events_head FOR UPDATE`
@@ -330,9 +348,10 @@ const make = (options: PgEventLogOptions) =>
         return { outcomes, columns, added, nextSeq, hash }
       }
 
-      const appendInTransaction = (events: Iterable<NewEvent>) =>
+      const appendInTransaction = (given: Iterable<NewEvent>) =>
         Effect.gen(function* () {
           const outcomes: AppendOutcome[] = []
+          const events = fence === undefined ? given : Array.from(given, (event) => withFence(event, fence.token))
           const iterator = events[Symbol.iterator]()
           for (let done = false; !done; ) {
             const chunk: NewEvent[] = []
@@ -432,8 +451,10 @@ const make = (options: PgEventLogOptions) =>
     })
 
     const transaction: EventLogService["transaction"] = (use) =>
-      committed(Effect.flatMap(sqlErrors(openTransaction, "write", "starting a write"), use), "writing to the event log").pipe(
-        Effect.retry({ schedule: retryContention, while: isRetryable })
+      Effect.flatMap(Effect.serviceOption(HeldLease), (held) =>
+        committed(Effect.flatMap(sqlErrors(openTransaction(Option.getOrUndefined(held)), "write", "starting a write"), use), "writing to the event log").pipe(
+          Effect.retry({ schedule: retryContention, while: isRetryable })
+        )
       )
 
     const append: EventLogService["append"] = (events) => transaction((tx) => tx.append(events))

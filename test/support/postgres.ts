@@ -11,7 +11,7 @@
  * else, as that user. Missing binaries FAIL the test with what to install: never skipped.
  * One server per test file (usePostgres.ts), a database per test; free of vitest, so a bench can start one too.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -43,6 +43,12 @@ export interface PgServer {
    * the rows of the last statement, each as its columns' text (psql's unaligned output).
    */
   readonly admin: (database: string, text: string) => ReadonlyArray<ReadonlyArray<string>>
+  /**
+   * Restarts the server on the same port: stopped "fast" (every session is ended, what was
+   * committed stays), down for `downMs`, started again, as an upgrade or a failover would do it;
+   * resolves once it accepts connections. The test's own processes go on meanwhile.
+   */
+  readonly restart: (downMs?: number) => Promise<void>
   readonly stop: () => void
 }
 
@@ -108,6 +114,7 @@ export const startPostgres = async (options: StartOptions = {}): Promise<PgServe
   const password = randomBytes(18).toString("base64url")
   let port = 0
   let started = false
+  let settings: string[] = []
   const stop = () => {
     if (started) {
       started = false
@@ -126,7 +133,7 @@ export const startPostgres = async (options: StartOptions = {}): Promise<PgServe
     )
     // Durability is not what these tests are about (the crash trials restart it on purpose).
     const volatile = options.durable === true ? [] : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    const settings = ["-c listen_addresses=127.0.0.1", `-k ${dir}`, ...volatile, "-c max_connections=200"]
+    settings = ["-c listen_addresses=127.0.0.1", `-k ${dir}`, ...volatile, "-c max_connections=200"]
     for (let attempt = 0; ; attempt++) {
       port = await closedPort()
       try {
@@ -170,5 +177,20 @@ export const startPostgres = async (options: StartOptions = {}): Promise<PgServe
     }
   }
 
-  return { port, dir, password, createDatabase, admin, stop }
+  // Asynchronous (unlike `run`): the test's own processes go on meanwhile (appends, passes).
+  const pgCtl = (args: ReadonlyArray<string>) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(path.join(bin, "pg_ctl"), args, { cwd: dir, ...(user ?? {}), env: { PATH: process.env["PATH"] ?? "", LC_ALL: "C" }, stdio: ["ignore", "ignore", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")))
+      child.on("error", reject)
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[0]} failed (${code}): ${stderr}`))))
+    })
+  const restart: PgServer["restart"] = async (downMs = 0) => {
+    await pgCtl(["stop", "-D", data, "-m", "fast", "-w", "-t", "60"])
+    await new Promise((resolve) => setTimeout(resolve, downMs))
+    await pgCtl(["start", "-D", data, "-w", "-t", "60", "-l", path.join(dir, "server.log"), "-o", `-p ${port} ${settings.join(" ")}`])
+  }
+
+  return { port, dir, password, createDatabase, admin, restart, stop }
 }
