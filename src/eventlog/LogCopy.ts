@@ -10,9 +10,11 @@
  * head file, or the head row) with the rows. A batch that does not continue the chain writes
  * nothing. Each backend implements it on its own connection (SqliteLogCopy.ts, PgLogCopy.ts).
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Data from "effect/Data"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type { EventLogError } from "./EventLog.js"
+import { chained, type EventRow } from "./EventRows.js"
 import { followsIn, GENESIS_HASH } from "./HashChain.js"
 
 /** One row as stored. */
@@ -90,3 +92,39 @@ export const endAfter = (after: ChainEnd, rows: ReadonlyArray<RawEvent>): ChainE
   const last = rows[rows.length - 1]
   return last === undefined ? after : { seq: last.seq, hash: last.hash, recordedAt: last.recordedAt }
 }
+
+/**
+ * The reading half of a LogCopy, the same statements on both backends (`failed` names the log in
+ * the error). Rows come back as stored, in the chain's terms (EventRows.chained).
+ */
+export const copyReaders = (
+  sql: SqlClient.SqlClient,
+  failed: (reason: EventLogError["reason"], what: string) => (e: unknown) => EventLogError
+): Pick<LogCopyService, "contents" | "rows" | "checkpointKeys" | "checkpoint"> => ({
+  contents: sql<{ events: number; checkpoints: number }>`
+    SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM checkpoints) AS checkpoints`.pipe(
+    Effect.map((found) => ({ events: Number(found[0]?.events ?? 0), checkpoints: Number(found[0]?.checkpoints ?? 0) })),
+    Effect.mapError(failed("read", "reading the event log"))
+  ),
+  rows: (afterSeq, throughSeq, limit) =>
+    sql<EventRow>`
+      SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
+      WHERE seq > ${afterSeq} AND seq <= ${throughSeq} ORDER BY seq LIMIT ${limit}`.pipe(
+      Effect.map((found) => found.map(chained)),
+      Effect.mapError(failed("read", "reading the event log"))
+    ),
+  checkpointKeys: (throughSeq) =>
+    sql<{ version: string; seq: number }>`SELECT version, seq FROM checkpoints WHERE seq <= ${throughSeq} ORDER BY seq, version`.pipe(
+      Effect.map((found) => found.map((k) => ({ version: k.version, seq: Number(k.seq) }))),
+      Effect.mapError(failed("read", "reading the checkpoints"))
+    ),
+  checkpoint: (version, seq) =>
+    sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
+      SELECT version, seq, recorded_at, event_hash, state FROM checkpoints WHERE version = ${version} AND seq = ${seq}`.pipe(
+      Effect.map((found) => {
+        const c = found[0]
+        return c === undefined ? undefined : { version: c.version, seq: Number(c.seq), recordedAt: c.recorded_at, eventHash: c.event_hash, state: c.state }
+      }),
+      Effect.mapError(failed("read", "reading the checkpoints"))
+    )
+})

@@ -26,14 +26,14 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { createHash } from "node:crypto"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { checkpointDedupeKey, withFence, type NewEvent } from "../domain/Events.js"
 import { HeldLease, type HeldLeaseService } from "../reconciler/Lease.js"
 import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
-import { alteredCheckpoint, alteredRow, missingRow, tampered as tamperedLog, type ChainBreak } from "./ChainBreak.js"
-import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
+import { alteredRow, missingRow, tampered as tamperedLog, type ChainBreak } from "./ChainBreak.js"
+import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction } from "./EventLog.js"
 import { followsIn, GENESIS_HASH, rowHash } from "./HashChain.js"
+import { chained, checkedCheckpoint, newestCheckpointRow, sha256, tailBreak, toStored, type EventRow } from "./EventRows.js"
 import { makePgClient, PgConnectionError, redactedUrl, type PgTarget } from "./PgConnection.js"
 import { appliedVersion, migrate } from "./PgMigrations.js"
 
@@ -72,15 +72,6 @@ const TAIL_CHECKED = 8
 
 /** What to keep for an audit of a broken PostgreSQL log. */
 const EVIDENCE = "the database (pg_dump)"
-
-type EventRow = {
-  readonly seq: number
-  readonly recorded_at: string
-  readonly type: string
-  readonly payload: string
-  readonly dedupe_key: string | null
-  readonly hash: string
-}
 
 const COLUMNS = "seq, recorded_at, type, payload, dedupe_key, hash"
 
@@ -129,39 +120,6 @@ const retryContention = Schedule.exponential("10 millis", 2).pipe(
   Schedule.intersect(Schedule.recurs(8))
 )
 
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
-
-const chained = (row: EventRow) => ({
-  seq: Number(row.seq),
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payloadJson: row.payload,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
-
-const toStored = (row: EventRow): StoredEvent => ({
-  seq: Number(row.seq),
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payload: JSON.parse(row.payload) as unknown,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
-
-/** The first break in `rows` (ascending; the first is the anchor unless it is seq 1). */
-const tailBreak = (rows: ReadonlyArray<EventRow>): ChainBreak | undefined => {
-  let previous: { seq: number; hash: string } | undefined = rows[0]?.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : undefined
-  for (const row of rows) {
-    if (previous !== undefined) {
-      const link = followsIn(previous, chained(row))
-      if (link === "missing") return missingRow(previous.seq + 1, row.seq)
-      if (link === "altered") return alteredRow(row.seq)
-    }
-    previous = row
-  }
-  return undefined
-}
 
 /**
  * The head row against the log's newest row. Both move in one statement, so they always agree;
@@ -567,72 +525,12 @@ const make = (options: PgEventLogOptions) =>
       "verifying the event log"
     )
 
-    // As SqliteEventLog's: only a checkpoint bound to the chain by its CheckpointSaved row counts,
-    // and that row, the checkpoint's row and their neighbours are checked.
+    // Only a checkpoint bound to the chain counts, and its rows are checked (EventRows.ts).
     const latestCheckpoint: EventLogService["latestCheckpoint"] = (version, notAfter) =>
-      sqlErrors(
-        sql<
-          EventRow & {
-            version: string
-            event_hash: string
-            state: string
-            previous_hash: string | null
-            b_seq: number
-            b_recorded_at: string
-            b_type: string
-            b_payload: string
-            b_dedupe_key: string
-            b_hash: string
-            b_previous_hash: string | null
-            b_next_seq: number | null
-            b_next_recorded_at: string | null
-            b_next_type: string | null
-            b_next_payload: string | null
-            b_next_dedupe_key: string | null
-            b_next_hash: string | null
-          }
-        >`
-          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state,
-                 e.type, e.payload, e.dedupe_key, e.hash, p.hash AS previous_hash,
-                 b.seq AS b_seq, b.recorded_at AS b_recorded_at, b.type AS b_type, b.payload AS b_payload,
-                 b.dedupe_key AS b_dedupe_key, b.hash AS b_hash, bp.hash AS b_previous_hash,
-                 bn.seq AS b_next_seq, bn.recorded_at AS b_next_recorded_at, bn.type AS b_next_type, bn.payload AS b_next_payload,
-                 bn.dedupe_key AS b_next_dedupe_key, bn.hash AS b_next_hash
-          FROM checkpoints c
-          JOIN events e ON e.seq = c.seq AND e.hash = c.event_hash
-          JOIN events b ON b.dedupe_key = 'checkpoint:' || c.version || ':' || c.seq
-          LEFT JOIN events p ON p.seq = c.seq - 1
-          LEFT JOIN events bp ON bp.seq = b.seq - 1
-          LEFT JOIN events bn ON bn.seq = b.seq + 1
-          WHERE c.version = ${version} ${notAfter === undefined ? sql`` : sql`AND c.recorded_at <= ${notAfter}`}
-          ORDER BY c.seq DESC LIMIT 1`,
-        "read",
-        "reading the projection's checkpoint"
-      ).pipe(
-        Effect.flatMap((found) => {
-          const raw = found[0]
-          if (raw === undefined) return Effect.succeed(undefined)
-          const row = { ...raw, seq: Number(raw.seq), b_seq: Number(raw.b_seq) }
-          const previous = row.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : row.previous_hash === null ? undefined : { seq: row.seq - 1, hash: row.previous_hash }
-          if (previous === undefined) return Effect.fail(tampered(missingRow(row.seq - 1, row.seq)))
-          if (followsIn(previous, chained(row)) !== "ok") return Effect.fail(tampered(alteredRow(row.seq)))
-          const bound: EventRow = { seq: row.b_seq, recorded_at: row.b_recorded_at, type: row.b_type, payload: row.b_payload, dedupe_key: row.b_dedupe_key, hash: row.b_hash }
-          if (row.b_previous_hash === null) return Effect.fail(tampered(missingRow(bound.seq - 1, bound.seq)))
-          if (followsIn({ seq: bound.seq - 1, hash: row.b_previous_hash }, chained(bound)) !== "ok") return Effect.fail(tampered(alteredRow(bound.seq)))
-          if (row.b_next_seq !== null) {
-            const next: EventRow = {
-              seq: Number(row.b_next_seq),
-              recorded_at: row.b_next_recorded_at!,
-              type: row.b_next_type!,
-              payload: row.b_next_payload!,
-              dedupe_key: row.b_next_dedupe_key,
-              hash: row.b_next_hash!
-            }
-            if (followsIn(bound, chained(next)) !== "ok") return Effect.fail(tampered(alteredRow(next.seq)))
-          }
-          const recordedSha = (JSON.parse(bound.payload) as { stateSha256?: unknown }).stateSha256
-          if (recordedSha !== sha256(row.state)) return Effect.fail(tampered(alteredCheckpoint(row.seq, bound.seq)))
-          return Effect.succeed({ version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state })
+      sqlErrors(newestCheckpointRow(sql, version, notAfter), "read", "reading the projection's checkpoint").pipe(
+        Effect.flatMap((rows) => {
+          const checked = checkedCheckpoint(rows[0])
+          return "broken" in checked ? Effect.fail(tampered(checked.broken)) : Effect.succeed(checked.checkpoint)
         })
       )
 

@@ -12,20 +12,9 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { EventLogError } from "./EventLog.js"
-import { endAfter, importProblem, type LogCopyService, type RawEvent } from "./LogCopy.js"
+import { copyReaders, endAfter, importProblem, type LogCopyService } from "./LogCopy.js"
 import { makePgClient, redactedUrl, type PgTarget } from "./PgConnection.js"
 import { HEAD_LOCK_KEY } from "./PgEventLog.js"
-
-type Row = { seq: number; recorded_at: string; type: string; payload: string; dedupe_key: string | null; hash: string }
-
-const toRaw = (row: Row): RawEvent => ({
-  seq: Number(row.seq),
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payloadJson: row.payload,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
 
 const describe = (e: unknown): string => {
   const cause = e instanceof SqlError ? e.cause : e
@@ -57,36 +46,6 @@ export const make = (target: PgTarget): Effect.Effect<LogCopyService, EventLogEr
       })(effect).pipe(
         Effect.mapError(failed("write", what)),
         Effect.catchSomeDefect((defect) => (defect instanceof SqlError ? Option.some(Effect.fail(failed("write", what)(defect))) : Option.none()))
-      )
-
-    const contents: LogCopyService["contents"] = sql<{ events: number; checkpoints: number }>`
-      SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM checkpoints) AS checkpoints`.pipe(
-      Effect.map((found) => ({ events: Number(found[0]?.events ?? 0), checkpoints: Number(found[0]?.checkpoints ?? 0) })),
-      Effect.mapError(failed("read", "reading the event log"))
-    )
-
-    const rows: LogCopyService["rows"] = (afterSeq, throughSeq, limit) =>
-      sql<Row>`
-        SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-        WHERE seq > ${afterSeq} AND seq <= ${throughSeq} ORDER BY seq LIMIT ${limit}`.pipe(
-        Effect.map((found) => found.map(toRaw)),
-        Effect.mapError(failed("read", "reading the event log"))
-      )
-
-    const checkpointKeys: LogCopyService["checkpointKeys"] = (throughSeq) =>
-      sql<{ version: string; seq: number }>`SELECT version, seq FROM checkpoints WHERE seq <= ${throughSeq} ORDER BY seq, version`.pipe(
-        Effect.map((found) => found.map((k) => ({ version: k.version, seq: Number(k.seq) }))),
-        Effect.mapError(failed("read", "reading the checkpoints"))
-      )
-
-    const checkpoint: LogCopyService["checkpoint"] = (version, seq) =>
-      sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
-        SELECT version, seq, recorded_at, event_hash, state FROM checkpoints WHERE version = ${version} AND seq = ${seq}`.pipe(
-        Effect.map((found) => {
-          const c = found[0]
-          return c === undefined ? undefined : { version: c.version, seq: Number(c.seq), recordedAt: c.recorded_at, eventHash: c.event_hash, state: c.state }
-        }),
-        Effect.mapError(failed("read", "reading the checkpoints"))
       )
 
     const refuse = (message: string) =>
@@ -136,5 +95,5 @@ export const make = (target: PgTarget): Effect.Effect<LogCopyService, EventLogEr
         "importing a checkpoint"
       ).pipe(Effect.asVoid)
 
-    return { contents, rows, checkpointKeys, checkpoint, importRows, importCheckpoint } satisfies LogCopyService
+    return { ...copyReaders(sql, failed), importRows, importCheckpoint } satisfies LogCopyService
   }).pipe(Effect.provide(Reactivity.layer))

@@ -24,17 +24,17 @@ import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { latestMigrationId, migrations } from "../../migrations/index.js"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { checkpointDedupeKey, type NewEvent } from "../domain/Events.js"
 import { CLOCK_TOLERANCE_MS } from "../domain/Time.js"
-import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction, type StoredEvent } from "./EventLog.js"
-import { alteredCheckpoint, alteredRow, missingRow, tampered, type ChainBreak } from "./ChainBreak.js"
+import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction } from "./EventLog.js"
+import { alteredRow, missingRow, tampered } from "./ChainBreak.js"
 import { makeFoldReader } from "./FoldReader.js"
 import { followsIn, GENESIS_HASH, rowHash } from "./HashChain.js"
+import { chained, checkedCheckpoint, newestCheckpointRow, sha256, tailBreak, toStored, type EventRow } from "./EventRows.js"
 import { compareWithHead, forbiddenHead, GENESIS_HEAD, headFileOf, readHeadFile, unreadableHead, writeHeadFile, type ChainHead } from "./HeadFile.js"
 
 export interface SqliteEventLogOptions {
@@ -117,8 +117,6 @@ const toEventLogError =
 /** SQLite's errors as the log's (other errors, already the log's, pass through). */
 const sqlErrors = <A, E, R>(effect: Effect.Effect<A, E, R>, reason: EventLogError["reason"], what: string) =>
   Effect.mapError(effect, (e) => (e instanceof SqlError ? toEventLogError(reason, what)(e) : e)) as Effect.Effect<A, Exclude<E, SqlError> | EventLogError, R>
-
-const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
 
 const isBusyError = (e: unknown): boolean => e instanceof EventLogError && e.reason === "busy"
 
@@ -216,29 +214,6 @@ const checkPath = (options: SqliteEventLogOptions) =>
     catch: (e) => (e instanceof EventLogError ? e : new EventLogError({ reason: "open", message: `cannot create the event log ${options.filename}: ${String(e)}`, cause: e }))
   })
 
-/** The first break in `rows` (ascending and consecutive, each checked against the one before; the first is the anchor unless it is seq 1). */
-const tailBreak = (rows: ReadonlyArray<EventRow>): ChainBreak | undefined => {
-  let previous: { seq: number; hash: string } | undefined = rows[0]?.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : undefined
-  for (const row of rows) {
-    if (previous !== undefined) {
-      const link = followsIn(previous, chained(row))
-      if (link === "missing") return missingRow(previous.seq + 1, row.seq)
-      if (link === "altered") return alteredRow(row.seq)
-    }
-    previous = row
-  }
-  return undefined
-}
-
-const chained = (row: EventRow) => ({
-  seq: row.seq,
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payloadJson: row.payload,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
-
 /** The event types of the ownership ledger, in the order of the partial index events_ledger. */
 export const LEDGER_EVENT_TYPES = ["TargetChanged", "DriftObserved", "OwnershipLost"] as const
 
@@ -247,15 +222,6 @@ export const LEDGER_EVENT_TYPES = ["TargetChanged", "DriftObserved", "OwnershipL
  * 'B')`, not an IN list, which SQLite would turn into a lookup table for every row it inserts.
  */
 export const typeFilter = (types: ReadonlyArray<string>): string => `(${types.map((t) => `type = '${t}'`).join(" OR ")})`
-
-type EventRow = {
-  readonly seq: number
-  readonly recorded_at: string
-  readonly type: string
-  readonly payload: string
-  readonly dedupe_key: string | null
-  readonly hash: string
-}
 
 const make = (options: SqliteEventLogOptions) =>
   Effect.gen(function* () {
@@ -662,77 +628,12 @@ const make = (options: SqliteEventLogOptions) =>
       "verifying the event log"
     )
 
-    // Only a checkpoint bound to the chain counts: its CheckpointSaved event (found by its dedupe
-    // key, one lookup in the UNIQUE index) records sha256 of the state; one without it (saved by
-    // an older build) is passed over for an older bound one, or none. The checkpoint's row and
-    // the CheckpointSaved row are checked too (each hash recomputed from the row before it, and the
-    // CheckpointSaved row against the row after it): a fold from the checkpoint goes on from its
-    // row's hash and never reads that row again, and a fold cut short (replay --at) may not reach
-    // the CheckpointSaved row.
+    // Only a checkpoint bound to the chain counts, and its rows are checked (EventRows.ts).
     const latestCheckpoint: EventLogService["latestCheckpoint"] = (version, notAfter) =>
-      withBusyRetry(
-        sql<
-          EventRow & {
-            version: string
-            event_hash: string
-            state: string
-            previous_hash: string | null
-            b_seq: number
-            b_recorded_at: string
-            b_type: string
-            b_payload: string
-            b_dedupe_key: string
-            b_hash: string
-            b_previous_hash: string | null
-            b_next_seq: number | null
-            b_next_recorded_at: string | null
-            b_next_type: string | null
-            b_next_payload: string | null
-            b_next_dedupe_key: string | null
-            b_next_hash: string | null
-          }
-        >`
-          SELECT c.version, c.seq, c.recorded_at, c.event_hash, c.state,
-                 e.type, e.payload, e.dedupe_key, e.hash, p.hash AS previous_hash,
-                 b.seq AS b_seq, b.recorded_at AS b_recorded_at, b.type AS b_type, b.payload AS b_payload,
-                 b.dedupe_key AS b_dedupe_key, b.hash AS b_hash, bp.hash AS b_previous_hash,
-                 bn.seq AS b_next_seq, bn.recorded_at AS b_next_recorded_at, bn.type AS b_next_type, bn.payload AS b_next_payload,
-                 bn.dedupe_key AS b_next_dedupe_key, bn.hash AS b_next_hash
-          FROM checkpoints c
-          JOIN events e ON e.seq = c.seq AND e.hash = c.event_hash
-          JOIN events b ON b.dedupe_key = 'checkpoint:' || c.version || ':' || c.seq
-          LEFT JOIN events p ON p.seq = c.seq - 1
-          LEFT JOIN events bp ON bp.seq = b.seq - 1
-          LEFT JOIN events bn ON bn.seq = b.seq + 1
-          WHERE c.version = ${version} ${notAfter === undefined ? sql`` : sql`AND c.recorded_at <= ${notAfter}`}
-          ORDER BY c.seq DESC LIMIT 1`,
-        "read",
-        "reading the projection's checkpoint"
-      ).pipe(
+      withBusyRetry(newestCheckpointRow(sql, version, notAfter), "read", "reading the projection's checkpoint").pipe(
         Effect.flatMap((rows) => {
-          const row = rows[0]
-          if (row === undefined) return Effect.succeed(undefined)
-          const previous = row.seq === 1 ? { seq: 0, hash: GENESIS_HASH } : row.previous_hash === null ? undefined : { seq: row.seq - 1, hash: row.previous_hash }
-          if (previous === undefined) return Effect.fail(tampered(options.filename, missingRow(row.seq - 1, row.seq)))
-          if (followsIn(previous, chained(row)) !== "ok") return Effect.fail(tampered(options.filename, alteredRow(row.seq)))
-          const bound: EventRow = { seq: row.b_seq, recorded_at: row.b_recorded_at, type: row.b_type, payload: row.b_payload, dedupe_key: row.b_dedupe_key, hash: row.b_hash }
-          // The CheckpointSaved row always follows its checkpoint's row, so it has a row before it.
-          if (row.b_previous_hash === null) return Effect.fail(tampered(options.filename, missingRow(bound.seq - 1, bound.seq)))
-          if (followsIn({ seq: bound.seq - 1, hash: row.b_previous_hash }, chained(bound)) !== "ok") return Effect.fail(tampered(options.filename, alteredRow(bound.seq)))
-          if (row.b_next_seq !== null) {
-            const next: EventRow = {
-              seq: row.b_next_seq,
-              recorded_at: row.b_next_recorded_at!,
-              type: row.b_next_type!,
-              payload: row.b_next_payload!,
-              dedupe_key: row.b_next_dedupe_key,
-              hash: row.b_next_hash!
-            }
-            if (followsIn(bound, chained(next)) !== "ok") return Effect.fail(tampered(options.filename, alteredRow(next.seq)))
-          }
-          const recorded = (JSON.parse(bound.payload) as { stateSha256?: unknown }).stateSha256
-          if (recorded !== sha256(row.state)) return Effect.fail(tampered(options.filename, alteredCheckpoint(row.seq, bound.seq)))
-          return Effect.succeed({ version: row.version, seq: row.seq, recordedAt: row.recorded_at, eventHash: row.event_hash, state: row.state })
+          const checked = checkedCheckpoint(rows[0])
+          return "broken" in checked ? Effect.fail(tampered(options.filename, checked.broken)) : Effect.succeed(checked.checkpoint)
         })
       )
 
@@ -795,15 +696,6 @@ const make = (options: SqliteEventLogOptions) =>
 
     return EventLog.of({ append, transaction, read, fold: foldReader.fold, newestProjectionTime, verify, latestCheckpoint, latestLedgerEvent, saveCheckpoint })
   }).pipe(Effect.provide(Reactivity.layer))
-
-const toStored = (row: EventRow): StoredEvent => ({
-  seq: row.seq,
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payload: JSON.parse(row.payload) as unknown,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
 
 export const layer = (options: SqliteEventLogOptions): Layer.Layer<EventLog, EventLogError> =>
   Layer.scoped(EventLog, make(options))

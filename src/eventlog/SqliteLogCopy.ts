@@ -13,23 +13,12 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { EventLogError } from "./EventLog.js"
 import { headFileOf, readHeadFile, writeHeadFile } from "./HeadFile.js"
-import { endAfter, importProblem, type ChainEnd, type LogCopyService, type RawEvent } from "./LogCopy.js"
+import { copyReaders, endAfter, importProblem, type ChainEnd, type LogCopyService } from "./LogCopy.js"
 import { immediateTransaction, insertStatement } from "./SqliteEventLog.js"
 
 const BUSY_TIMEOUT_MS = 5000
 /** Rows per INSERT statement (6 parameters each, well under SQLite's limit). */
 const INSERT_CHUNK = 150
-
-type Row = { seq: number; recorded_at: string; type: string; payload: string; dedupe_key: string | null; hash: string }
-
-const toRaw = (row: Row): RawEvent => ({
-  seq: row.seq,
-  recordedAt: row.recorded_at,
-  type: row.type,
-  payloadJson: row.payload,
-  dedupeKey: row.dedupe_key,
-  hash: row.hash
-})
 
 export const make = (filename: string): Effect.Effect<LogCopyService, EventLogError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -55,35 +44,6 @@ export const make = (filename: string): Effect.Effect<LogCopyService, EventLogEr
     const newest = sql<{ seq: number; hash: string; recorded_at: string }>`SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1`.pipe(
       Effect.map((rows): ChainEnd | undefined => (rows[0] === undefined ? undefined : { seq: rows[0].seq, hash: rows[0].hash, recordedAt: rows[0].recorded_at }))
     )
-
-    const contents: LogCopyService["contents"] = sql<{ events: number; checkpoints: number }>`
-      SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM checkpoints) AS checkpoints`.pipe(
-      Effect.map((rows) => ({ events: Number(rows[0]?.events ?? 0), checkpoints: Number(rows[0]?.checkpoints ?? 0) })),
-      Effect.mapError(failed("read", "reading the event log"))
-    )
-
-    const rows: LogCopyService["rows"] = (afterSeq, throughSeq, limit) =>
-      sql<Row>`
-        SELECT seq, recorded_at, type, payload, dedupe_key, hash FROM events
-        WHERE seq > ${afterSeq} AND seq <= ${throughSeq} ORDER BY seq LIMIT ${limit}`.pipe(
-        Effect.map((found) => found.map(toRaw)),
-        Effect.mapError(failed("read", "reading the event log"))
-      )
-
-    const checkpointKeys: LogCopyService["checkpointKeys"] = (throughSeq) =>
-      sql<{ version: string; seq: number }>`SELECT version, seq FROM checkpoints WHERE seq <= ${throughSeq} ORDER BY seq, version`.pipe(
-        Effect.mapError(failed("read", "reading the checkpoints"))
-      )
-
-    const checkpoint: LogCopyService["checkpoint"] = (version, seq) =>
-      sql<{ version: string; seq: number; recorded_at: string; event_hash: string; state: string }>`
-        SELECT version, seq, recorded_at, event_hash, state FROM checkpoints WHERE version = ${version} AND seq = ${seq}`.pipe(
-        Effect.map((found) => {
-          const c = found[0]
-          return c === undefined ? undefined : { version: c.version, seq: c.seq, recordedAt: c.recorded_at, eventHash: c.event_hash, state: c.state }
-        }),
-        Effect.mapError(failed("read", "reading the checkpoints"))
-      )
 
     const refuse = (message: string) => Effect.fail(new EventLogError({ reason: "write", message: `importing into the event log ${filename}: ${message}; nothing of this batch was written` }))
 
@@ -135,5 +95,5 @@ export const make = (filename: string): Effect.Effect<LogCopyService, EventLogEr
         "importing a checkpoint"
       ).pipe(Effect.asVoid)
 
-    return { contents, rows, checkpointKeys, checkpoint, importRows, importCheckpoint } satisfies LogCopyService
+    return { ...copyReaders(sql, failed), importRows, importCheckpoint } satisfies LogCopyService
   }).pipe(Effect.provide(Reactivity.layer))

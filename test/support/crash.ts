@@ -14,8 +14,15 @@ export const startCliKillable = (args: ReadonlyArray<string>, cwd: string) => {
  * `append` fed `lines` a few at a time, `gapMs` apart (a producer that is still writing when the
  * kill comes); `done` says how it ended: an exit code, or the signal that stopped it.
  */
-export const startAppendKillable = (args: ReadonlyArray<string>, cwd: string, lines: ReadonlyArray<string>, perWrite: number, gapMs: number) => {
-  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd, stdio: ["pipe", "ignore", "ignore"] })
+export const startAppendKillable = (
+  args: ReadonlyArray<string>,
+  cwd: string,
+  lines: ReadonlyArray<string>,
+  perWrite: number,
+  gapMs: number,
+  env: Readonly<Record<string, string>> = {}
+) => {
+  const child = spawn(process.execPath, [BUNDLE, ...args], { cwd, stdio: ["pipe", "ignore", "ignore"], env: { ...process.env, ...env } })
   child.stdin.on("error", () => {})
   let next = 0
   const feed = () => {
