@@ -10,25 +10,31 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
+import type * as https from "node:https"
 import type { TlsSettings } from "../config/ConfigFile.js"
 import type { LoadMasterError } from "./LoadMasterAcl.js"
 import { applianceHttpClient } from "./http.js"
 import { agentOptions } from "./tls.js"
 
-/** The client for `url`, or how to get it on each call until it can be made. */
-export const applianceConnection = (
+/**
+ * The client for `url`, or how to get it on each call until it can be made: by default
+ * @effect/platform's HTTP client; `build` makes another from the same agent options (the
+ * LoadMaster's calls go straight on a Node agent: nodeExchange.ts).
+ */
+export const applianceConnection = <C = HttpClient.HttpClient>(
   url: URL,
   tls: TlsSettings,
-  timeoutMs: number
-): Effect.Effect<Effect.Effect<HttpClient.HttpClient, LoadMasterError>, LoadMasterError, Scope.Scope> =>
+  timeoutMs: number,
+  build: (agent: https.AgentOptions) => Effect.Effect<C, never, Scope.Scope> = applianceHttpClient as never
+): Effect.Effect<Effect.Effect<C, LoadMasterError>, LoadMasterError, Scope.Scope> =>
   Effect.gen(function* () {
     // The client is made in the scope of the caller (the command), whenever that happens.
     const scope = yield* Effect.scope
-    const make = Effect.flatMap(agentOptions(url, tls, timeoutMs), (agent) => Scope.extend(applianceHttpClient(agent), scope))
+    const make = Effect.flatMap(agentOptions(url, tls, timeoutMs), (agent) => Scope.extend(build(agent), scope))
     const first = yield* Effect.either(make)
     if (first._tag === "Right") return Effect.succeed(first.right)
     if (!first.left.retryable) return yield* first.left
-    let made: HttpClient.HttpClient | undefined
+    let made: C | undefined
     const lock = yield* Effect.makeSemaphore(1)
     return lock.withPermits(1)(
       Effect.suspend(() =>

@@ -12,16 +12,16 @@
  * of the key before it is parsed or quoted, and every error the client returns passes through it
  * again (an appliance may echo the request, key included, in its error body).
  */
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { TlsSettings } from "../../config/ConfigFile.js"
 import { LoadMasterError, type LoadMasterAclService } from "../LoadMasterAcl.js"
-import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge, readBodyCapped } from "../body.js"
+import { BodyTooLarge, DEFAULT_MAX_BODY_BYTES, describeTooLarge } from "../body.js"
 import { applianceConnection } from "../connection.js"
 import { makeApplianceClock, makePacer, retriesWithinCall, transportFailure } from "../http.js"
+import { nodeExchange, type ExchangeRequest } from "../nodeExchange.js"
 import { makeRedactor } from "../Redactor.js"
 import { readList } from "./listShape.js"
 import * as Wire from "./wire.js"
@@ -72,7 +72,11 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
             ...(e.refused === undefined ? {} : { refused: e.refused })
           })
     }
-    const connection = yield* Effect.mapError(applianceConnection(base, options.tls, timeoutMs), redacted)
+    const secure = base.protocol === "https:"
+    const connection = yield* Effect.mapError(
+      applianceConnection(base, options.tls, timeoutMs, (agent) => nodeExchange(secure, agent)),
+      redacted
+    )
     const pace = makePacer(options.rateLimit)
     const retryRefused = options.retryRefused ?? true
     const retry = Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(options.retries ?? 4)))
@@ -80,23 +84,22 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const clock = makeApplianceClock()
 
     /** One HTTP exchange: status and body text (redacted, at most `maxBodyBytes`), or an error. */
-    const exchange = (request: HttpClientRequest.HttpClientRequest) =>
+    const exchange = (request: ExchangeRequest) =>
       pace.pipe(
         Effect.zipRight(connection),
-        Effect.flatMap((http) =>
-          http.execute(request).pipe(
-            Effect.tap((response) => clock.note(response.headers["date"])),
-            Effect.flatMap((response) =>
-              Effect.map(readBodyCapped(response, maxBodyBytes), (text) => ({ status: response.status, text: redactor.redact(text) }))
-            ),
+        Effect.flatMap((send) =>
+          send(request, maxBodyBytes).pipe(
+            Effect.map((answer) => {
+              clock.note(answer.date)
+              return { status: answer.status, text: redactor.redact(answer.text) }
+            }),
             Effect.mapError((cause) => (cause instanceof BodyTooLarge ? tooLarge(base, cause) : transportError(base, cause)))
           )
         ),
         Effect.timeoutFail({
           duration: Duration.millis(timeoutMs),
           onTimeout: () => new LoadMasterError({ reason: "timeout", message: `the LoadMaster at ${base.host} did not answer within ${timeoutMs} ms`, retryable: true })
-        }),
-        Effect.scoped
+        })
       )
 
     const withRetry = <A>(effect: Effect.Effect<A, LoadMasterError>) =>
@@ -105,11 +108,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const v2 = (body: Record<string, string>) =>
       withRetry(
         Effect.flatMap(
-          exchange(
-            HttpClientRequest.post(new URL("/accessv2", base).toString()).pipe(
-              HttpClientRequest.bodyUnsafeJson({ ...body, apikey: Redacted.value(options.apiKey) })
-            )
-          ),
+          exchange({ method: "POST", url: new URL("/accessv2", base).toString(), json: JSON.stringify({ ...body, apikey: Redacted.value(options.apiKey) }) }),
           ({ status, text }) => {
             const result = Wire.classifyV2(status, text)
             return result.ok ? Effect.succeed({ body: result.body, text }) : Effect.fail(result.error)
@@ -131,7 +130,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     const v1 = (body: Record<string, string>) =>
       withRetry(
         Effect.flatMap(
-          exchange(HttpClientRequest.get(v1Url(body))),
+          exchange({ method: "GET", url: v1Url(body) }),
           ({ status, text }) => {
             const result = Wire.classifyV1(status, text)
             return result.ok ? Effect.succeed({ body: result.body, text }) : Effect.fail(result.error)
