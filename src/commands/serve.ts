@@ -59,6 +59,12 @@ const SERVE_APPLY_CONCURRENCY = 16
 const LOCK_WAIT_MS = 30_000
 /** The header that names the appliance a POST comes from (the forwarder sends its MITIGATOR_INSTANCE). */
 const INSTANCE_HEADER = "mitigator-instance"
+/**
+ * Adds waiting for the immediate apply, at most (beyond: left to the next pass). A reconcile pass
+ * holds the appliance for seconds on a large list while detections keep coming: at 1,000 new
+ * sources a second they wait here meanwhile (a few MiB), rather than for the next pass.
+ */
+const PENDING_ADDS_MAX = 20_000
 /** The immediate apply's outcomes are recorded together this often (one transaction for many adds). */
 const FLUSH_EVERY_MS = 50
 /** How often serve's log writes its head file (SqliteEventLogOptions.headEveryMs). */
@@ -195,7 +201,7 @@ export const serveCommand = Command.make(
       // adds go out as they come (ApplySession), the users behind addresses to CryptoSpike in
       // rounds; each holds the lease, one at a time in this process with the reconcile passes.
       const wakeAdds = yield* Queue.sliding<void>(1)
-      const pendingAdds = new PendingAdds(APPLY_AT_ONCE_MAX, wakeAdds)
+      const pendingAdds = new PendingAdds(PENDING_ADDS_MAX, wakeAdds)
       const wakeUsers = yield* Queue.sliding<void>(1)
       const pendingUsers = new Set<string>()
       const depth = () => (state.queueDepth = pendingAdds.size + pendingUsers.size)
