@@ -391,7 +391,9 @@ export const serveCommand = Command.make(
       yield* Effect.forkScoped(Effect.forever(applyAdds))
       yield* Effect.forkScoped(Effect.forever(applyUsers))
       if (!reconciling) return yield* Effect.never
-      const passOptions = { ...opts, force: false, dryRun: false, concurrency: 4, json: false, metricsFile: Option.none<string>() }
+      // The pass holds the appliance while it changes it, and the immediate apply waits meanwhile:
+      // it makes its changes as many at once as the immediate apply does.
+      const passOptions = { ...opts, force: false, dryRun: false, concurrency: SERVE_APPLY_CONCURRENCY, json: false, metricsFile: Option.none<string>() }
       const passSettings = { everyMs: every.value, lockWaitMs: LOCK_WAIT_MS, onRecorded: (r: PassRecord) => void (state.lastPass = r) }
       const pass = yield* preparePass(cfg, log, passOptions, passSettings)
       return yield* watchPasses(finishing(oneChange.withPermits(1)(pass)), logFile, { ...passSettings, dryRun: false, metricsFile: Option.none() })
