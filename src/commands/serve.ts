@@ -185,13 +185,25 @@ export const serveCommand = Command.make(
       // The appliances' clients live from one immediate apply to the next, with their open
       // connections (a pinned certificate costs a handshake to fetch): made at the first apply,
       // made anew after an apply that did not all succeed (a rotated key, a new certificate).
+      // Each client in a scope of its own, closed when it is dropped (its agent and sockets with it).
       const kept = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) => {
-        let client: A | undefined
+        let client: { readonly value: A; readonly scope: Scope.CloseableScope } | undefined
         return {
           get: Effect.suspend(() =>
-            client !== undefined ? Effect.succeed(client) : Effect.tap(Scope.extend(make, clientScope), (made) => Effect.sync(() => void (client = made)))
+            client !== undefined
+              ? Effect.succeed(client.value)
+              : Effect.flatMap(Scope.fork(clientScope, ExecutionStrategy.sequential), (scope) =>
+                  Scope.extend(make, scope).pipe(
+                    Effect.tap((value) => Effect.sync(() => void (client = { value, scope }))),
+                    Effect.tapError(() => Scope.close(scope, Exit.void))
+                  )
+                )
           ),
-          drop: () => void (client = undefined)
+          drop: Effect.suspend(() => {
+            const dropped = client
+            client = undefined
+            return dropped === undefined ? Effect.void : Scope.close(dropped.scope, Exit.void)
+          })
         }
       }
       const lmClient = kept(liveLoadMaster(cfg, opts.apiKey, { retryRefused: false }))
@@ -230,11 +242,11 @@ export const serveCommand = Command.make(
         )
         const outcome = yield* finishing(oneChange.withPermits(1)(session))
         if (outcome._tag === "Right") {
-          if (outcome.right.failed > 0) lmClient.drop()
+          if (outcome.right.failed > 0) yield* lmClient.drop
           return yield* logImmediateResult("mitigator serve", outcome.right)
         }
         // No lease, no client: what waits is left to the next reconcile pass.
-        lmClient.drop()
+        yield* lmClient.drop
         const left = pendingAdds.take(pendingAdds.size)
         state.applied("loadmaster", "not_done", left.length)
         depth()
@@ -251,7 +263,7 @@ export const serveCommand = Command.make(
           state.applied("cryptospike", "applied", report.done.applied)
           state.applied("cryptospike", "failed", report.done.failed)
         } else state.applied("cryptospike", "not_done", users.size)
-        if (!("done" in report) || report.done.failed > 0) csClient.drop()
+        if (!("done" in report) || report.done.failed > 0) yield* csClient.drop
         depth()
       }).pipe(Effect.catchAllDefect((defect) => Effect.logError(`mitigator serve: immediate apply failed (a bug; please report it): ${String(defect)}`)))
 
