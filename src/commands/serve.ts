@@ -241,6 +241,8 @@ export const serveCommand = Command.make(
           Effect.either
         )
         const outcome = yield* finishing(oneChange.withPermits(1)(session))
+        // What arrived as the session ended (its signal may have gone with the session's last wait) is taken next.
+        if (pendingAdds.size > 0) yield* Queue.offer(wakeAdds, undefined)
         if (outcome._tag === "Right") {
           if (outcome.right.failed > 0) yield* lmClient.drop
           return yield* logImmediateResult("mitigator serve", outcome.right)

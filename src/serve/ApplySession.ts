@@ -48,9 +48,14 @@ export class PendingAdds {
     return taken
   }
 
-  /** Waits until something may be waiting, or `ms` pass: whether it was told. */
+  /**
+   * Waits until something is waiting, or `ms` pass: whether something is. Looked at again after
+   * the wait: a signal that arrives as the wait times out may be lost with it.
+   */
   awaitWork(ms: number): Effect.Effect<boolean> {
-    return this.size > 0 ? Effect.succeed(true) : Effect.map(Effect.timeout(Queue.take(this.wake), ms).pipe(Effect.option), Option.isSome)
+    return this.size > 0
+      ? Effect.succeed(true)
+      : Effect.map(Effect.timeout(Queue.take(this.wake), ms).pipe(Effect.option), (told) => Option.isSome(told) || this.size > 0)
   }
 }
 
