@@ -68,7 +68,11 @@ export const parsePgUrl = (url: string): PgEndpoint => {
   if (database === "") throw new PgConnectionError(`the database URL ${redactedUrl(url)} names no database (postgres://USER@HOST:PORT/DATABASE)`)
   // ?host=/run/postgresql: a unix socket directory, as libpq spells it.
   const socketDir = parsed.searchParams.get("host")
-  const sslmode = parsed.searchParams.get("sslmode") ?? "prefer"
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost"
+  // Without an sslmode: TLS, verified, to any host but this one (a socket, loopback). libpq's
+  // default, `prefer`, falls back to clear text, and pg cannot try one and then the other.
+  const local = socketDir !== null || hostname === "localhost" || /^127\./.test(hostname) || hostname === "::1"
+  const sslmode = parsed.searchParams.get("sslmode") ?? (local ? "disable" : "verify-full")
   const ssl =
     sslmode === "disable" || sslmode === "prefer" || sslmode === "allow"
       ? false
@@ -79,7 +83,7 @@ export const parsePgUrl = (url: string): PgEndpoint => {
           : undefined
   if (ssl === undefined) throw new PgConnectionError(`the database URL ${redactedUrl(url)} has an unknown sslmode ${sslmode} (disable, require, verify-ca, verify-full)`)
   return {
-    host: socketDir ?? (parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "localhost"),
+    host: socketDir ?? hostname,
     port: parsed.port === "" ? 5432 : Number(parsed.port),
     database,
     user: parsed.username === "" ? undefined : decodeURIComponent(parsed.username),
