@@ -57,6 +57,13 @@ describe("the CLI on a PostgreSQL log", () => {
     }
   })
 
+  it("doctor on a database that holds no log yet says the first append makes it (not that it is broken)", async () => {
+    const db = await server().createDatabase()
+    const doctor = await runCli(["doctor", "--db", db.url], { env: db.env, cwd: dir })
+    expect(doctor.stdout + doctor.stderr).toContain(`no event log yet in ${db.url}: it is created (and migrated) at the first append`)
+    expect(doctor.stdout + doctor.stderr).not.toMatch(/restore .* from a backup/)
+  })
+
   it("refuses a URL that holds a password, printing it redacted; without any password it says where one goes", async () => {
     const db = await server().createDatabase()
     const withPassword = db.url.replace("mitigator@", `mitigator:${server().password}@`)

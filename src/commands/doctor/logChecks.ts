@@ -10,7 +10,7 @@ import * as path from "node:path"
 import * as Layer from "effect/Layer"
 import { EventLog, type EventLogError } from "../../eventlog/EventLog.js"
 import { headFileOf, readHeadFile } from "../../eventlog/HeadFile.js"
-import { isPostgresUrl } from "../../eventlog/PgUrl.js"
+import { isPostgresUrl, redactedUrl } from "../../eventlog/PgUrl.js"
 import * as SqliteEventLog from "../../eventlog/SqliteEventLog.js"
 import { fail, pass, warn, type Check } from "./Check.js"
 
@@ -112,6 +112,11 @@ const openedChecks = (file: string, configured: string, now: number, checks: Che
         // Not refused when the head file disagrees: verify reports it below, as a failed check.
       }).pipe(Effect.provide(layer))
     )
+    if (opened._tag === "Left" && opened.left.reason === "missing" && isPostgresUrl(file)) {
+      // A database without a log yet, as a fresh install has: the first append makes it.
+      checks.push(pass("log", `no event log yet in ${redactedUrl(file)}: it is created (and migrated) at the first append`))
+      return checks
+    }
     if (opened._tag === "Left") {
       const newer = opened.left.reason === "schema" && /newer than this mitigator knows/.test(opened.left.message)
       checks.push(
