@@ -19,7 +19,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { passwordFromPassFile } from "./PgPassFile.js"
@@ -212,3 +213,24 @@ export const pgClientLayer = (target: PgTarget): Layer.Layer<PgClient.PgClient |
   Layer.scopedContext(
     Effect.map(makePgClient(target), (client) => Context.make(PgClient.PgClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
   ).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * BEGIN … COMMIT on one reserved connection of `sql` (READ COMMITTED, the server's default): the
+ * transaction every PostgreSQL writer here runs (the event log, copy-log). A failed COMMIT rolls
+ * back; after a lost connection there is nothing to roll back, and the original error is kept.
+ */
+export const pgTransaction = (sql: SqlClient.SqlClient) =>
+  SqlClient.makeWithTransaction({
+    transactionTag: SqlClient.TransactionConnection,
+    spanAttributes: [],
+    acquireConnection: Effect.flatMap(Scope.make(), (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)),
+    begin: (conn) => conn.executeUnprepared("BEGIN", [], undefined),
+    savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
+    commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined).pipe(Effect.tapError(() => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)))),
+    rollback: (conn) => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)),
+    rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
+  })
+
+/** @effect/sql turns a failed COMMIT into a defect: here it is a failure like any other SqlError. */
+export const commitFailureAsError = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.catchSomeDefect(effect, (defect) => (defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none()))

@@ -18,14 +18,12 @@
  *   row against the one before.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { checkpointDedupeKey, withFence, type NewEvent } from "../domain/Events.js"
 import { HeldLease, type HeldLeaseService } from "../reconciler/Lease.js"
@@ -34,7 +32,7 @@ import { alteredRow, missingRow, tampered as tamperedLog, type ChainBreak } from
 import { EventLog, EventLogError, PROJECTION_EVENT_TYPES, type AppendOutcome, type EventLogService, type LogTransaction } from "./EventLog.js"
 import { followsIn, GENESIS_HASH, rowHash } from "./HashChain.js"
 import { chained, checkedCheckpoint, newestCheckpointRow, sha256, tailBreak, toStored, type EventRow } from "./EventRows.js"
-import { makePgClient, PgConnectionError, redactedUrl, type PgTarget } from "./PgConnection.js"
+import { commitFailureAsError, makePgClient, pgTransaction, PgConnectionError, redactedUrl, type PgTarget } from "./PgConnection.js"
 import { appliedVersion, migrate } from "./PgMigrations.js"
 
 export interface PgEventLogOptions extends PgTarget {
@@ -175,23 +173,11 @@ const make = (options: PgEventLogOptions) =>
       Effect.mapError((e: PgConnectionError) => new EventLogError({ reason: "open", message: e.message, cause: e }))
     )
 
-    /** One transaction on one connection: BEGIN (READ COMMITTED), COMMIT; a failed COMMIT is an error, not a defect. */
-    const inTransaction = SqlClient.makeWithTransaction({
-      transactionTag: SqlClient.TransactionConnection,
-      spanAttributes: [],
-      acquireConnection: Effect.flatMap(Scope.make(), (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)),
-      begin: (conn) => conn.executeUnprepared("BEGIN", [], undefined),
-      savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
-      commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined).pipe(Effect.tapError(() => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)))),
-      // After a lost connection there is nothing to roll back: keep the original error.
-      rollback: (conn) => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)),
-      rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
-    })
-    /** @effect/sql turns a failed COMMIT into a defect: it is a write error like any other. */
+    const inTransaction = pgTransaction(sql)
+    /** A failed COMMIT is a write error like any other. */
     const committed = <A, E, R>(effect: Effect.Effect<A, E, R>, what: string) =>
-      inTransaction(effect).pipe(
-        Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", what)(e) : e)),
-        Effect.catchSomeDefect((defect) => (defect instanceof SqlError ? Option.some(Effect.fail(toEventLogError("write", what)(defect))) : Option.none()))
+      commitFailureAsError(inTransaction(effect)).pipe(
+        Effect.mapError((e) => (e instanceof SqlError ? toEventLogError("write", what)(e) : e))
       ) as Effect.Effect<A, Exclude<E, SqlError> | EventLogError, R>
 
     if (!options.create) {

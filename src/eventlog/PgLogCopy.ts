@@ -5,15 +5,13 @@
  * so it waits for either kind of writer): it checks the log still ends where the copy left it,
  * then inserts the rows and moves the head row in one statement, as appends do.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { EventLogError } from "./EventLog.js"
 import { copyReaders, endAfter, importProblem, type LogCopyService } from "./LogCopy.js"
-import { makePgClient, redactedUrl, type PgTarget } from "./PgConnection.js"
+import { commitFailureAsError, makePgClient, pgTransaction, redactedUrl, type PgTarget } from "./PgConnection.js"
 import { HEAD_LOCK_KEY } from "./PgEventLog.js"
 
 const describe = (e: unknown): string => {
@@ -32,21 +30,10 @@ export const make = (target: PgTarget): Effect.Effect<LogCopyService, EventLogEr
       Effect.mapError((e) => new EventLogError({ reason: "open", message: e.message, cause: e }))
     )
 
-    /** BEGIN … COMMIT on one connection; a failed COMMIT (a defect in @effect/sql) is an error like any other. */
+    const transact = pgTransaction(sql)
+    /** One transaction; a failed COMMIT is an error like any other. */
     const inTransaction = <A, E>(effect: Effect.Effect<A, E>, what: string) =>
-      SqlClient.makeWithTransaction({
-        transactionTag: SqlClient.TransactionConnection,
-        spanAttributes: [],
-        acquireConnection: Effect.flatMap(Scope.make(), (scope) => Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)),
-        begin: (conn) => conn.executeUnprepared("BEGIN", [], undefined),
-        savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
-        commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined).pipe(Effect.tapError(() => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)))),
-        rollback: (conn) => Effect.ignore(conn.executeUnprepared("ROLLBACK", [], undefined)),
-        rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
-      })(effect).pipe(
-        Effect.mapError(failed("write", what)),
-        Effect.catchSomeDefect((defect) => (defect instanceof SqlError ? Option.some(Effect.fail(failed("write", what)(defect))) : Option.none()))
-      )
+      commitFailureAsError(transact(effect)).pipe(Effect.mapError(failed("write", what)))
 
     const refuse = (message: string) =>
       Effect.fail(new EventLogError({ reason: "write", message: `importing into the event log ${label}: ${message}; nothing of this batch was written` }))
