@@ -31,6 +31,10 @@ export const describeTooLarge = (e: BodyTooLarge): string =>
     ? `an answer larger than ${mib(e.limit)} (stopped reading there)`
     : `an answer of ${mib(e.announced)}, more than the ${mib(e.limit)} accepted (not read)`
 
+/** The length a `Content-Length` header announces, when it is a plain number. */
+export const announcedLength = (header: string | undefined): number | undefined =>
+  header !== undefined && /^\s*[0-9]{1,15}\s*$/.test(header) ? Number(header) : undefined
+
 /**
  * The body as UTF-8 text, at most `maxBytes` bytes of it. An answer that announces more is
  * refused before a byte is read; one that sends more than it announced (or announces nothing)
@@ -41,8 +45,7 @@ export const readBodyCapped = (
   response: HttpClientResponse.HttpClientResponse,
   maxBytes: number
 ): Effect.Effect<string, BodyTooLarge | HttpClientError.ResponseError> => {
-  const header = response.headers["content-length"]
-  const announced = header !== undefined && /^\s*[0-9]{1,15}\s*$/.test(header) ? Number(header) : undefined
+  const announced = announcedLength(response.headers["content-length"])
   if (announced !== undefined && announced > maxBytes) return Effect.fail(new BodyTooLarge(maxBytes, announced))
   // A length announced within the cap is read whole (a stream per answer costs more than the
   // call: serve adds hundreds a second); the socket gives no more than the announced length.

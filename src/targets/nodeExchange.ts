@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as http from "node:http"
 import * as https from "node:https"
-import { BodyTooLarge } from "./body.js"
+import { announcedLength, BodyTooLarge } from "./body.js"
 import { USER_AGENT } from "./http.js"
 
 export interface ExchangeRequest {
@@ -51,8 +51,7 @@ export const nodeExchange = (secure: boolean, agentOptions: https.AgentOptions):
           headers["content-length"] = Buffer.byteLength(request.json)
         }
         const call = (secure ? https : http).request(request.url, { method: request.method, agent, headers }, (response) => {
-          const header = response.headers["content-length"]
-          const announced = header !== undefined && /^\s*[0-9]{1,15}\s*$/.test(header) ? Number(header) : undefined
+          const announced = announcedLength(response.headers["content-length"])
           if (announced !== undefined && announced > maxBytes) {
             call.destroy()
             return settle(Effect.fail(new BodyTooLarge(maxBytes, announced)))
