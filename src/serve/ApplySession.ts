@@ -19,8 +19,6 @@ import type { LoadMasterAclService } from "../targets/LoadMasterAcl.js"
 /** The adds waiting for the LoadMaster, one per target and CIDR, oldest first, at most `max`. */
 export class PendingAdds {
   private readonly waiting = new Map<string, ImmediateAdd>()
-  /** adds not kept because `max` were waiting (the next reconcile applies them) */
-  dropped = 0
 
   constructor(
     readonly max: number,
@@ -32,9 +30,9 @@ export class PendingAdds {
     return this.waiting.size
   }
 
+  /** Keeps `add` unless it waits already, or `max` do (then the next reconcile applies it). */
   offer(key: string, add: ImmediateAdd): void {
-    if (this.waiting.has(key)) return
-    if (this.waiting.size >= this.max) return void this.dropped++
+    if (this.waiting.has(key) || this.waiting.size >= this.max) return
     this.waiting.set(key, add)
   }
 
