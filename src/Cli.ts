@@ -13,16 +13,22 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import pkg from "../package.json" with { type: "json" }
 import { asksHelp, asksWholeTree, liftGroupOptions, badOption, optionNames, reorder, splitArgv, WHOLE_TREE, type SplitArgv } from "./CliArgs.js"
 
 // Each loader gives the command by its name; the order is the order of the help.
 const commands = {
-  append: () => import("./commands/append.js").then((m) => m.appendCommand),
+  append: () => import("./commands/appendCommand.js").then((m) => m.appendCommand),
   status: () => import("./commands/status.js").then((m) => m.statusCommand),
   reconcile: () => import("./commands/reconcile.js").then((m) => m.reconcileCommand),
   serve: () => import("./commands/serve.js").then((m) => m.serveCommand),
@@ -132,3 +138,19 @@ export const cli = (argv: ReadonlyArray<string>) =>
     }
     return yield* runLibrary([command], reordered, argv)
   })
+
+/**
+ * `cli` as the edge runs it (bin.ts): with the platform @effect/cli needs, and a wrong command
+ * line answered here with exit 1. @effect/cli has already printed the problem with the
+ * arguments, unless it had nothing to say (an argument like `-1h` can leave it speechless): then
+ * this says something (without repeating the arguments: one of them may be a secret).
+ */
+export const cliWithPlatform = (argv: ReadonlyArray<string>) =>
+  cli(argv).pipe(
+    Effect.catchIf(ValidationError.isValidationError, (error) =>
+      "error" in error && HelpDoc.isEmpty(error.error)
+        ? Effect.as(Effect.sync(() => process.stderr.write("mitigator: cannot read the command line (an unknown or misplaced option?): see mitigator <command> --help\n")), 1)
+        : Effect.succeed(1)
+    ),
+    Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
+  )

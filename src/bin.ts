@@ -3,18 +3,11 @@
  * The edge: argv in, exit code out. Every error a command can fail with is printed here, once,
  * as one human line; the exit code is chosen here too.
  */
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { cli } from "./Cli.js"
 import { stopGraceMs } from "./platform/StopGrace.js"
 
 // `mitigator replay --events | head` closes stdout early: that is not an error.
@@ -41,18 +34,10 @@ process.on("SIGINT", stopSoon)
 
 const print = (message: string) => Effect.sync(() => process.stderr.write(`mitigator: ${message}\n`))
 
-/** Prints what went wrong and returns the exit code. */
+/** Prints what went wrong and returns the exit code. (A wrong command line was answered by Cli.ts.) */
 const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
-    // @effect/cli has already printed the problem with the arguments, unless it had nothing to
-    // say (an argument like `-1h` can leave it speechless): then say something.
-    if (ValidationError.isValidationError(failure.value)) {
-      const error = failure.value
-      const silent = "error" in error && HelpDoc.isEmpty(error.error)
-      // (The arguments are not repeated: one of them may be a secret.)
-      return silent ? Effect.as(print("cannot read the command line (an unknown or misplaced option?): see mitigator <command> --help"), 1) : Effect.succeed(1)
-    }
     const error = failure.value as { _tag?: string; message?: string; code?: number }
     if (error._tag === "ExitCode") return Effect.succeed(error.code ?? 1)
     return Effect.as(print(error.message ?? String(error)), 1)
@@ -61,10 +46,25 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   return Effect.as(print(`unexpected error (a bug; please report it):\n${Cause.pretty(cause)}`), 70)
 }
 
-const program = Effect.suspend(() => cli(process.argv)).pipe(
+/**
+ * `append` (Flowmon starts one per detection) reads its usual command lines on its fast path,
+ * without @effect/cli (appendArgs.ts); every other command line goes through @effect/cli (Cli.ts).
+ * Both load only what they run.
+ */
+const run = (argv: ReadonlyArray<string>): Effect.Effect<unknown, unknown> =>
+  Effect.gen(function* () {
+    if (argv[2] === "append") {
+      const fast = yield* Effect.promise(() => import("./commands/appendFast.js"))
+      const opts = fast.fastAppendOptions(argv.slice(3), process.env)
+      if (opts !== undefined) return yield* fast.appendFast(opts)
+    }
+    const { cliWithPlatform } = yield* Effect.promise(() => import("./Cli.js"))
+    return yield* cliWithPlatform(argv)
+  })
+
+const program = Effect.suspend(() => run(process.argv)).pipe(
   // A number: the exit code of an answer that ran no command (help 0, a misspelt command 1).
-  Effect.matchCauseEffect({ onFailure: report, onSuccess: (code) => Effect.succeed(typeof code === "number" ? code : 0) }),
-  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer))
+  Effect.matchCauseEffect({ onFailure: report, onSuccess: (code) => Effect.succeed(typeof code === "number" ? code : 0) })
 )
 
 NodeRuntime.runMain(program, {

@@ -28,7 +28,9 @@ const readCache = (): Buffer | undefined => {
 }
 
 const cachedData = readCache()
-const source = fs.readFileSync(bundle, "utf8").replace(/^#!.*/, "")
+// Latin-1: the bundle is ASCII (build.ts checks it), and Latin-1 is read without UTF-8's decoding.
+const text = fs.readFileSync(bundle, "latin1")
+const source = text.startsWith("#!") ? `//${text.slice(2)}` : text
 const script = new vm.Script(Module.wrap(source), { filename: bundle, ...(cachedData === undefined ? {} : { cachedData }) })
 
 const stale = cachedData === undefined || script.cachedDataRejected === true

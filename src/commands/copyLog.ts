@@ -19,7 +19,8 @@ import type { LogCopyService } from "../eventlog/LogCopy.js"
 import { isPostgresUrl, redactedUrl } from "../eventlog/PgUrl.js"
 import * as SqliteLogCopy from "../eventlog/SqliteLogCopy.js"
 import { startProgress, ttyProgress } from "../platform/Progress.js"
-import { besideConfig, config, logLayer, UsageError } from "./shared.js"
+import { besideConfig, logLayer, UsageError } from "./shared.js"
+import { config } from "./options.js"
 
 const from = Options.text("from").pipe(Options.withDescription("the log to copy: a SQLite file or a postgres:// URL (read only)"))
 const to = Options.text("to").pipe(Options.withDescription("where to copy it: a new SQLite file, or an empty PostgreSQL database (postgres:// URL)"))

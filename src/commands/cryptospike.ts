@@ -1,5 +1,4 @@
 /** The live CryptoSpike client from the config and the token's sources (flag, then env, then file). */
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig, CryptoSpikeSettings } from "../config/loadConfig.js"
@@ -7,10 +6,6 @@ import { fencedCryptoSpike } from "../reconciler/fenced.js"
 import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
-export const tokenOption = Options.text("cs-token").pipe(
-  Options.withDescription("CryptoSpike API token (visible in the process list: prefer cryptospike.tokenFile or CRYPTOSPIKE_API_TOKEN)"),
-  Options.optional
-)
 
 /** Where the token may come from, in the order tried: --cs-token, CRYPTOSPIKE_API_TOKEN, cryptospike.tokenFile. */
 export const tokenSources = (cfg: AppConfig, settings: CryptoSpikeSettings, tokenFlag: Option.Option<string>): SecretSources => ({

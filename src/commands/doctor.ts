@@ -11,15 +11,14 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import { loadConfig, type AppConfig } from "../config/loadConfig.js"
-import { tokenOption } from "./cryptospike.js"
 import { fail, isOk, pass, renderJson, renderText, type Check } from "./doctor/Check.js"
 import { configChecks } from "./doctor/configChecks.js"
 import { cryptoSpikeChecks } from "./doctor/cryptoSpikeChecks.js"
 import { loadMasterChecks } from "./doctor/loadMasterChecks.js"
 import { logChecks } from "./doctor/logChecks.js"
-import { apiKeyOption } from "./loadmaster.js"
 import { commandLogger } from "./logging.js"
-import { besideConfig, ExitCode, globalOptions, logPath, type GlobalOptions } from "./shared.js"
+import { besideConfig, ExitCode, logPath, type GlobalOptions } from "./shared.js"
+import { apiKeyOption, globalOptions, tokenOption } from "./options.js"
 
 const json = Options.boolean("json").pipe(
   Options.withDescription("one JSON object: { ok, checks: [{ name, status: pass|warn|fail, detail, fix?, note? }] }, in a stable order; the same exit code")

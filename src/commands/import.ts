@@ -19,7 +19,8 @@ import { timeLeft } from "../domain/Duration.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { readLmTimeoutRows } from "../legacy/lmTimeoutDb.js"
 import { actor, actorOf } from "./operator.js"
-import { ExitCode, globalOptions, LoadedConfig, logLayer, logPath } from "./shared.js"
+import { ExitCode, LoadedConfig, logLayer, logPath } from "./shared.js"
+import { globalOptions } from "./options.js"
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(
   Args.withDescription("lm-timeout.py's database (on Flowmon: /home/flowmon/lm-mitigation/lm-block.db)")

@@ -1,5 +1,4 @@
 /** The live LoadMaster client from the config and the key's sources (flag, then env, then file). */
-import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AppConfig, LoadMasterSettings } from "../config/loadConfig.js"
@@ -7,10 +6,6 @@ import { fencedLoadMaster } from "../reconciler/fenced.js"
 import type { SecretSources } from "../targets/secrets.js"
 import { besideConfig, credential, tlsBesideConfig, UsageError } from "./shared.js"
 
-export const apiKeyOption = Options.text("api-key").pipe(
-  Options.withDescription("LoadMaster API key (visible in the process list: prefer loadmaster.apiKeyFile or LOADMASTER_API_KEY)"),
-  Options.optional
-)
 
 /** Where the API key may come from, in the order tried: --api-key, LOADMASTER_API_KEY, loadmaster.apiKeyFile. */
 export const apiKeySources = (cfg: AppConfig, settings: LoadMasterSettings, apiKeyFlag: Option.Option<string>): SecretSources => ({

@@ -4,52 +4,29 @@
  * human line; `--log-format logfmt|json` makes every line structured (for journald or a log
  * shipper); `--log-file` also appends each line to a file (logfmt unless a format is given).
  */
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import { appendLogLines, formatLogLine, LOG_FORMATS, preparePrivateFile, type LogFields, type LogFormat } from "../platform/LogFile.js"
+import { appendLogLines, formatLogLine, preparePrivateFile, type LogFields, type LogFormat } from "../platform/LogFile.js"
+
 
 /**
- * Fails argument parsing, before anything else runs, when the file cannot be written. Opened
- * without blocking: a named pipe that no process reads fails here at once (ENXIO) instead of
- * hanging the command, signals included; a pipe someone reads (`/dev/stderr` under cron) is fine.
+ * Why `file` cannot take the log lines, or undefined when it can (then it exists, mode 600).
+ * Opened without blocking: a named pipe that no process reads fails here at once (ENXIO) instead
+ * of hanging the command, signals included; a pipe someone reads (`/dev/stderr` under cron) is fine.
  */
-const checkLogFile = (file: string) =>
-  Effect.try({
-    try: () => {
-      preparePrivateFile(file)
-      const { O_WRONLY, O_APPEND, O_CREAT, O_NONBLOCK, O_NOCTTY } = fs.constants
-      fs.closeSync(fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY, 0o600))
-      return file
-    },
-    catch: (e) =>
-      ValidationError.invalidValue(
-        HelpDoc.p(
-          `--log-file ${file}: ${(e as NodeJS.ErrnoException).code === "ENXIO" ? "a named pipe (FIFO) that no process reads: it would wait for a reader forever" : e instanceof Error ? e.message : String(e)}`
-        )
-      )
-  })
-
-export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(
-  Options.withDescription("text (one line for people, the default on the terminal), logfmt (the default in --log-file) or json; env MITIGATOR_LOG_FORMAT"),
-  Options.withFallbackConfig(Config.literal(...LOG_FORMATS)("MITIGATOR_LOG_FORMAT")),
-  Options.optional
-)
-
-export const logFile = Options.text("log-file").pipe(
-  Options.withDescription("also append every log line to this file, created mode 600 whatever the umask (on Flowmon: /data/components/apps/log/mitigator.log); env MITIGATOR_LOG_FILE"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_LOG_FILE")),
-  Options.mapEffect(checkLogFile),
-  Options.optional
-)
-
-export const logOptions = { logFormat, logFile }
+export const logFileProblem = (file: string): string | undefined => {
+  try {
+    preparePrivateFile(file)
+    const { O_WRONLY, O_APPEND, O_CREAT, O_NONBLOCK, O_NOCTTY } = fs.constants
+    fs.closeSync(fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOCTTY, 0o600))
+    return undefined
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENXIO" ? "a named pipe (FIFO) that no process reads: it would wait for a reader forever" : e instanceof Error ? e.message : String(e)
+  }
+}
 
 export interface LogOptions {
   readonly logFormat: Option.Option<LogFormat>

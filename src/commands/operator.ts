@@ -38,10 +38,9 @@ import { instantAfter } from "../domain/Time.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { describeCodeUnit } from "../domain/SafeText.js"
 import { applianceRails } from "./appliances.js"
-import { configuredLog, ExitCode, globalOptions, LoadedConfig, UsageError } from "./shared.js"
-import { tokenOption } from "./cryptospike.js"
-import { apiKeyOption } from "./loadmaster.js"
+import { configuredLog, ExitCode, LoadedConfig, UsageError } from "./shared.js"
 import type { ApplyOutcome, OperatorApplyOptions } from "./operatorApply.js"
+import { apiKeyOption, globalOptions, tokenOption } from "./options.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 

@@ -20,7 +20,8 @@ import { filterOptions, readFilters } from "./filters.js"
 import { ttyProgress } from "../platform/Progress.js"
 import { desiredStateAt } from "../projection/desiredState.js"
 import { renderState } from "./renderState.js"
-import { configuredLog, globalOptions, UsageError } from "./shared.js"
+import { configuredLog, UsageError } from "./shared.js"
+import { globalOptions } from "./options.js"
 
 /** One readable line per event: what an auditor scans for. */
 export const describeEvent = (event: StoredEvent): string => `${event.seq}\t${event.recordedAt}\t${event.type}\t${summaryOf(event.type, event.payload)}`

@@ -45,12 +45,13 @@ import { readSecretFile } from "../targets/secrets.js"
 import { APPLY_AT_ONCE_MAX, BATCH_LINES, INSTANCE, newAppendSummary, recordParts, type AppendSettings, type AppendSummary, type LinesToRecord } from "./append.js"
 import { applianceRails } from "./appliances.js"
 import { applyUsersNow, logImmediateResult } from "./applyNow.js"
-import { liveCryptoSpike, tokenOption } from "./cryptospike.js"
+import { liveCryptoSpike } from "./cryptospike.js"
 import { activePolicy } from "./decisions.js"
-import { apiKeyOption, liveLoadMaster } from "./loadmaster.js"
-import { commandLogger, fileFormat, logOptions } from "./logging.js"
+import { liveLoadMaster } from "./loadmaster.js"
+import { commandLogger, fileFormat } from "./logging.js"
 import { preparePass, watchPasses } from "./reconcile.js"
-import { besideConfig, configuredLog, globalOptions, instanceOf, LoadedConfig, localStatePath, logPath, UsageError } from "./shared.js"
+import { besideConfig, configuredLog, instanceOf, LoadedConfig, localStatePath, logPath, UsageError } from "./shared.js"
+import { apiKeyOption, globalOptions, logOptions, tokenOption } from "./options.js"
 
 /** How long an immediate apply may take, and wait for the lease, as `append --apply-timeout`'s default. */
 const APPLY_TIMEOUT_MS = 10_000

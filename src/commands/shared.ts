@@ -1,5 +1,4 @@
 /** Options every subcommand takes, the layers built from them, and the errors the edge turns into exit codes. */
-import * as Options from "@effect/cli/Options"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -29,22 +28,6 @@ export class ExitCode extends Data.TaggedError("ExitCode")<{ readonly code: numb
 /** The configuration the command was started with (validated: nothing starts with an invalid one). */
 export class LoadedConfig extends Context.Tag("mitigator/LoadedConfig")<LoadedConfig, AppConfig>() {}
 
-// @effect/cli reads options only after the subcommand that declares them, and Flowmon passes a
-// script's parameters as `--name value` pairs after the command, so every subcommand declares
-// the global options itself.
-export const db = Options.text("db").pipe(
-  Options.withDescription("event log file (env MITIGATOR_DB; else the config's `database`; else ./mitigator.db)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_DB")),
-  Options.optional
-)
-
-export const config = Options.text("config").pipe(
-  Options.withDescription("configuration file (env MITIGATOR_CONFIG; default ./mitigator.yaml when it exists)"),
-  Options.withFallbackConfig(Config.string("MITIGATOR_CONFIG")),
-  Options.optional
-)
-
-export const globalOptions = { db, config }
 
 export interface GlobalOptions {
   readonly db: Option.Option<string>

@@ -19,7 +19,8 @@ import { formatDuration } from "../domain/Duration.js"
 import { ttyProgress } from "../platform/Progress.js"
 import { readPassRecord, type PassRecord } from "../reconciler/passRecord.js"
 import { clockBehind, clockBehindWarning } from "./clockSkew.js"
-import { configuredLog, globalOptions, LoadedConfig, localStatePath } from "./shared.js"
+import { configuredLog, LoadedConfig, localStatePath } from "./shared.js"
+import { globalOptions } from "./options.js"
 
 /** How long ago, in whole seconds, minutes, hours or days (a person reads it). */
 const ago = (fromIso: string, now: string): string => {

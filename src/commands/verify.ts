@@ -8,7 +8,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { canonicalJson } from "../domain/CanonicalJson.js"
 import { EventLog } from "../eventlog/EventLog.js"
-import { configuredLog, ExitCode, globalOptions } from "./shared.js"
+import { configuredLog, ExitCode } from "./shared.js"
+import { globalOptions } from "./options.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("the result as one JSON object"))
 

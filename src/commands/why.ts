@@ -23,7 +23,8 @@ import { buildStory, outcomeText, storyPrefilter, userAddresses, type Story } fr
 import { EventLog, type EventLogService } from "../eventlog/EventLog.js"
 import { startProgress, ttyProgress } from "../platform/Progress.js"
 import { desiredStateAt } from "../projection/desiredState.js"
-import { configuredLog, globalOptions, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { configuredLog, LoadedConfig, logPath, UsageError } from "./shared.js"
+import { globalOptions } from "./options.js"
 
 /** Detections shown in full in the text view (the newest); --json has them all. */
 const MAX_DETECTIONS_SHOWN = 100
