@@ -10,9 +10,7 @@ import type * as Option from "effect/Option"
 import type { AppConfig } from "../config/loadConfig.js"
 import { EventLog } from "../eventlog/EventLog.js"
 import { applyAtOnce, type ImmediateAdd, type ImmediateResult } from "../reconciler/applyAtOnce.js"
-import { reconcileCryptoSpikePass } from "../reconciler/reconcileCryptoSpike.js"
 import { holdingReconcileLease } from "../reconciler/Lease.js"
-import { liveCryptoSpike } from "./cryptospike.js"
 import { liveLoadMaster } from "./loadmaster.js"
 import type { GlobalOptions, UsageError } from "./shared.js"
 import type { CryptoSpikeError, CryptoSpikeUsersService } from "../targets/CryptoSpikeUsers.js"
@@ -120,6 +118,10 @@ export const userBlockPass = (
   Effect.gen(function* () {
     const settings = cfg.cryptospike!
     const log = yield* EventLog
+    // Loaded here: an `append` that blocks addresses only (the LoadMaster) does not load CryptoSpike's client.
+    const [{ liveCryptoSpike }, { reconcileCryptoSpikePass }] = yield* Effect.promise(() =>
+      Promise.all([import("./cryptospike.js"), import("../reconciler/reconcileCryptoSpike.js")])
+    )
     const cs = yield* (client ?? liveCryptoSpike(cfg, csToken, { retryRefused: false }))
     return yield* reconcileCryptoSpikePass(log, cs, {
       caps: cfg.policy.caps,

@@ -13,8 +13,10 @@ import * as Scope from "effect/Scope"
 import type * as https from "node:https"
 import type { TlsSettings } from "../config/ConfigFile.js"
 import type { LoadMasterError } from "./LoadMasterAcl.js"
-import { applianceHttpClient } from "./http.js"
 import { agentOptions } from "./tls.js"
+
+/** @effect/platform's client (platformClient.ts), loaded when a caller asks for it. */
+const platformClient = (agent: https.AgentOptions) => Effect.flatMap(Effect.promise(() => import("./platformClient.js")), (m) => m.applianceHttpClient(agent))
 
 /**
  * The client for `url`, or how to get it on each call until it can be made: by default
@@ -25,7 +27,7 @@ export const applianceConnection = <C = HttpClient.HttpClient>(
   url: URL,
   tls: TlsSettings,
   timeoutMs: number,
-  build: (agent: https.AgentOptions) => Effect.Effect<C, never, Scope.Scope> = applianceHttpClient as never
+  build: (agent: https.AgentOptions) => Effect.Effect<C, never, Scope.Scope> = platformClient as never
 ): Effect.Effect<Effect.Effect<C, LoadMasterError>, LoadMasterError, Scope.Scope> =>
   Effect.gen(function* () {
     // The client is made in the scope of the caller (the command), whenever that happens.

@@ -1,34 +1,12 @@
 /** What both appliance clients need around HTTP: the client itself, pacing, and reading Node's transport errors. */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
-import type * as https from "node:https"
 import pkg from "../../package.json" with { type: "json" }
 import { certificateFacts, nameAdvice, type CertificateLike } from "./certificate.js"
 
 /** What an appliance sees in its access log. */
 export const USER_AGENT = `mitigator/${pkg.version}`
-
-/**
- * The HTTP client for one appliance, for the life of the enclosing scope: connections kept alive
- * and reused by every call of the process (a TLS handshake per call costs more than the call),
- * a `User-Agent: mitigator/<version>`, and no tracing headers (`traceparent`, `b3`): an appliance
- * has no use for them.
- */
-export const applianceHttpClient = (agent: https.AgentOptions): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
-  Effect.map(
-    Layer.build(NodeHttpClient.layerWithoutAgent.pipe(Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, ...agent })))),
-    (context): HttpClient.HttpClient => {
-      const client = Context.get(context, HttpClient.HttpClient)
-      return HttpClient.mapRequest(HttpClient.withTracerPropagation(client, false), HttpClientRequest.setHeader("user-agent", USER_AGENT))
-    }
-  )
 
 /**
  * An appliance's clock, as its answers give it: the `Date` header of the newest one (UTC ISO,
