@@ -6,7 +6,8 @@
  *
  * Steps (bench/steps/): cold start vs `node -e 0`; ingest vs a plain better-sqlite3 floor; the
  * peak RSS of one stdin of many detections from distinct sources; growth
- * (time to block, no-op reconcile, status at logs of several sizes); the fold of the largest log,
+ * (time to block, no-op reconcile, status at logs of several sizes; on the empty log, beside the
+ * Python script mitigator replaces, where python3 has requests); the fold of the largest log,
  * first and from a checkpoint, vs a floor; LoadMaster and CryptoSpike at scale; the log on a
  * durable local PostgreSQL beside SQLite (ingest, time to block, three concurrent appenders).
  *

@@ -11,6 +11,8 @@ import { startLoadMasterEmulator, type LoadMasterEmulatorHandle } from "../../sr
 export interface BenchLoadMaster {
   readonly emulator: LoadMasterEmulatorHandle
   readonly config: string
+  /** the API key's file (mode 600), for a client other than mitigator */
+  readonly keyFile: string
 }
 
 /** One rule that blocks every detection tsvLine makes (SSHDICT and SCANS) on the global list. */
@@ -31,7 +33,7 @@ export const startBenchLoadMaster = async (dir: string, name: string, options: {
       "  caps: { maxAddsPerPass: 100000, maxRemovesPerPass: 100000, maxActivePerTarget: 100000 }"
     ].join("\n") + "\n"
   )
-  return { emulator, config }
+  return { emulator, config, keyFile }
 }
 
 /** Calls that change a list (what a no-op pass must not make). */

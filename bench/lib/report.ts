@@ -93,6 +93,16 @@ const growthTable = (g: GrowthResult) => {
       `empty log: ${times(g.timeToBlockVsNode)}`,
       `≤ ${g.timeToBlockVsNode.max}× on the empty log`
     ),
+    ...(g.timeToBlockVsPython === undefined
+      ? []
+      : [
+          row(
+            "time to block by the Python script mitigator replaces (python3 + requests, one HTTPS POST, not verifying; bench/floors/block-python.py)",
+            (s) => (s === g.sizes[0] ? spread(g.timeToBlockVsPython!.pythonMs) : ""),
+            `mitigator / script: ${f(g.timeToBlockVsPython.mitigatorVsPython, 2)}×; script / \`node -e 0\`: ${f(g.timeToBlockVsPython.pythonVsNode, 2)}×`,
+            "(informative)"
+          )
+        ]),
     row("peak RSS: time to block / no-op reconcile / status (largest run)", rss, `largest log: **${f(p.mib, 1)} MiB** ${verdict(p.pass)}`, `≤ ${p.max} MiB at the largest`)
   ].join("\n")
 }
@@ -130,6 +140,9 @@ export const renderSummary = (r: Results) => {
     "| measured by `npm run bench` | figure | target |",
     "|---|---|---|",
     `| time to block (process start → entry on the LoadMaster over TLS), empty log | ${f(empty.timeToBlockMs.median)} ms; ${vs(g.timeToBlockVsNode, "`node -e 0`")} | ≤ ${g.timeToBlockVsNode.max}× |`,
+    ...(g.timeToBlockVsPython === undefined
+      ? []
+      : [`| time to block, empty log: mitigator vs the Python script it replaces (same emulator) | ${f(empty.timeToBlockMs.median)} vs ${f(g.timeToBlockVsPython.pythonMs.median)} ms: ${f(g.timeToBlockVsPython.mitigatorVsPython, 2)}× | (informative) |`]),
     `| time to block with ${f(largest.events)} events in the log | ${f(largest.timeToBlockMs.median)} ms; ${vs(g.ratio.timeToBlock, "the empty log")} | ≤ ${g.ratio.timeToBlock.max}× |`,
     `| no-op reconcile of 1,000 blocks / \`status\`, ${f(largest.events)} events vs empty | ${vs(g.ratio.noopReconcile,"")} / ${vs(g.ratio.status,"")} | ≤ ${g.ratio.status.max}× |`,
     `| cold start, one-event \`append --defer\` | ${f(r.coldStart.appendMs.median)} ms; ${vs(r.coldStart.ratio, "`node -e 0`")} | ≤ ${r.coldStart.ratio.max}× |`,

@@ -15,11 +15,12 @@
  * Steady state: a first round is not counted (it activates the config's policy and may save the
  * projection's checkpoint); then every round runs each size, in alternating order.
  */
+import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import type { LoadMasterEmulatorHandle } from "../../src/emulators/loadmaster/LoadMasterEmulator.js"
-import { startBenchLoadMaster, mutations } from "../lib/loadmaster.js"
+import { startBenchLoadMaster, mutations, type BenchLoadMaster } from "../lib/loadmaster.js"
 import { addBlocks, copyLog } from "../lib/logs.js"
-import { mitigatorArgs, nodeArgs, runProcess, type Sample } from "../lib/proc.js"
+import { mitigatorArgs, nodeArgs, root, runProcess, type Sample } from "../lib/proc.js"
 import { progress, ratio, stats, type Stats } from "../lib/stats.js"
 import { tsvLine } from "../lib/tsv.js"
 
@@ -36,10 +37,10 @@ export interface History {
 interface Scenario {
   readonly history: History
   readonly blockDb: string
-  readonly blockLm: { readonly emulator: LoadMasterEmulatorHandle; readonly config: string }
+  readonly blockLm: BenchLoadMaster
   readonly noopDb: string
   readonly noopLm: { readonly emulator: LoadMasterEmulatorHandle; readonly config: string }
-  readonly samples: { node: Sample[]; block: Sample[]; noop: Sample[]; status: Sample[] }
+  readonly samples: { node: Sample[]; block: Sample[]; noop: Sample[]; status: Sample[]; python: Sample[] }
   readonly noopCalls: Array<Record<string, number>>
 }
 
@@ -57,7 +58,7 @@ const prepare = async (dir: string, history: History): Promise<Scenario> => {
   const listed = noopLm.emulator.entries("global").length
   if (listed !== CONVERGED_BLOCKS) throw new Error(`growth at ${history.events} events: the first reconcile put ${listed} of ${CONVERGED_BLOCKS} blocks on the emulator`)
   progress(`growth: ${history.events.toLocaleString("en-US")} events: converged ${listed} blocks in ${Math.round(converge.ms)} ms`)
-  return { history, blockDb, blockLm, noopDb, noopLm, samples: { node: [], block: [], noop: [], status: [] }, noopCalls: [] }
+  return { history, blockDb, blockLm, noopDb, noopLm, samples: { node: [], block: [], noop: [], status: [], python: [] }, noopCalls: [] }
 }
 
 let nextDetection = 1_000_000 // above ingest's and cold start's lines: a new source every time
@@ -75,6 +76,27 @@ const measureTimeToBlock = async (s: Scenario) => {
   return { node, block }
 }
 
+/**
+ * The script mitigator replaces (bench/floors/block-python.py: one Python start, `import
+ * requests`, one HTTPS POST to the same emulator), where Python 3 and requests are installed.
+ */
+const PYTHON_SCRIPT = path.join(root, "bench", "floors", "block-python.py")
+/** The interpreter itself (not a version manager's shim, which costs its own start), when it has requests. */
+const pythonInterpreter = (): string | undefined => {
+  const found = spawnSync("python3", ["-c", "import requests, sys; print(sys.executable)"], { encoding: "utf8" })
+  return found.status === 0 && found.stdout.trim() !== "" ? found.stdout.trim() : undefined
+}
+
+const measurePython = async (interpreter: string, s: Scenario) => {
+  const before = s.blockLm.emulator.entries("global").length
+  const address = `198.18.${Math.floor(nextPythonAddress / 250)}.${(nextPythonAddress++ % 250) + 1}`
+  const sample = await runProcess([interpreter, PYTHON_SCRIPT, s.blockLm.emulator.url, s.blockLm.keyFile, address], { rss: false })
+  const after = s.blockLm.emulator.entries("global").length
+  if (after !== before + 1) throw new Error(`growth: the Python script exited but its block is not on the emulator (${before} → ${after} entries)`)
+  return sample
+}
+let nextPythonAddress = 0
+
 const measureNoop = async (s: Scenario) => {
   s.noopLm.emulator.resetCounts()
   const noop = await runProcess(mitigatorArgs("reconcile", "--db", s.noopDb, "--config", s.noopLm.config), { rss: true })
@@ -88,6 +110,8 @@ const measureStatus = (s: Scenario) => runProcess(mitigatorArgs("status", "--jso
 export const growth = async (dir: string, histories: ReadonlyArray<History>, runs: number) => {
   const scenarios: Scenario[] = []
   for (const history of histories) scenarios.push(await prepare(dir, history))
+  const python = pythonInterpreter()
+  if (python === undefined) progress("growth: no python3 with requests here: the Python script's time to block is not measured")
   try {
     for (let round = 0; round <= runs; round++) {
       // Alternating order, so neither end of the size range always runs on a fresher machine.
@@ -95,9 +119,12 @@ export const growth = async (dir: string, histories: ReadonlyArray<History>, run
       const counted = round > 0
       for (const s of order) {
         const { node, block } = await measureTimeToBlock(s)
+        // The script beside mitigator on the empty log: the same emulator, one after the other.
+        const script = python !== undefined && s === scenarios[0] ? await measurePython(python, s) : undefined
         if (!counted) continue
         s.samples.node.push(node)
         s.samples.block.push(block)
+        if (script !== undefined) s.samples.python.push(script)
       }
       for (const s of order) {
         const { noop, calls } = await measureNoop(s)
@@ -154,8 +181,21 @@ const summarize = (scenarios: ReadonlyArray<Scenario>, runs: number) => {
       status: growthOf((x) => x.statusMs)
     },
     timeToBlockVsNode: { what: "time to block on the empty log / node -e 0 (run just before each)", ...ratio(smallest.timeToBlockMs, smallest.nodeMs, TIME_TO_BLOCK_TARGET) },
+    timeToBlockVsPython: pythonVersus(scenarios[0]!, smallest.timeToBlockMs, smallest.nodeMs),
     peakRssAtLargest: { what: `the largest peak RSS of any measured command at ${largest.events} events`, mib: peak, max: RSS_TARGET_MIB, pass: peak <= RSS_TARGET_MIB },
     target: `largest / empty <= ${GROWTH_TARGET}x for each (ratio of medians); time to block on the empty log <= ${TIME_TO_BLOCK_TARGET}x node -e 0; peak RSS at the largest <= ${RSS_TARGET_MIB} MiB`
+  }
+}
+
+/** The Python script's time to block beside mitigator's, on the empty log (informative: no target); undefined where it was not run. */
+const pythonVersus = (s: Scenario, mitigatorMs: Stats, nodeMs: Stats) => {
+  if (s.samples.python.length === 0) return undefined
+  const pythonMs = stats(s.samples.python.map((x) => x.ms))
+  return {
+    what: "bench/floors/block-python.py (python3 + requests, one HTTPS POST, certificate not verified, as the scripts do) against the same emulator, right after mitigator's append on the empty log",
+    pythonMs,
+    mitigatorVsPython: mitigatorMs.median / pythonMs.median,
+    pythonVsNode: pythonMs.median / nodeMs.median
   }
 }
 
