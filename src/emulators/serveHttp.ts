@@ -23,6 +23,8 @@ export interface ServeHttpOptions {
 export interface ServingHttp {
   readonly url: string
   readonly port: number
+  /** TLS handshakes completed so far (0 over plain HTTP): what a client's connections cost the appliance */
+  readonly tlsHandshakes: () => number
   readonly close: () => Promise<void>
 }
 
@@ -36,6 +38,8 @@ export const serveHttp = async (options: ServeHttpOptions): Promise<ServingHttp>
   }
   const server: http.Server = options.tls === undefined ? http.createServer(listener) : https.createServer(options.tls, listener)
   server.on("clientError", (_error, socket) => socket.destroy())
+  let handshakes = 0
+  server.on("secureConnection", () => void handshakes++)
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
@@ -50,6 +54,7 @@ export const serveHttp = async (options: ServeHttpOptions): Promise<ServingHttp>
   return {
     url: `${options.tls === undefined ? "http" : "https"}://${urlHost}:${port}`,
     port,
+    tlsHandshakes: () => handshakes,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import pkg from "../../package.json" with { type: "json" }
 import { certificateFacts, nameAdvice, type CertificateLike } from "./certificate.js"
+import { PinMismatch } from "./tls.js"
 
 /** What an appliance sees in its access log. */
 export const USER_AGENT = `mitigator/${pkg.version}`
@@ -99,6 +100,8 @@ export const transportFailure = (
   appliance: string,
   configKey: string
 ): { readonly reason: "auth" | "transport"; readonly message: string; readonly retryable: boolean; readonly refused?: true } => {
+  // A pin checked in the handshake (tls.ts PinnedAgent) says itself what was presented.
+  if (cause instanceof PinMismatch) return { reason: "auth", message: cause.message, retryable: false }
   const code = errorCodeOf(cause)
   const named = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? nameErrorOf(cause) : undefined
   if (named !== undefined) {

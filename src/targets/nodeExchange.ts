@@ -13,6 +13,7 @@ import * as http from "node:http"
 import * as https from "node:https"
 import { announcedLength, BodyTooLarge } from "./body.js"
 import { USER_AGENT } from "./http.js"
+import { isPinned, PinnedAgent } from "./tls.js"
 
 export interface ExchangeRequest {
   readonly method: "GET" | "POST"
@@ -34,7 +35,9 @@ export type Exchange = (request: ExchangeRequest, maxBytes: number) => Effect.Ef
 export const nodeExchange = (secure: boolean, agentOptions: https.AgentOptions): Effect.Effect<Exchange, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.sync(() => (secure ? new https.Agent({ keepAlive: true, ...agentOptions }) : new http.Agent({ keepAlive: true }))),
+      Effect.sync(() =>
+        !secure ? new http.Agent({ keepAlive: true }) : isPinned(agentOptions) ? new PinnedAgent({ keepAlive: true, ...agentOptions }) : new https.Agent({ keepAlive: true, ...agentOptions })
+      ),
       (agent) => Effect.sync(() => agent.destroy())
     ),
     (agent) => (request, maxBytes) =>

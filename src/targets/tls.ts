@@ -12,8 +12,10 @@
  * is a DNS name.
  */
 import * as Effect from "effect/Effect"
-import type * as https from "node:https"
+import type * as http from "node:http"
+import * as https from "node:https"
 import * as net from "node:net"
+import type { Duplex } from "node:stream"
 import * as tls from "node:tls"
 import type { TlsSettings } from "../config/ConfigFile.js"
 import { FileRefused, readRegularFile } from "../platform/RegularFile.js"
@@ -164,14 +166,81 @@ export const inspectCertificate = (url: URL, settings: TlsSettings, timeoutMs: n
         } satisfies CertificateInspection)
   })
 
+/** A connection whose certificate is not the pinned one (PinnedAgent): closed before any request is written. */
+export class PinMismatch extends Error {
+  readonly code = "ERR_MITIGATOR_PIN_MISMATCH"
+  constructor(host: string, presented: string, pinned: string) {
+    super(`the certificate of ${host} has sha256 fingerprint ${presented}, not the pinned ${pinned}: refusing to connect`)
+  }
+}
+
+/** Agent options that ask for a PinnedAgent (see agentOptions' `pinInHandshake`). */
+export interface PinnedAgentOptions extends https.AgentOptions {
+  readonly pinnedSha256: string
+  /** a handshake not done by then is abandoned (the connection closed; its request fails) */
+  readonly handshakeTimeoutMs: number
+}
+
+export const isPinned = (options: https.AgentOptions): options is PinnedAgentOptions =>
+  typeof (options as Partial<PinnedAgentOptions>).pinnedSha256 === "string" && typeof (options as Partial<PinnedAgentOptions>).handshakeTimeoutMs === "number"
+
+/**
+ * A keep-alive agent for a pinned appliance that checks the pin in each connection's own
+ * handshake: a new connection is handed to its request only once the certificate presented has
+ * the pinned sha256 (Node writes a request only when the agent hands it the connection), else it
+ * is closed and the request fails with PinMismatch. One handshake per connection instead of two
+ * (a first one to fetch the certificate, see agentOptions): an `append` reaches the LoadMaster
+ * sooner. The chain is not verified (that is what a pin of a self-signed certificate replaces);
+ * a certificate that cannot be read (no fingerprint) does not match.
+ */
+export class PinnedAgent extends https.Agent {
+  private readonly pin: string
+  private readonly handshakeTimeoutMs: number
+  constructor({ pinnedSha256, handshakeTimeoutMs, ...options }: PinnedAgentOptions) {
+    super({ ...options, rejectUnauthorized: false })
+    this.pin = pinnedSha256
+    this.handshakeTimeoutMs = handshakeTimeoutMs
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void
+  ): undefined {
+    // Node's agent always passes the callback; without one there would be no way to answer.
+    const answer = callback ?? (() => undefined)
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), rejectUnauthorized: false })
+    const failed = (e: Error) => answer(e, socket)
+    socket.once("error", failed)
+    // Not for a request to wait on (its caller has its own deadline): so that a handshake that
+    // never ends does not keep its connection open for the life of the process (`serve`).
+    const abandon = setTimeout(() => socket.destroy(Object.assign(new Error(`no TLS handshake within ${this.handshakeTimeoutMs} ms`), { code: "ETIMEDOUT" })), this.handshakeTimeoutMs)
+    socket.once("close", () => clearTimeout(abandon))
+    socket.once("secureConnect", () => {
+      clearTimeout(abandon)
+      socket.off("error", failed)
+      const presented = normalise(socket.getPeerCertificate().fingerprint256 ?? "")
+      if (presented !== "" && presented === this.pin) return answer(null, socket)
+      socket.destroy()
+      answer(new PinMismatch(`${options.host ?? "?"}:${options.port ?? "?"}`, presented === "" ? "(none)" : presented, this.pin), socket)
+    })
+    return undefined
+  }
+}
+
 /**
  * Agent options for `url` under `settings` (plain http needs none). A CA or a pin comes as one
  * secure context for every connection: given as `ca`, Node parses it again for each new one.
+ * `pinInHandshake`: a pin comes as PinnedAgentOptions, for a client that makes its agent with
+ * PinnedAgent (nodeExchange.ts); otherwise one handshake fetches the certificate first and only
+ * that certificate is trusted.
  */
-export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number) =>
+export const agentOptions = (url: URL, settings: TlsSettings, timeoutMs: number, pinInHandshake = false) =>
   Effect.gen(function* () {
     if (url.protocol !== "https:") return {} as https.AgentOptions
     if (settings.insecure) return { rejectUnauthorized: false } as https.AgentOptions
+    if (settings.fingerprint !== undefined && pinInHandshake) {
+      return { pinnedSha256: normalise(settings.fingerprint), handshakeTimeoutMs: timeoutMs } satisfies PinnedAgentOptions as https.AgentOptions
+    }
     if (settings.fingerprint !== undefined) {
       const expected = normalise(settings.fingerprint)
       const peer = yield* fetchPeerCertificate(url, timeoutMs)

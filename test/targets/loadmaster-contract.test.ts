@@ -174,22 +174,27 @@ describe("LoadMaster client: TLS", () => {
         tls: { ca: undefined, fingerprint: emulator.fingerprint!, insecure: false }
       })
       expect(viaPin).toEqual([])
-      // A wrong pin refuses the appliance when the client is made, before any request.
+      // A wrong pin refuses the appliance in the handshake of the first call, before any request
+      // (and its key) is written; not retried, as a certificate will not change within the call.
       const wrongPin = await Effect.runPromise(
         Effect.either(
           Effect.scoped(
-            makeLiveLoadMaster({
-              url: emulator.url,
-              apiKey: Redacted.make(emulator.apiKey),
-              api: "v2",
-              rateLimit: 1000,
-              tls: { ca: undefined, fingerprint: "0".repeat(64), insecure: false },
-              timeoutMs: 2000
-            })
+            Effect.flatMap(
+              makeLiveLoadMaster({
+                url: emulator.url,
+                apiKey: Redacted.make(emulator.apiKey),
+                api: "v2",
+                rateLimit: 1000,
+                tls: { ca: undefined, fingerprint: "0".repeat(64), insecure: false },
+                timeoutMs: 2000
+              }),
+              (client) => client.list(GLOBAL_SCOPE)
+            )
           )
         )
       )
-      expect(Either.isLeft(wrongPin) && wrongPin.left.message).toMatch(/fingerprint .* not the pinned/)
+      expect(Either.isLeft(wrongPin) && wrongPin.left.message).toMatch(/fingerprint [0-9a-f]{64}, not the pinned 0{64}: refusing to connect/)
+      expect(Either.isLeft(wrongPin) && wrongPin.left.reason).toBe("auth")
       // The wrong pin stops before any request: the emulator saw none.
       expect(emulator.counts()["list"] ?? 0).toBe(2)
       const unverified = await withClient(emulator, (client) => Effect.either(client.list(GLOBAL_SCOPE)))

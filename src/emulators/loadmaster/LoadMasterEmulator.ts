@@ -228,6 +228,8 @@ export interface LoadMasterEmulatorHandle {
   readonly packetFilterEnabled: () => boolean
   readonly counts: () => Record<string, number>
   readonly resetCounts: () => void
+  /** TLS handshakes completed since the emulator started (0 over plain HTTP) */
+  readonly tlsHandshakes: () => number
   /** the newest requests (at most MAX_RECORDED_REQUESTS), oldest first, faulted ones included */
   readonly requests: () => ReadonlyArray<RecordedRequest>
   readonly clearRequests: () => void
@@ -897,6 +899,7 @@ export const startLoadMasterEmulator = async (options: LoadMasterEmulatorOptions
     url,
     port,
     apiKey,
+    tlsHandshakes: serving.tlsHandshakes,
     ...(tlsMaterial === undefined ? {} : { certificatePem: tlsMaterial.certPem, fingerprint: certificateFingerprint(tlsMaterial.certPem) }),
     state: snapshot,
     entries: (scope, list = "block") => copyEntries(lists.get(scopeKey(scope))?.[list] ?? []),

@@ -74,7 +74,7 @@ export const makeLiveLoadMaster = (options: LiveLoadMasterOptions) =>
     }
     const secure = base.protocol === "https:"
     const connection = yield* Effect.mapError(
-      applianceConnection(base, options.tls, timeoutMs, (agent) => nodeExchange(secure, agent)),
+      applianceConnection(base, options.tls, timeoutMs, (agent) => nodeExchange(secure, agent), true),
       redacted
     )
     const pace = makePacer(options.rateLimit)
