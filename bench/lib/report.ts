@@ -64,11 +64,11 @@ const mainTable = (r: Results) => {
     `| time to block: per-event \`append\` (baseline; process start → block on the LoadMaster, TLS) | ${cells(r.serve.appendMs)} | | |`,
     `| time to block through \`serve\` (POST sent → add on the LoadMaster, TLS) | ${cells(r.serve.serveMs, "ms", 1)} | ${times(r.serve.ratio)} | ≤ ${r.serve.ratio.max}× append |`,
     `| \`serve\` sustained: ${f(r.serve.sustained.rate)} detections/s over HTTP for ${r.serve.sustained.seconds} s (${f(r.serve.sustained.blocked)} blocked): time to block p50 / p99 / max | ${f(r.serve.sustained.p50Ms)} / ${f(r.serve.sustained.p99Ms)} / ${f(r.serve.sustained.maxMs)} ms | | | **${verdict(r.serve.sustained.pass)}** | p99 ≤ 100 ms |`,
-    `| \`serve\` RSS before / after the sustained load | ${f(r.serve.sustained.rssStartMiB, 1)} / ${f(r.serve.sustained.rssEndMiB, 1)} MiB | | | | no growth |`,
+    `| \`serve\` RSS before / half-way / after the sustained load | ${f(r.serve.sustained.rssStartMiB, 1)} / ${f(r.serve.sustained.rssMidMiB, 1)} / ${f(r.serve.sustained.rssEndMiB, 1)} MiB | | | | no growth |`,
     ...(r.serve.sustainedLower === undefined
       ? []
       : [
-          `| \`serve\` sustained at a lower rate, run first: ${f(r.serve.sustainedLower.rate)} detections/s for ${r.serve.sustainedLower.seconds} s (${f(r.serve.sustainedLower.blocked)} blocked): time to block p50 / p99 / max; RSS before / after | ${f(r.serve.sustainedLower.p50Ms)} / ${f(r.serve.sustainedLower.p99Ms)} / ${f(r.serve.sustainedLower.maxMs)} ms; ${f(r.serve.sustainedLower.rssStartMiB, 1)} / ${f(r.serve.sustainedLower.rssEndMiB, 1)} MiB | | | ${r.serve.sustainedLower.blocked < r.serve.sustainedLower.detections ? "not all blocked" : r.serve.sustainedLower.pass ? "p99 ≤ 100 ms" : "p99 > 100 ms"} | (where it holds) |`
+          `| \`serve\` sustained at a lower rate, run first: ${f(r.serve.sustainedLower.rate)} detections/s for ${r.serve.sustainedLower.seconds} s (${f(r.serve.sustainedLower.blocked)} blocked): time to block p50 / p99 / max; RSS before / half-way / after | ${f(r.serve.sustainedLower.p50Ms)} / ${f(r.serve.sustainedLower.p99Ms)} / ${f(r.serve.sustainedLower.maxMs)} ms; ${f(r.serve.sustainedLower.rssStartMiB, 1)} / ${f(r.serve.sustainedLower.rssMidMiB, 1)} / ${f(r.serve.sustainedLower.rssEndMiB, 1)} MiB | | | ${r.serve.sustainedLower.blocked < r.serve.sustainedLower.detections ? "not all blocked" : r.serve.sustainedLower.pass ? "p99 ≤ 100 ms" : "p99 > 100 ms"} | (where it holds) |`
         ])
   ].join("\n")
 }
@@ -150,7 +150,7 @@ export const renderSummary = (r: Results) => {
     `| peak RSS at ${f(largest.events)} events | ${f(g.peakRssAtLargest.mib, 1)} MiB | ≤ ${g.peakRssAtLargest.max} MiB |`,
     `| time to block through \`serve\` | ${f(r.serve.serveMs.median, 1)} ms; ${vs(r.serve.ratio, "per-event `append`")} | ≤ ${r.serve.ratio.max}× |`,
     `| the log on PostgreSQL (local, fsync on) vs SQLite: time to block / ingest / 3 concurrent appenders | ${f(r.postgres.timeToBlock.postgresMs.median)} vs ${f(r.postgres.timeToBlock.sqliteMs.median)} ms / ${f(r.postgres.ingest.eventsPerSecond.postgres)} vs ${f(r.postgres.ingest.eventsPerSecond.sqlite)} events/s / ${f(r.postgres.concurrentAppends.postgresEventsPerSecond.median)} vs ${f(r.postgres.concurrentAppends.sqliteEventsPerSecond.median)} events/s | |`,
-    `| \`serve\` at ${f(r.serve.sustained.rate)} detections/s for ${r.serve.sustained.seconds} s: p99 time to block | ${f(r.serve.sustained.p99Ms)} ms: ${verdict(r.serve.sustained.pass)}; RSS ${f(r.serve.sustained.rssStartMiB, 1)} → ${f(r.serve.sustained.rssEndMiB, 1)} MiB${r.serve.sustainedLower === undefined ? "" : `; at ${f(r.serve.sustainedLower.rate)}/s: p99 ${f(r.serve.sustainedLower.p99Ms)} ms`} | ≤ 100 ms |`,
+    `| \`serve\` at ${f(r.serve.sustained.rate)} detections/s for ${r.serve.sustained.seconds} s: p99 time to block | ${f(r.serve.sustained.p99Ms)} ms: ${verdict(r.serve.sustained.pass)}; RSS ${f(r.serve.sustained.rssStartMiB, 1)} → ${f(r.serve.sustained.rssMidMiB, 1)} (half-way) → ${f(r.serve.sustained.rssEndMiB, 1)} MiB${r.serve.sustainedLower === undefined ? "" : `; at ${f(r.serve.sustainedLower.rate)}/s: p99 ${f(r.serve.sustainedLower.p99Ms)} ms`} | ≤ 100 ms |`,
     "",
     `${r.mode} run of ${r.measuredAt.slice(0, 10)}, ${r.machine.cpus} cores, Node ${r.machine.node}; ratios are to a baseline measured in the same run. All figures: [docs/performance.md](docs/performance.md).`
   ].join("\n")

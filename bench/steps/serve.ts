@@ -9,7 +9,7 @@
  * - sustained: `lowerRate`, then `rate`, detections a second for `seconds`, one POST every 10 ms carrying the
  *   detections due by then, each a new source; the time to block of every detection (POST sent →
  *   its add seen on the emulator, read every few ms from the emulator's request log: that is the
- *   resolution), and the server's RSS (from /proc) at the start and at the end of the load. A
+ *   resolution), and the server's RSS (from /proc) at the start, half-way and at the end of the load. A
  *   detection not blocked within 30 s of the end of the load fails the target (`blocked` says how
  *   many were).
  */
@@ -44,6 +44,8 @@ export interface Sustained {
   readonly p99Ms: number
   readonly maxMs: number
   readonly rssStartMiB: number
+  /** at half the load's time: the second half's growth (end − mid) tells a heap sized to the load from a leak */
+  readonly rssMidMiB: number
   readonly rssEndMiB: number
   readonly pass: boolean
 }
@@ -190,7 +192,9 @@ export const serve = async (
       const failures: string[] = []
       const started = performance.now()
       let sent = 0
+      let rssMidMiB: number | undefined
       while (sent < total) {
+        if (rssMidMiB === undefined && performance.now() - started >= (seconds * 1000) / 2) rssMidMiB = rssMiB(server.child.pid!)
         const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate))
         if (due > sent) {
           const lines: string[] = []
@@ -223,12 +227,13 @@ export const serve = async (
         p99Ms: pct(0.99),
         maxMs: latencies.at(-1) ?? Number.NaN,
         rssStartMiB,
+        rssMidMiB: rssMidMiB ?? rssStartMiB,
         rssEndMiB,
         pass: seen.size === total && pct(0.99) <= SUSTAINED_P99_TARGET_MS
       }
       // Those not blocked within 30 s of the end of the load count against the target, not as a crash.
       if (seen.size !== total) progress(`serve sustained: ${total - seen.size} of ${total} detections did not reach the emulator within 30 s of the end of the load`)
-      progress(`serve: sustained ${rate}/s for ${seconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; RSS ${rssStartMiB.toFixed(0)} → ${rssEndMiB.toFixed(0)} MiB`)
+      progress(`serve: sustained ${rate}/s for ${seconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; RSS ${rssStartMiB.toFixed(0)} → ${result.rssMidMiB.toFixed(0)} (half-way) → ${rssEndMiB.toFixed(0)} MiB`)
       return result
     }
     const lower = await sustainedAt(sustained.lowerRate, sustained.seconds)
