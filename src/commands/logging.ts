@@ -4,13 +4,11 @@
  * human line; `--log-format logfmt|json` makes every line structured (for journald or a log
  * shipper); `--log-file` also appends each line to a file (logfmt unless a format is given).
  */
-import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import { appendLogLines, formatLogLine, preparePrivateFile, type LogFields, type LogFormat } from "../platform/LogFile.js"
-
 
 /**
  * Why `file` cannot take the log lines, or undefined when it can (then it exists, mode 600).

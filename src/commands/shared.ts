@@ -1,5 +1,4 @@
 /** Options every subcommand takes, the layers built from them, and the errors the edge turns into exit codes. */
-import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"

@@ -176,23 +176,9 @@ describe("LoadMaster client: TLS", () => {
       expect(viaPin).toEqual([])
       // A wrong pin refuses the appliance in the handshake of the first call, before any request
       // (and its key) is written; not retried, as a certificate will not change within the call.
-      const wrongPin = await Effect.runPromise(
-        Effect.either(
-          Effect.scoped(
-            Effect.flatMap(
-              makeLiveLoadMaster({
-                url: emulator.url,
-                apiKey: Redacted.make(emulator.apiKey),
-                api: "v2",
-                rateLimit: 1000,
-                tls: { ca: undefined, fingerprint: "0".repeat(64), insecure: false },
-                timeoutMs: 2000
-              }),
-              (client) => client.list(GLOBAL_SCOPE)
-            )
-          )
-        )
-      )
+      const wrongPin = await withClient(emulator, (client) => Effect.either(client.list(GLOBAL_SCOPE)), {
+        tls: { ca: undefined, fingerprint: "0".repeat(64), insecure: false }
+      })
       expect(Either.isLeft(wrongPin) && wrongPin.left.message).toMatch(/fingerprint [0-9a-f]{64}, not the pinned 0{64}: refusing to connect/)
       expect(Either.isLeft(wrongPin) && wrongPin.left.reason).toBe("auth")
       // The wrong pin stops before any request: the emulator saw none.
